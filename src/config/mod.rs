@@ -1,0 +1,9 @@
+//! Configuration: TOML text -> raw serde structs -> validated `Config`.
+//!
+//! Owns parsing, defaults, path resolution (relative to the config file's
+//! folder) and error reporting with file:line:column and the key path. Must not
+//! open databases or start anything: `ingestd check` runs exactly this.
+
+mod model;
+
+pub use model::*;

@@ -1,0 +1,120 @@
+//! The validated configuration: what the rest of the program sees. Every value
+//! here has been checked and every path made absolute, so these types cannot
+//! hold an invalid configuration. Built from the raw TOML by `validate`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::format::{ColumnSpec, Format};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The file this came from (absolute).
+    pub file: PathBuf,
+    pub daemon: Daemon,
+    pub sinks: BTreeMap<String, Sink>,
+    pub jobs: BTreeMap<String, Job>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Daemon {
+    /// Local state (lock file, cache of finished files). The ledger in each
+    /// target is the truth; wiping this never duplicates rows.
+    pub state_dir: PathBuf,
+    /// How often directory sources are rescanned besides inotify events.
+    pub rescan_interval: Duration,
+}
+
+/// Where a job writes. Travels to workers inside `WorkerSetup`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sink {
+    Sqlite(SqliteSink),
+}
+
+impl Sink {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Sink::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SqliteSink {
+    /// Database file (absolute).
+    pub path: PathBuf,
+    /// How long a writer waits for the lock held by another worker.
+    pub busy_timeout: Duration,
+    pub synchronous: SqliteSynchronous,
+}
+
+/// SQLite's `PRAGMA synchronous` (WAL mode): `normal` survives a process crash,
+/// `full` also a power loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SqliteSynchronous {
+    Off,
+    Normal,
+    Full,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    pub name: String,
+    pub sink_name: String,
+    pub sink: Sink,
+    pub table: String,
+    /// Worker processes for this job.
+    pub workers: u32,
+    /// Batches in flight per worker (credit).
+    pub in_flight: u32,
+    /// A batch is cut at this many records...
+    pub batch_rows: u32,
+    /// ...or this many bytes, whichever comes first.
+    pub batch_bytes: u32,
+    /// A single record larger than this is rejected without being loaded.
+    pub max_record_bytes: u32,
+    /// Create the table from the columns when it is missing.
+    pub create_table: bool,
+    pub reject_dir: PathBuf,
+    /// Rejects allowed per file; one more and the file is stopped and set aside.
+    pub max_errors: u64,
+    /// Worker deaths a batch may cause before it is quarantined.
+    pub max_batch_attempts: u32,
+    pub source: Source,
+    pub format: Format,
+    /// `None`: columns come from each file's header, as text.
+    pub columns: Option<Vec<ColumnSpec>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// A landing directory.
+    Dir(DirSource),
+    /// Standard input, read once (`ingestd load ... -`).
+    Stdin,
+    /// A fixed list of files, read once and kept (`ingestd load ... FILE...`).
+    Files(Vec<PathBuf>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DirSource {
+    pub path: PathBuf,
+    /// Glob matched against file names (not paths) directly in `path`.
+    pub pattern: String,
+    pub on_done: OnDone,
+    /// Where `archive` moves finished files.
+    pub archive_dir: PathBuf,
+    /// A file found by a rescan (not announced by inotify) is taken once it
+    /// has not been modified for this long.
+    pub settle: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnDone {
+    Archive,
+    Delete,
+    Keep,
+}

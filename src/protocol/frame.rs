@@ -1,0 +1,133 @@
+//! Length-prefixed postcard frames over a byte stream (a pipe).
+
+use std::io::{self, Read, Write};
+
+use serde::{Serialize, de::DeserializeOwned};
+
+/// Largest frame either side accepts: a batch's byte cap plus headroom.
+pub const MAX_FRAME: usize = 80 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("reading a frame: {0}")]
+    Read(#[source] io::Error),
+    #[error("writing a frame: {0}")]
+    Write(#[source] io::Error),
+    #[error("frame of {0} bytes is larger than the {MAX_FRAME}-byte limit")]
+    TooLarge(usize),
+    #[error("decoding a frame: {0}")]
+    Decode(#[source] postcard::Error),
+    #[error("encoding a frame: {0}")]
+    Encode(#[source] postcard::Error),
+}
+
+/// Reads frames; `Ok(None)` is a clean end of stream between frames.
+pub struct FrameReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+}
+
+impl<R: Read> FrameReader<R> {
+    pub fn new(inner: R) -> Self {
+        FrameReader {
+            inner,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn read<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
+        let mut len = [0u8; 4];
+        // A clean EOF is only allowed before the first byte of a frame.
+        let mut got = 0;
+        while got < 4 {
+            match self.inner.read(&mut len[got..]) {
+                Ok(0) if got == 0 => return Ok(None),
+                Ok(0) => return Err(FrameError::Read(io::ErrorKind::UnexpectedEof.into())),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(FrameError::Read(e)),
+            }
+        }
+        let len = u32::from_le_bytes(len) as usize;
+        if len > MAX_FRAME {
+            return Err(FrameError::TooLarge(len));
+        }
+        self.buf.clear();
+        self.buf.resize(len, 0);
+        self.inner
+            .read_exact(&mut self.buf)
+            .map_err(FrameError::Read)?;
+        let msg = postcard::from_bytes(&self.buf).map_err(FrameError::Decode)?;
+        // Do not keep a large batch's buffer around between frames.
+        if self.buf.capacity() > 4 << 20 {
+            self.buf = Vec::new();
+        }
+        Ok(Some(msg))
+    }
+}
+
+/// Writes frames, one `write_all` per frame.
+pub struct FrameWriter<W> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> FrameWriter<W> {
+    pub fn new(inner: W) -> Self {
+        FrameWriter {
+            inner,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn write<T: Serialize>(&mut self, msg: &T) -> Result<(), FrameError> {
+        self.buf.clear();
+        self.buf.extend_from_slice(&[0; 4]);
+        let buf = std::mem::take(&mut self.buf);
+        self.buf = postcard::to_extend(msg, buf).map_err(FrameError::Encode)?;
+        let len = self.buf.len() - 4;
+        if len > MAX_FRAME {
+            return Err(FrameError::TooLarge(len));
+        }
+        self.buf[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        self.inner.write_all(&self.buf).map_err(FrameError::Write)?;
+        self.inner.flush().map_err(FrameError::Write)?;
+        if self.buf.capacity() > 4 << 20 {
+            self.buf = Vec::new();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_clean_eof() {
+        let mut out = Vec::new();
+        let mut w = FrameWriter::new(&mut out);
+        w.write(&(1u32, "a".to_string())).unwrap();
+        w.write(&vec![7u8; 100_000]).unwrap();
+        let mut r = FrameReader::new(&out[..]);
+        assert_eq!(r.read::<(u32, String)>().unwrap(), Some((1, "a".into())));
+        assert_eq!(r.read::<Vec<u8>>().unwrap().unwrap().len(), 100_000);
+        assert!(r.read::<Vec<u8>>().unwrap().is_none());
+    }
+
+    #[test]
+    fn oversized_length_is_refused_before_allocating() {
+        let bytes = (u32::MAX).to_le_bytes();
+        let mut r = FrameReader::new(&bytes[..]);
+        assert!(matches!(r.read::<Vec<u8>>(), Err(FrameError::TooLarge(_))));
+    }
+
+    #[test]
+    fn eof_inside_a_frame_is_an_error() {
+        let mut out = Vec::new();
+        FrameWriter::new(&mut out).write(&"hello").unwrap();
+        out.truncate(out.len() - 2);
+        let mut r = FrameReader::new(&out[..]);
+        assert!(matches!(r.read::<String>(), Err(FrameError::Read(_))));
+    }
+}

@@ -1,0 +1,156 @@
+//! The supervisor <-> worker protocol: two pipes per worker, one message enum
+//! per direction, length-prefixed frames.
+//!
+//! ```text
+//!  supervisor                                   worker (fd 3 in, fd 4 out)
+//!      | --- Hello(WorkerSetup) ----------------------> |  first frame, always
+//!      | <-------------------------------- Ready ------ |  pool open
+//!      | --- Batch / Ledger / Shutdown ----------------> |
+//!      | <------------ BatchDone / LedgerRanges / Fatal |
+//!
+//!  frame:  +----------------+---------------------------+
+//!          | u32 LE length  | postcard payload (length) |
+//!          +----------------+---------------------------+
+//! ```
+//!
+//! The length is checked against `MAX_FRAME` before anything is allocated.
+//! Batches carry raw record bytes (no per-field encoding): the worker parses.
+//! Owns message types and framing only; no process or database knowledge.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Sink;
+use crate::format::{Format, Layout};
+
+mod frame;
+
+pub use frame::{FrameError, FrameReader, FrameWriter, MAX_FRAME};
+
+/// How a failure is handled; every sink error is classified once, in the sink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorClass {
+    /// Bad value, constraint: the record is rejected, the rest commits.
+    Data,
+    /// Connection lost, server restarting, busy: retry with back-off.
+    Transient,
+    /// Disk or tablespace full: pause, retry slowly.
+    Capacity,
+    /// No such table, no privilege, bad password: stop the job.
+    Config,
+}
+
+impl std::fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ErrorClass::Data => "data",
+            ErrorClass::Transient => "transient",
+            ErrorClass::Capacity => "capacity",
+            ErrorClass::Config => "configuration",
+        })
+    }
+}
+
+/// Everything a worker needs; sent as its first frame so it never reads config files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkerSetup {
+    pub job: String,
+    /// Slot number of this worker within its job (1-based), for logs and sessions.
+    pub worker: u32,
+    pub sink_name: String,
+    pub sink: Sink,
+    pub table: String,
+    pub create_table: bool,
+    pub format: Format,
+    pub log: crate::logging::LogSetup,
+}
+
+/// A run of whole records from one source.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    pub id: u64,
+    /// Identity of the source (see `source`): the ledger key.
+    pub source: String,
+    /// File name (or `-` for stdin), for reject notes and logs.
+    pub file: String,
+    /// Byte range `[start, end)` of these records in the source.
+    pub start: u64,
+    pub end: u64,
+    /// Physical line (1-based) where the first record starts.
+    pub first_line: u64,
+    /// Number of records the supervisor counted in `data`.
+    pub records: u32,
+    pub layout: Layout,
+    /// When set, the worker does not parse `data`: every record in the range is
+    /// recorded as rejected with this reason (quarantine, unparseable tail).
+    pub verdict: Option<Verdict>,
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+}
+
+/// A whole range rejected by the supervisor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub code: String,
+    pub reason: String,
+}
+
+/// One rejected record (or, for a verdict, a rejected range of records).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectNote {
+    /// Absolute byte offset in the source.
+    pub offset: u64,
+    pub len: u64,
+    /// Physical line (1-based) where it starts.
+    pub line: u64,
+    /// Records covered (1 unless a whole range was rejected).
+    pub records: u32,
+    pub column: Option<String>,
+    /// Short machine-readable cause: `field_count`, `bad_decimal`, a SQLSTATE, an ORA code...
+    pub code: String,
+    pub reason: String,
+}
+
+/// A committed range as the ledger holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerRange {
+    pub start: u64,
+    pub end: u64,
+    pub first_line: u64,
+    pub loaded: u64,
+    pub rejected: u64,
+    pub rejects: Vec<RejectNote>,
+}
+
+/// The outcome of one batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchDone {
+    pub id: u64,
+    pub loaded: u64,
+    pub rejects: Vec<RejectNote>,
+    /// The ledger already held this range (a redelivery): nothing was written.
+    pub already: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ToWorker {
+    Hello(Box<WorkerSetup>),
+    Batch(Box<Batch>),
+    /// Which ranges of `source` are committed? Answered by `FromWorker::Ledger`.
+    Ledger { query: u64, source: String },
+    /// Finish, close the pool, exit 0.
+    Shutdown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FromWorker {
+    /// The pool is open and the ledger table exists.
+    Ready { pid: u32 },
+    Done(BatchDone),
+    Ledger {
+        query: u64,
+        ranges: Vec<LedgerRange>,
+    },
+    /// The job cannot go on (configuration class, or a failure the worker cannot
+    /// retry); the worker exits after sending this.
+    Fatal { class: ErrorClass, message: String },
+}

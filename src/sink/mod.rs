@@ -1,0 +1,105 @@
+//! Sinks: the only code that talks to databases. Runs in workers only; the
+//! supervisor never imports this module.
+//!
+//! Owns opening/closing a worker's pool, the ledger table, table creation,
+//! writing a batch together with its ledger row in one transaction, and
+//! classifying every database error once (`ErrorClass`).
+
+use crate::config;
+use crate::format::{ColumnSpec, Rows};
+use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
+
+/// Who is connecting, for session tags (application_name, client identifier).
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub job: String,
+    pub worker: u32,
+    pub pid: u32,
+}
+
+/// One batch to write: its good rows, the rejects found while parsing, and the
+/// ledger key. Written in one transaction with the ledger row.
+pub struct WriteRequest<'a> {
+    pub job: &'a str,
+    pub table: &'a str,
+    pub columns: &'a [ColumnSpec],
+    pub rows: &'a Rows,
+    pub source: &'a str,
+    pub start: u64,
+    pub end: u64,
+    pub first_line: u64,
+    /// Rejects found before the database (parse/convert); stored in the ledger row.
+    pub rejects: &'a [RejectNote],
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Committed now. `rejects` are the database's own (constraint) rejects.
+    Committed {
+        loaded: u64,
+        rejects: Vec<RejectNote>,
+    },
+    /// The ledger already held exactly this range; nothing was written.
+    AlreadyCommitted(LedgerRange),
+}
+
+/// A failed step, with its class. Variants are named after the step.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("opening the database: {detail}")]
+    Open { class: ErrorClass, detail: String },
+    #[error("preparing the ledger table: {detail}")]
+    Ledger { class: ErrorClass, detail: String },
+    #[error("table {table}: {detail}")]
+    Table {
+        class: ErrorClass,
+        table: String,
+        detail: String,
+    },
+    #[error("writing a batch: {detail}")]
+    Write { class: ErrorClass, detail: String },
+    #[error("closing the database: {detail}")]
+    Close { class: ErrorClass, detail: String },
+}
+
+impl SinkError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            SinkError::Open { class, .. }
+            | SinkError::Ledger { class, .. }
+            | SinkError::Table { class, .. }
+            | SinkError::Write { class, .. }
+            | SinkError::Close { class, .. } => *class,
+        }
+    }
+}
+
+/// A worker's connection(s) to one target.
+pub trait Sink {
+    /// Makes sure `table` exists with `columns` (creating it when `create` is
+    /// set) and that every column exists; a missing table or column is a
+    /// `Config` error that names it.
+    fn ensure_table(
+        &mut self,
+        table: &str,
+        columns: &[ColumnSpec],
+        create: bool,
+    ) -> Result<(), SinkError>;
+
+    /// The committed ranges of `source` for `job`, ordered by start.
+    fn committed(&mut self, job: &str, source: &str) -> Result<Vec<LedgerRange>, SinkError>;
+
+    /// Writes the rows and the ledger row in one transaction, unless the ledger
+    /// already holds this range. Data errors on single rows become rejects; the
+    /// rest commits.
+    fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError>;
+
+    /// Closes the pool; called before the worker exits.
+    fn close(self: Box<Self>) -> Result<(), SinkError>;
+}
+
+/// Opens a pool for `sink` (creating the ledger table when missing).
+pub fn open(sink: &config::Sink, session: &Session) -> Result<Box<dyn Sink>, SinkError> {
+    let _ = (sink, session);
+    todo!("sink::open")
+}
