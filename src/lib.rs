@@ -2,8 +2,15 @@
 //! record-aligned batches and feeds them over pipes to worker processes it
 //! fork+execs; each worker owns its own database pool. See DESIGN in README.
 
+pub mod batch;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod format;
 pub mod logging;
+pub mod process;
 pub mod protocol;
 pub mod sink;
+pub mod source;
+pub mod supervisor;
+pub mod worker;

@@ -66,3 +66,6 @@ pub struct Layout {
     /// Number of fields every record must have.
     pub field_count: u32,
 }
+
+mod stubs;
+pub use stubs::*;

@@ -35,11 +35,16 @@ pub enum ColumnType {
     /// 64-bit signed integer.
     BigInt,
     /// Exact decimal: at most `precision` digits, `scale` of them after the point.
-    Decimal { precision: u8, scale: u8 },
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
     /// 64-bit float.
     Float,
     /// Text, at most `max_chars` characters when set (`varchar(n)`).
-    Text { max_chars: Option<u32> },
+    Text {
+        max_chars: Option<u32>,
+    },
     Bool,
     Date,
     /// Timestamp without time zone.

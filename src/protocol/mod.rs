@@ -17,6 +17,8 @@
 //! Batches carry raw record bytes (no per-field encoding): the worker parses.
 //! Owns message types and framing only; no process or database knowledge.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::Sink;
@@ -134,9 +136,13 @@ pub struct BatchDone {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
     Hello(Box<WorkerSetup>),
-    Batch(Box<Batch>),
+    /// Shared with the supervisor's in-flight table, which keeps it for redelivery.
+    Batch(Arc<Batch>),
     /// Which ranges of `source` are committed? Answered by `FromWorker::Ledger`.
-    Ledger { query: u64, source: String },
+    Ledger {
+        query: u64,
+        source: String,
+    },
     /// Finish, close the pool, exit 0.
     Shutdown,
 }
@@ -144,7 +150,9 @@ pub enum ToWorker {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FromWorker {
     /// The pool is open and the ledger table exists.
-    Ready { pid: u32 },
+    Ready {
+        pid: u32,
+    },
     Done(BatchDone),
     Ledger {
         query: u64,
@@ -152,5 +160,8 @@ pub enum FromWorker {
     },
     /// The job cannot go on (configuration class, or a failure the worker cannot
     /// retry); the worker exits after sending this.
-    Fatal { class: ErrorClass, message: String },
+    Fatal {
+        class: ErrorClass,
+        message: String,
+    },
 }

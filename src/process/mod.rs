@@ -1,0 +1,18 @@
+//! Processes: fork+exec of workers with their pipes, reaping, signals, and the
+//! worker's side of the pipes. This is the only module with `unsafe` code.
+//!
+//! Owns file descriptors and process ids; knows nothing of batches, jobs or
+//! databases (callers give it a program path and get pipes and pids back).
+
+mod reap;
+mod signals;
+mod spawn;
+
+pub use reap::{ExitCause, reap_children};
+pub use signals::{SignalForwarder, forward_signals};
+pub use spawn::{SpawnError, WorkerProcess, spawn_worker, worker_pipes};
+
+/// Sends `signal` to `pid`; a process that is already gone is not an error.
+pub fn kill(pid: u32, signal: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal);
+}

@@ -1,0 +1,78 @@
+//! Everything the supervisor's event loop reacts to. Threads (signal
+//! forwarder, pipe readers, directory watchers, cutters) only send these; the
+//! loop does the work.
+
+use std::path::PathBuf;
+
+use crossbeam_channel::Sender;
+
+use crate::protocol::{FromWorker, LedgerRange, RejectNote};
+
+/// Identifies one file (or one read of stdin) within this run.
+pub type FileId = u64;
+
+pub enum Event {
+    Signal(i32),
+    Worker {
+        job: usize,
+        slot: usize,
+        generation: u64,
+        msg: FromWorker,
+    },
+    /// The worker's pipe reached end of file: it exited or is about to.
+    WorkerGone {
+        job: usize,
+        slot: usize,
+        generation: u64,
+    },
+    /// A directory watcher found a complete file.
+    FileFound {
+        job: usize,
+        path: PathBuf,
+    },
+    /// A directory watcher finished its start-up scan.
+    ScanDone {
+        job: usize,
+    },
+    Cut {
+        job: usize,
+        file: FileId,
+        ev: CutEvent,
+    },
+}
+
+/// What a cutter thread reports about the file it is reading.
+pub enum CutEvent {
+    /// Which ranges of this source are committed? Answer on `reply`.
+    NeedLedger {
+        source: String,
+        reply: Sender<Vec<LedgerRange>>,
+    },
+    /// The file is open and its layout known; batches follow.
+    Started(Box<FileStart>),
+    /// Every batch of the file has been handed over (`stopped`: cut short on
+    /// request, e.g. after too many rejects).
+    Finished {
+        batches: u64,
+        records: u64,
+        stopped: bool,
+    },
+    /// The file cannot be loaded (unreadable, header does not match);
+    /// `batches` were handed over before that.
+    Failed {
+        reason: String,
+        set_aside: bool,
+        batches: u64,
+    },
+}
+
+pub struct FileStart {
+    pub source: String,
+    /// The bytes before the first record (BOM, skipped lines, header): they
+    /// head every `.bad`/`.rest` file so it can be dropped back in as is.
+    pub preamble: Vec<u8>,
+    /// Ranges committed by earlier runs.
+    pub prior: Vec<LedgerRange>,
+    /// Their reject notes with the records' bytes, to rebuild the reject files.
+    pub prior_rejects: Vec<(RejectNote, Vec<u8>)>,
+}

@@ -1,0 +1,189 @@
+//! Loading one batch: parse it into typed rows (rejecting bad records), then
+//! write rows and ledger row in one transaction, retrying what can be retried.
+
+use std::time::Instant;
+
+use tracing::{debug, warn};
+
+use crate::format::{self, ColumnSpec, Format, Parsed, Rows};
+use crate::protocol::{Batch, BatchDone, ErrorClass, LedgerRange, RejectNote, WorkerSetup};
+use crate::sink::{Sink, SinkError, WriteOutcome, WriteRequest};
+
+use super::retry::Backoff;
+
+pub struct Loader {
+    job: String,
+    table: String,
+    create_table: bool,
+    format: Format,
+    sink: Box<dyn Sink>,
+    /// Column sets whose table has been checked (or created) already.
+    ensured: Vec<Vec<ColumnSpec>>,
+}
+
+impl Loader {
+    pub fn new(setup: &WorkerSetup, sink: Box<dyn Sink>) -> Self {
+        Loader {
+            job: setup.job.clone(),
+            table: setup.table.clone(),
+            create_table: setup.create_table,
+            format: setup.format.clone(),
+            sink,
+            ensured: Vec::new(),
+        }
+    }
+
+    pub fn into_sink(self) -> Box<dyn Sink> {
+        self.sink
+    }
+
+    /// The committed ranges of `source`, retrying transient failures.
+    pub fn committed(&mut self, source: &str) -> Result<Vec<LedgerRange>, SinkError> {
+        let (sink, job) = (&mut self.sink, &self.job);
+        retrying(|| sink.committed(job, source))
+    }
+
+    pub fn load(&mut self, batch: &Batch) -> Result<BatchDone, SinkError> {
+        let t0 = Instant::now();
+        self.ensure_table(&batch.layout.columns)?;
+        let parsed = match &batch.verdict {
+            Some(v) => Parsed {
+                rows: Rows::new(batch.layout.columns.len()),
+                rejects: vec![RejectNote {
+                    offset: batch.start,
+                    len: batch.end - batch.start,
+                    line: batch.first_line,
+                    records: batch.records,
+                    column: None,
+                    code: v.code.clone(),
+                    reason: v.reason.clone(),
+                }],
+                records: u64::from(batch.records),
+            },
+            None => match &self.format {
+                Format::Csv(csv) => format::parse_batch(
+                    csv,
+                    &batch.layout,
+                    batch.start,
+                    batch.first_line,
+                    &batch.data,
+                ),
+            },
+        };
+        let done = self.write(batch, &parsed.rows, parsed.rejects)?;
+        debug!(
+            batch = batch.id,
+            file = %batch.file,
+            loaded = done.loaded,
+            rejected = done.rejects.len(),
+            already = done.already,
+            ms = t0.elapsed().as_millis() as u64,
+            "batch done"
+        );
+        Ok(done)
+    }
+
+    fn ensure_table(&mut self, columns: &[ColumnSpec]) -> Result<(), SinkError> {
+        if self.ensured.iter().any(|c| c == columns) {
+            return Ok(());
+        }
+        let (sink, table, create) = (&mut self.sink, &self.table, self.create_table);
+        retrying(|| sink.ensure_table(table, columns, create))?;
+        self.ensured.push(columns.to_vec());
+        Ok(())
+    }
+
+    fn write(
+        &mut self,
+        batch: &Batch,
+        rows: &Rows,
+        mut rejects: Vec<RejectNote>,
+    ) -> Result<BatchDone, SinkError> {
+        let req = WriteRequest {
+            job: &self.job,
+            table: &self.table,
+            columns: &batch.layout.columns,
+            rows,
+            source: &batch.source,
+            start: batch.start,
+            end: batch.end,
+            first_line: batch.first_line,
+            rejects: &[],
+        };
+        let sink = &mut self.sink;
+        let first = retrying(|| {
+            sink.write(&WriteRequest {
+                rejects: &rejects,
+                ..req
+            })
+        });
+        let outcome = match first {
+            // A data error the sink could not pin on single rows: every row of
+            // the batch is rejected with it, so nothing is lost silently.
+            Err(e) if e.class() == ErrorClass::Data => {
+                warn!(batch = batch.id, "rejecting the whole batch: {e}");
+                rejects.extend(rows.origins.iter().map(|o| RejectNote {
+                    offset: o.offset,
+                    len: u64::from(o.len),
+                    line: o.line,
+                    records: 1,
+                    column: None,
+                    code: "batch_error".into(),
+                    reason: e.to_string(),
+                }));
+                rejects.sort_by_key(|r| r.offset);
+                let empty = Rows::new(rows.width);
+                let req = WriteRequest {
+                    rows: &empty,
+                    rejects: &rejects,
+                    ..req
+                };
+                match retrying(|| sink.write(&req))? {
+                    // The notes are all in `rejects` already.
+                    WriteOutcome::Committed { loaded, .. } => WriteOutcome::Committed {
+                        loaded,
+                        rejects: Vec::new(),
+                    },
+                    already => already,
+                }
+            }
+            other => other?,
+        };
+        Ok(match outcome {
+            WriteOutcome::Committed {
+                loaded,
+                rejects: db_rejects,
+            } => {
+                rejects.extend(db_rejects);
+                BatchDone {
+                    id: batch.id,
+                    loaded,
+                    rejects,
+                    already: false,
+                }
+            }
+            WriteOutcome::AlreadyCommitted(range) => BatchDone {
+                id: batch.id,
+                loaded: range.loaded,
+                rejects: range.rejects,
+                already: true,
+            },
+        })
+    }
+}
+
+/// Runs `op` until it succeeds or fails with a class that retrying cannot fix
+/// (configuration, data). A dead database is waited for, never given up on.
+fn retrying<T>(mut op: impl FnMut() -> Result<T, SinkError>) -> Result<T, SinkError> {
+    let mut backoff = Backoff::new();
+    loop {
+        match op() {
+            Err(e) if matches!(e.class(), ErrorClass::Transient | ErrorClass::Capacity) => {
+                let wait = backoff.next(e.class());
+                warn!(class = %e.class(), retry_in = ?wait, "{e}");
+                std::thread::sleep(wait);
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! A worker process: `Hello` -> open its own pool -> `Ready` -> batches ->
+//! close the pool -> exit. Started by the supervisor with fork+exec, so no
+//! database client state ever crosses a fork.
+//!
+//! Owns the worker's side of the protocol and retry policy. Must not read
+//! configuration files or sources (everything arrives in frames) and never
+//! imports `source` or `supervisor`.
+
+mod load;
+mod retry;
+
+use std::fs::File;
+use std::io::BufReader;
+
+use tracing::{error, info, info_span, warn};
+
+use crate::process;
+use crate::protocol::{ErrorClass, FrameReader, FrameWriter, FromWorker, ToWorker, WorkerSetup};
+use crate::sink::{self, Session, Sink, SinkError};
+
+use load::Loader;
+use retry::Backoff;
+
+/// Exit codes of a worker, read by the supervisor when it reaps.
+pub mod exit {
+    /// Finished cleanly (Shutdown or end of input).
+    pub const OK: i32 = 0;
+    /// The pipes or the first frame were wrong: a bug or a hand-started worker.
+    pub const PROTOCOL: i32 = 70;
+    /// The job cannot run (a `Fatal` frame was sent first).
+    pub const FATAL: i32 = 71;
+}
+
+#[derive(Debug, thiserror::Error)]
+enum WorkerError {
+    #[error("reading from the supervisor: {0}")]
+    Receive(#[source] crate::protocol::FrameError),
+    #[error("answering the supervisor: {0}")]
+    Answer(#[source] crate::protocol::FrameError),
+    #[error("the first frame was not Hello")]
+    NoHello,
+    #[error("{0}")]
+    Sink(#[from] SinkError),
+}
+
+type Rx = FrameReader<BufReader<File>>;
+type Tx = FrameWriter<File>;
+
+/// Entry point of `ingestd worker`; returns the process exit code.
+pub fn run() -> i32 {
+    let (input, output) = match process::worker_pipes() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ingestd worker: {e}");
+            return exit::PROTOCOL;
+        }
+    };
+    let mut rx = FrameReader::new(BufReader::with_capacity(1 << 20, input));
+    let mut tx = FrameWriter::new(output);
+    let setup = match rx.read::<ToWorker>() {
+        Ok(Some(ToWorker::Hello(setup))) => *setup,
+        Ok(None) => return exit::OK, // supervisor gone before saying anything
+        Ok(Some(_)) => {
+            eprintln!("ingestd worker: {}", WorkerError::NoHello);
+            return exit::PROTOCOL;
+        }
+        Err(e) => {
+            eprintln!("ingestd worker: {}", WorkerError::Receive(e));
+            return exit::PROTOCOL;
+        }
+    };
+    crate::logging::init(&setup.log);
+    let pid = std::process::id();
+    let span = info_span!("worker", job = %setup.job, worker = setup.worker, pid);
+    let _entered = span.enter();
+    match serve(&setup, pid, &mut rx, &mut tx) {
+        Ok(()) => exit::OK,
+        Err(WorkerError::Sink(e)) => {
+            error!(class = %e.class(), "{e}");
+            let _ = tx.write(&FromWorker::Fatal {
+                class: e.class(),
+                message: e.to_string(),
+            });
+            exit::FATAL
+        }
+        Err(e) => {
+            error!("{e}");
+            exit::PROTOCOL
+        }
+    }
+}
+
+fn serve(setup: &WorkerSetup, pid: u32, rx: &mut Rx, tx: &mut Tx) -> Result<(), WorkerError> {
+    let session = Session {
+        job: setup.job.clone(),
+        worker: setup.worker,
+        pid,
+    };
+    let sink = open_pool(setup, &session)?;
+    info!(sink = %setup.sink_name, kind = setup.sink.kind(), "pool open");
+    tx.write(&FromWorker::Ready { pid })
+        .map_err(WorkerError::Answer)?;
+    let mut loader = Loader::new(setup, sink);
+    let served = serve_frames(&mut loader, rx, tx);
+    // Close the pool whatever happened: never leave sessions behind.
+    let closed = loader.into_sink().close();
+    match &closed {
+        Ok(()) => info!("pool closed"),
+        Err(e) => warn!("pool closed with an error: {e}"),
+    }
+    served?;
+    Ok(())
+}
+
+fn serve_frames(loader: &mut Loader, rx: &mut Rx, tx: &mut Tx) -> Result<(), WorkerError> {
+    loop {
+        let msg = match rx.read::<ToWorker>().map_err(WorkerError::Receive)? {
+            // End of input: the supervisor closed the pipe or died.
+            None | Some(ToWorker::Shutdown) => return Ok(()),
+            Some(m) => m,
+        };
+        let answer = match msg {
+            ToWorker::Batch(batch) => FromWorker::Done(loader.load(&batch)?),
+            ToWorker::Ledger { query, source } => FromWorker::Ledger {
+                query,
+                ranges: loader.committed(&source)?,
+            },
+            ToWorker::Hello(_) => return Err(WorkerError::NoHello),
+            ToWorker::Shutdown => unreachable!("handled above"),
+        };
+        tx.write(&answer).map_err(WorkerError::Answer)?;
+    }
+}
+
+/// Opens the pool, retrying transient and capacity failures with back-off
+/// (the database may be restarting); configuration failures end the worker.
+fn open_pool(setup: &WorkerSetup, session: &Session) -> Result<Box<dyn Sink>, SinkError> {
+    let mut backoff = Backoff::new();
+    loop {
+        match sink::open(&setup.sink, session) {
+            Ok(s) => return Ok(s),
+            Err(e) if e.class() == ErrorClass::Config => return Err(e),
+            Err(e) => {
+                let wait = backoff.next(e.class());
+                warn!(class = %e.class(), retry_in = ?wait, "{e}");
+                std::thread::sleep(wait);
+            }
+        }
+    }
+}
