@@ -16,3 +16,12 @@ pub use spawn::{SpawnError, WorkerProcess, spawn_worker, worker_pipes};
 pub fn kill(pid: u32, signal: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal);
 }
+
+/// This process's peak resident set size in MiB (`VmHWM`), for the exit log
+/// lines that the benchmarks and operators read.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kib / 1024.0 * 10.0).round() / 10.0)
+}

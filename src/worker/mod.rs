@@ -105,7 +105,7 @@ fn serve(setup: &WorkerSetup, pid: u32, rx: &mut Rx, tx: &mut Tx) -> Result<(), 
     // Close the pool whatever happened: never leave sessions behind.
     let closed = loader.into_sink().close();
     match &closed {
-        Ok(()) => info!("pool closed"),
+        Ok(()) => info!(peak_rss_mib = process::peak_rss_mib(), "pool closed"),
         Err(e) => warn!("pool closed with an error: {e}"),
     }
     served?;

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Benchmark: `ingestd load` into SQLite with typed columns against
+# `sqlite3 .import` of the same generated orders CSV, in the same run, using
+# the shared bench harness (../shared/bench: generator, peers' exact commands,
+# GNU time, checks against the manifest).
+#
+# Usage: benches/sqlite.sh [N]        (default N=1000000; RUNS=3 by default)
+#   BIG=5000000 also loads an N=BIG file once with ingestd alone, to compare
+#   peak RSS between sizes (set BIG=0 to skip).
+# Prints the peers' median table, the ingestd/sqlite3 wall-time ratio, and the
+# peak RSS of every ingestd process (supervisor and each worker, from the
+# exit lines they log).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+N=${1:-1000000}
+BIG=${BIG:-5000000}
+export RUNS=${RUNS:-3}
+BENCH=${BENCH_HARNESS:-$ROOT/../shared/bench}
+[ -x "$BENCH/peers.sh" ] || { echo "the shared bench harness is not at $BENCH (set BENCH_HARNESS)" >&2; exit 1; }
+command -v sqlite3 >/dev/null || { echo "sqlite3 is missing: run $BENCH/setup.sh" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "GNU time is missing: run $BENCH/setup.sh" >&2; exit 1; }
+
+export BENCH_WORK=${BENCH_WORK:-/tmp/ingest-bench}
+mkdir -p "$BENCH_WORK"
+cargo build --release --locked -q
+BIN=$ROOT/target/release/ingestd
+
+# A config for the bench's SQLite file and table; the bench creates the table
+# (schema.sqlite.sql) before each load, as it does for the peers.
+CONF=$BENCH_WORK/ingestd-sqlite.toml
+write_conf() { # db file
+  cat >"$CONF" <<TOML
+[daemon]
+state_dir = "$BENCH_WORK/ingestd-state"
+[sinks.bench]
+kind = "sqlite"
+path = "$1"
+[jobs.orders]
+sink = "bench"
+table = "orders"
+workers = ${WORKERS:-2}
+batch_rows = 10000
+reject_dir = "$BENCH_WORK/ingestd-rejects"
+[jobs.orders.source]
+kind = "stdin"
+[[jobs.orders.columns]]
+name = "id"
+type = "bigint"
+[[jobs.orders.columns]]
+name = "customer_id"
+type = "int"
+[[jobs.orders.columns]]
+name = "customer_name"
+type = "text"
+[[jobs.orders.columns]]
+name = "amount"
+type = "decimal(12,2)"
+[[jobs.orders.columns]]
+name = "currency"
+type = "varchar(3)"
+[[jobs.orders.columns]]
+name = "created_at"
+type = "timestamp"
+[[jobs.orders.columns]]
+name = "status"
+type = "text"
+[[jobs.orders.columns]]
+name = "note"
+type = "text"
+TOML
+}
+write_conf "${BENCH_SQLITE_DB:-$BENCH_WORK/bench.sqlite}"
+
+RESULTS=$BENCH_WORK/results-sqlite-$N-$(date +%Y%m%dT%H%M%S).jsonl
+export INGESTD_LOG=info
+INGESTD_SQLITE_CMD="$BIN load --config $CONF --job orders {csv}" \
+TOOLS="sqlite_import ingestd_sqlite" BENCH_RESULTS=$RESULTS \
+  "$BENCH/peers.sh" "$N"
+
+echo
+python3 - "$RESULTS" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+def med(tool, key):
+    v = [r[key] for r in runs if r["tool"] == tool and r.get(key) is not None]
+    return statistics.median(v) if v else float("nan")
+keys = runs[0].keys()
+wall = next(k for k in ("wall", "wall_s", "seconds") if k in keys)
+a, b = med("ingestd_sqlite", wall), med("sqlite_import", wall)
+print(f"ingestd load / sqlite3 .import wall time: {a:.2f} s / {b:.2f} s = {a / b:.2f}x")
+PY
+
+peak_of() { # log files -> "sup X MiB, workers: a b c"
+  local sup workers
+  sup=$(grep -hoE 'peak_rss_mib=[0-9.]+ .*supervisor stopped|supervisor stopped.*peak_rss_mib=[0-9.]+' "$@" | grep -oE 'peak_rss_mib=[0-9.]+' | cut -d= -f2 | sort -n | tail -1)
+  workers=$(grep -hE 'pool closed' "$@" | grep -oE 'peak_rss_mib=[0-9.]+' | cut -d= -f2 | sort -n | tr '\n' ' ')
+  echo "supervisor ${sup:-?} MiB; workers ${workers:-?}(MiB each)"
+}
+echo "peak RSS per ingestd process, N=$N: $(peak_of "$BENCH_WORK"/logs/ingestd_sqlite-"$N"-*.log)"
+
+if [ "$BIG" != 0 ]; then
+  python3 "$BENCH/gen.py" "$BIG" --out "$BENCH_WORK/data" --name "orders-$BIG" --no-jsonl >/dev/null 2>&1 \
+    || [ -s "$BENCH_WORK/data/orders-$BIG.csv" ]
+  rm -f "$BENCH_WORK/big.sqlite"*
+  sqlite3 "$BENCH_WORK/big.sqlite" <"$BENCH/schema.sqlite.sql"
+  write_conf "$BENCH_WORK/big.sqlite"
+  log=$BENCH_WORK/logs/ingestd-big-$BIG.log
+  t0=$(date +%s.%N)
+  "$BIN" load --config "$CONF" --job orders "$BENCH_WORK/data/orders-$BIG.csv" >"$log" 2>&1
+  t1=$(date +%s.%N)
+  rows=$(sqlite3 "$BENCH_WORK/big.sqlite" 'select count(*) from orders')
+  echo "N=$BIG: $rows rows in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}') s; peak RSS: $(peak_of "$log")"
+fi
