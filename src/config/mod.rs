@@ -4,10 +4,10 @@
 //! folder) and error reporting with file:line:column and the key path. Must not
 //! open databases or start anything: `ingestd check` runs exactly this.
 //!
-//! Steps: `raw` (the file's shape, via serde) -> `validate` (rules, defaults,
-//! paths; with `dialect`, `columns` and `paths`) -> `model` (what the rest of
-//! the program sees). `error` places problems in the file; `units` parses
-//! durations and sizes.
+//! Steps: `raw` (the file's shape, via serde; documents every key and
+//! default) -> `validate` (rules, defaults, paths; with `source`, `dialect`,
+//! `columns` and `paths`) -> `model` (what the rest of the program sees).
+//! `error` places problems in the file; `units` parses durations and sizes.
 
 mod columns;
 mod dialect;
@@ -41,7 +41,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// Parses and validates configuration text. `file` is shown in errors as
-/// given and its folder is the base of relative paths.
+/// given and its folder is the base of relative paths. Reads
+/// `$STATE_DIRECTORY` (the default `daemon.state_dir`) and, read-only, the
+/// file system to check paths.
 pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
     parse_with(text, file, &Env::from_process())
 }
