@@ -1,0 +1,309 @@
+//! The configuration file as written: serde structs mirroring the TOML, with
+//! spans kept where validation must point at a value.
+//!
+//! Owns the shape of the file (which keys exist, their TOML types, durations
+//! and sizes as text or integers). Must not apply defaults, resolve paths or
+//! check rules: `validate` does that, so that every rule lives in one place.
+//!
+//! Tagged enums are deliberately avoided for `kind` tables: serde buffers
+//! their content, which loses spans and weakens `deny_unknown_fields`. Each
+//! such table is one struct with a `kind` field and the keys of every kind,
+//! and `validate` refuses keys that do not belong to the chosen kind.
+//!
+//! # Keys and defaults
+//!
+//! Relative paths are relative to the configuration file's folder.
+//! Durations are `"500ms"`, `"30s"`, `"5m"`, `"1h"` or an integer number of
+//! seconds; sizes are `"512KiB"`, `"4MiB"`, `"1GiB"` or an integer number of
+//! bytes. Sink and job names are `[A-Za-z0-9_-]+`.
+//!
+//! ```toml
+//! [daemon]                  # optional
+//! state_dir = "var/state"   # default: $STATE_DIRECTORY (first entry) if set, else "var/state"
+//! rescan_interval = "30s"   # > 0, default 30s
+//!
+//! [sinks.NAME]
+//! kind = "sqlite"           # required; only "sqlite" so far
+//! path = "var/db.sqlite"    # sqlite: required; not a directory
+//! busy_timeout = "60s"      # sqlite: default 60s
+//! synchronous = "normal"    # sqlite: off | normal | full, default normal
+//!
+//! [jobs.NAME]               # at least one job
+//! sink = "NAME"             # required; a defined sink
+//! table = "orders"          # default: the job name
+//! workers = 2               # 1..=64, default 2
+//! in_flight = 2             # 1..=16, default 2
+//! batch_rows = 10000        # 1..=1_000_000, default 10000
+//! batch_bytes = "4MiB"      # 1KiB..=64MiB, default 4MiB
+//! max_record_bytes = "1MiB" # 16 bytes..=64MiB, default 1MiB
+//! create_table = false      # default false
+//! reject_dir = "..."        # default: <state_dir>/rejects/<job name>
+//! max_errors = 1000         # >= 0, default 1000
+//! max_batch_attempts = 3    # 1..=100, default 3
+//!
+//! [jobs.NAME.source]        # required
+//! kind = "dir"              # required: dir | stdin (stdin takes no other key)
+//! path = "landing"          # dir: required; an existing directory
+//! pattern = "*.csv"         # dir: glob on file names, default "*"
+//! on_done = "archive"       # dir: archive | delete | keep, default archive
+//! archive_dir = "..."       # dir: default <path>/archive
+//! settle = "2s"             # dir: default 2s
+//!
+//! [jobs.NAME.format]        # optional; defaults are `CsvFormat::default()`
+//! kind = "csv"              # default csv; the only kind so far
+//! header = true             # default true
+//! delimiter = ","           # one ASCII char, or "\t" / "tab"; default ","
+//! quote = "\""              # default "\""
+//! escape = "\\"             # default: none (quotes are doubled)
+//! double_quote = true       # default true
+//! comment = "#"             # default: none
+//! null = ""                 # default "" (an empty field is NULL)
+//! skip_lines = 0            # default 0
+//! trim = false              # default false
+//!
+//! [[jobs.NAME.columns]]     # optional; absent: each file's header, as text
+//! name = "amount"           # required; unique ignoring case
+//! type = "decimal(12,2)"    # required: int|integer, bigint, decimal(p,s)|numeric(p,s),
+//!                           # float|double, text, varchar(n), bool|boolean, date, timestamp
+//! nullable = true           # default true
+//! format = "%d/%m/%Y"       # date/timestamp only: chrono strftime; default ISO 8601
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use toml::Spanned;
+
+use super::error::is_bare_key;
+use super::units::{parse_duration, parse_size};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub daemon: Option<RawDaemon>,
+    #[serde(default)]
+    pub sinks: BTreeMap<Name, Spanned<RawSink>>,
+    pub jobs: Option<Spanned<BTreeMap<Name, RawJob>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDaemon {
+    pub state_dir: Option<Spanned<String>>,
+    pub rescan_interval: Option<Spanned<Dur>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSink {
+    pub kind: SinkKind,
+    // sqlite
+    pub path: Option<Spanned<String>>,
+    pub busy_timeout: Option<Spanned<Dur>>,
+    pub synchronous: Option<Synchronous>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SinkKind {
+    Sqlite,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Synchronous {
+    Off,
+    Normal,
+    Full,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawJob {
+    pub sink: Spanned<String>,
+    pub table: Option<Spanned<String>>,
+    pub workers: Option<Spanned<Int>>,
+    pub in_flight: Option<Spanned<Int>>,
+    pub batch_rows: Option<Spanned<Int>>,
+    pub batch_bytes: Option<Spanned<Size>>,
+    pub max_record_bytes: Option<Spanned<Size>>,
+    pub create_table: Option<bool>,
+    pub reject_dir: Option<Spanned<String>>,
+    pub max_errors: Option<Spanned<Int>>,
+    pub max_batch_attempts: Option<Spanned<Int>>,
+    pub source: Spanned<RawSource>,
+    pub format: Option<RawFormat>,
+    pub columns: Option<Spanned<Vec<RawColumn>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSource {
+    pub kind: SourceKind,
+    // dir
+    pub path: Option<Spanned<String>>,
+    pub pattern: Option<Spanned<String>>,
+    pub on_done: Option<Spanned<OnDone>>,
+    pub archive_dir: Option<Spanned<String>>,
+    pub settle: Option<Spanned<Dur>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SourceKind {
+    Dir,
+    Stdin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum OnDone {
+    Archive,
+    Delete,
+    Keep,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFormat {
+    pub kind: Option<FormatKind>,
+    // csv
+    pub header: Option<Spanned<bool>>,
+    pub delimiter: Option<Spanned<String>>,
+    pub quote: Option<Spanned<String>>,
+    pub escape: Option<Spanned<String>>,
+    pub double_quote: Option<bool>,
+    pub comment: Option<Spanned<String>>,
+    pub null: Option<String>,
+    pub skip_lines: Option<Spanned<Int>>,
+    pub trim: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum FormatKind {
+    Csv,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawColumn {
+    pub name: Spanned<String>,
+    #[serde(rename = "type")]
+    pub ty: Spanned<String>,
+    pub nullable: Option<bool>,
+    pub format: Option<Spanned<String>>,
+}
+
+/// A sink or job name. Checked while parsing so the error points at the key
+/// (bare TOML keys already obey the rule; quoted ones may not).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Name(pub String);
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if is_bare_key(&s) {
+            Ok(Name(s))
+        } else {
+            Err(de::Error::custom(format!(
+                "invalid name {s:?}: names may only use letters, digits, '_' and '-'"
+            )))
+        }
+    }
+}
+
+/// An integer; range checks are left to `validate`, which knows the key.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Int(pub i64);
+
+impl<'de> Deserialize<'de> for Int {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(IntVisitor)
+    }
+}
+
+struct IntVisitor;
+
+impl Visitor<'_> for IntVisitor {
+    type Value = Int;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an integer")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Int, E> {
+        Ok(Int(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Int, E> {
+        i64::try_from(v)
+            .map(Int)
+            .map_err(|_| E::custom(format!("{v} is too large")))
+    }
+}
+
+/// A duration: a string with a unit, or an integer number of seconds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DurVisitor)
+    }
+}
+
+struct DurVisitor;
+
+impl Visitor<'_> for DurVisitor {
+    type Value = Dur;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(
+            "a duration like \"500ms\", \"30s\", \"5m\", \"1h\" or an integer number of seconds",
+        )
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
+        parse_duration(v).map(Dur).map_err(E::custom)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
+        u64::try_from(v)
+            .map(|secs| Dur(Duration::from_secs(secs)))
+            .map_err(|_| E::custom(format!("invalid duration {v}: must not be negative")))
+    }
+}
+
+/// A size: a string with an optional unit, or an integer number of bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SizeVisitor)
+    }
+}
+
+struct SizeVisitor;
+
+impl Visitor<'_> for SizeVisitor {
+    type Value = Size;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a size like \"512KiB\", \"4MiB\", \"1GiB\" or an integer number of bytes")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
+        parse_size(v).map(Size).map_err(E::custom)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
+        u64::try_from(v)
+            .map(Size)
+            .map_err(|_| E::custom(format!("invalid size {v}: must not be negative")))
+    }
+}

@@ -1,0 +1,143 @@
+//! `[jobs.NAME.source]`: where a job's records come from.
+//!
+//! Owns the per-kind keys of a source (`dir` keys are refused on `stdin`),
+//! the glob pattern and the dir source's paths. Must not list, watch or
+//! create anything: it only checks that the directory exists.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::error::Problem;
+use super::model::{DirSource, OnDone, Source};
+use super::paths::{check_input_dir, check_output_dir, resolve};
+use super::raw::{self, RawSource};
+use super::validate::duration;
+
+pub(crate) fn source(k: &str, raw: Spanned<RawSource>, base: &Path) -> Result<Source, Problem> {
+    let key = format!("{k}.source");
+    let span = raw.span();
+    let raw = raw.into_inner();
+    match raw.kind {
+        raw::SourceKind::Dir => dir_source(&key, span, raw, base).map(Source::Dir),
+        raw::SourceKind::Stdin => {
+            only_for_dir(&key, &raw)?;
+            Ok(Source::Stdin)
+        }
+    }
+}
+
+/// Keys of a dir source are refused on other kinds rather than ignored, so a
+/// typo'd kind does not silently drop the user's settings.
+fn only_for_dir(key: &str, raw: &RawSource) -> Result<(), Problem> {
+    let present = [
+        ("path", raw.path.as_ref().map(Spanned::span)),
+        ("pattern", raw.pattern.as_ref().map(Spanned::span)),
+        ("on_done", raw.on_done.as_ref().map(Spanned::span)),
+        ("archive_dir", raw.archive_dir.as_ref().map(Spanned::span)),
+        ("settle", raw.settle.as_ref().map(Spanned::span)),
+    ];
+    match present.into_iter().find(|(_, span)| span.is_some()) {
+        Some((name, span)) => Err(Problem::new(
+            format!("{key}.{name}"),
+            span,
+            format!("key `{name}` is not valid for source kind `stdin` (only for kind `dir`)"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn dir_source(
+    key: &str,
+    span: Range<usize>,
+    raw: RawSource,
+    base: &Path,
+) -> Result<DirSource, Problem> {
+    let Some(path_value) = raw.path.as_ref() else {
+        return Err(Problem::new(
+            key,
+            Some(span),
+            "missing key `path`: a dir source needs the directory to read",
+        ));
+    };
+    let path_key = format!("{key}.path");
+    let path = resolve(base, &path_key, path_value)?;
+    check_input_dir(&path).map_err(|m| Problem::new(&path_key, Some(path_value.span()), m))?;
+    let on_done = match raw.on_done.map(Spanned::into_inner) {
+        None | Some(raw::OnDone::Archive) => OnDone::Archive,
+        Some(raw::OnDone::Delete) => OnDone::Delete,
+        Some(raw::OnDone::Keep) => OnDone::Keep,
+    };
+    let archive_dir = archive_dir(key, raw.archive_dir.as_ref(), &path, on_done, base)?;
+    Ok(DirSource {
+        pattern: pattern(key, raw.pattern)?,
+        on_done,
+        archive_dir,
+        settle: duration(raw.settle.as_ref(), Duration::from_secs(2)),
+        path,
+    })
+}
+
+fn pattern(key: &str, v: Option<Spanned<String>>) -> Result<String, Problem> {
+    let Some(v) = v else {
+        return Ok("*".to_string());
+    };
+    let problem = |m: String| Err(Problem::new(format!("{key}.pattern"), Some(v.span()), m));
+    let text = v.get_ref();
+    if text.is_empty() {
+        return problem("empty pattern: expected a glob on file names, like \"*.csv\"".into());
+    }
+    if text.contains('/') {
+        return problem(format!(
+            "invalid pattern {text:?}: it is matched against file names, so it cannot contain '/'"
+        ));
+    }
+    if let Err(e) = glob::Pattern::new(text) {
+        return problem(format!(
+            "invalid pattern {text:?}: {} at character {}",
+            e.msg,
+            e.pos + 1
+        ));
+    }
+    Ok(v.into_inner())
+}
+
+/// Only checked when used: a leftover `archive_dir` with `on_done = "keep"`
+/// is harmless.
+fn archive_dir(
+    key: &str,
+    v: Option<&Spanned<String>>,
+    path: &Path,
+    on_done: OnDone,
+    base: &Path,
+) -> Result<PathBuf, Problem> {
+    let key = format!("{key}.archive_dir");
+    let (dir, span) = match v {
+        Some(v) => (resolve(base, &key, v)?, Some(v.span())),
+        None => (path.join("archive"), None),
+    };
+    if on_done != OnDone::Archive {
+        return Ok(dir);
+    }
+    if same_dir(&dir, path) {
+        return Err(Problem::new(
+            key,
+            span,
+            "archive_dir is the source directory itself: archived files would be read again",
+        ));
+    }
+    check_output_dir(&dir).map_err(|m| Problem::new(key, span, m))?;
+    Ok(dir)
+}
+
+/// Lexically equal, or both existing and the same after resolving symlinks
+/// (a read-only look; missing paths are not canonicalized).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
