@@ -69,7 +69,7 @@ pub fn order(rng: &mut fastrand::Rng, id: u64) -> (String, String) {
         quote(&name),
         note.as_deref().map(quote).unwrap_or_default()
     );
-    (line, canonical(id, customer as i64, &name, cents, currency, &ts, status, note.as_deref()))
+    (line, canonical(id as i64, customer as i64, &name, cents, currency, &ts, status, note.as_deref()))
 }
 
 fn quote(s: &str) -> String {
