@@ -49,41 +49,79 @@ pub(crate) enum EofRecord {
     Open,
 }
 
-/// Ends the input of `rdr`, all of whose bytes have been fed, appending a
-/// pending record's fields to `out`/`ends` from `nout`/`nend`.
-///
-/// csv-core's own end-of-input call cannot tell an open quote from a missing
-/// terminator, and its DFA turns a comment line without `\n` at EOF into an
-/// empty record (its NFA does not; cloning a reader to probe it is broken in
-/// csv-core 0.1.13: `Dfa::clone` drops the byte classes). So a `\n` is fed
-/// first: outside quotes it ends the record (with the same fields EOF would
-/// give) or a comment; inside quotes it is data, and then EOF yields a record.
-pub(crate) fn finish_input(
-    rdr: &mut Reader,
-    out: &mut Vec<u8>,
-    nout: &mut usize,
-    ends: &mut Vec<usize>,
-    nend: &mut usize,
-) -> EofRecord {
-    // Room for the probe byte and the last field's end, so neither call can
-    // stop on a full buffer.
-    if out.len() <= *nout {
-        out.resize(*nout + 64, 0);
+/// One record's unescaped field bytes as csv-core writes them, with buffers
+/// that grow as needed and are reused from record to record.
+pub(crate) struct RecordBuf {
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    nout: usize,
+    nend: usize,
+}
+
+impl RecordBuf {
+    pub fn new(bytes: usize, fields: usize) -> Self {
+        RecordBuf {
+            out: vec![0; bytes.max(64)],
+            ends: vec![0; fields.max(8)],
+            nout: 0,
+            nend: 0,
+        }
     }
-    if ends.len() <= *nend {
-        ends.resize(*nend + 8, 0);
+
+    /// Feeds `input` (not empty) to `rdr` until a record ends (`true`) or
+    /// the input is used up (`false`); returns that and the bytes consumed.
+    pub fn read(&mut self, rdr: &mut Reader, input: &[u8]) -> (bool, usize) {
+        let mut nin = 0;
+        loop {
+            let (res, i, o, e) = rdr.read_record(
+                &input[nin..],
+                &mut self.out[self.nout..],
+                &mut self.ends[self.nend..],
+            );
+            (nin, self.nout, self.nend) = (nin + i, self.nout + o, self.nend + e);
+            match res {
+                ReadRecordResult::OutputFull => self.out.resize(self.out.len() * 2, 0),
+                ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                ReadRecordResult::Record => return (true, nin),
+                ReadRecordResult::InputEmpty | ReadRecordResult::End => return (false, nin),
+            }
+        }
     }
-    let (res, _, o, e) = rdr.read_record(b"\n", &mut out[*nout..], &mut ends[*nend..]);
-    (*nout, *nend) = (*nout + o, *nend + e);
-    if res == ReadRecordResult::Record {
-        return EofRecord::Closed;
+
+    /// Ends the input of `rdr`, all of whose bytes have been fed; a pending
+    /// record's fields land in this buffer.
+    ///
+    /// csv-core's own end-of-input call cannot tell an open quote from a
+    /// missing terminator, and its DFA turns a comment line without `\n` at
+    /// EOF into an empty record (its NFA does not; probing a clone is no way
+    /// out: in csv-core 0.1.13 `Dfa::clone` drops the byte classes). So a `\n`
+    /// is fed first: outside quotes it ends the record (with the fields EOF
+    /// would give) or the comment; inside quotes it is data, and then EOF
+    /// still yields a record.
+    pub fn finish(&mut self, rdr: &mut Reader) -> EofRecord {
+        if self.read(rdr, b"\n").0 {
+            return EofRecord::Closed;
+        }
+        loop {
+            let (res, _, o, e) =
+                rdr.read_record(b"", &mut self.out[self.nout..], &mut self.ends[self.nend..]);
+            (self.nout, self.nend) = (self.nout + o, self.nend + e);
+            match res {
+                ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                ReadRecordResult::Record => return EofRecord::Open,
+                _ => return EofRecord::None,
+            }
+        }
     }
-    match rdr
-        .read_record(b"", &mut out[*nout..], &mut ends[*nend..])
-        .0
-    {
-        ReadRecordResult::Record => EofRecord::Open,
-        _ => EofRecord::None,
+
+    /// The fields of the record read: their bytes, and where each one ends.
+    pub fn fields(&self) -> (&[u8], &[usize]) {
+        (&self.out[..self.nout], &self.ends[..self.nend])
+    }
+
+    /// Makes room for the next record.
+    pub fn clear(&mut self) {
+        (self.nout, self.nend) = (0, 0);
     }
 }
 
@@ -171,24 +209,21 @@ mod tests {
             (b"", EofRecord::None, &[]),
         ] {
             let mut rdr = core_reader(&fmt);
-            let (mut out, mut ends) = (vec![0u8; 1], vec![0usize; 1]);
-            let (mut pos, mut nout, mut nend) = (0, 0, 0);
+            let mut buf = RecordBuf::new(1, 1);
+            let mut pos = 0;
             while pos < data.len() {
-                let (res, nin, o, e) =
-                    rdr.read_record(&data[pos..], &mut out[nout..], &mut ends[nend..]);
-                (pos, nout, nend) = (pos + nin, nout + o, nend + e);
-                match res {
-                    ReadRecordResult::OutputFull => out.resize(out.len() * 2, 0),
-                    ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
-                    ReadRecordResult::Record => (nout, nend) = (0, 0),
-                    _ => {}
+                let (record, nin) = buf.read(&mut rdr, &data[pos..]);
+                pos += nin;
+                if record {
+                    buf.clear();
                 }
             }
-            let got = finish_input(&mut rdr, &mut out, &mut nout, &mut ends, &mut nend);
+            let got = buf.finish(&mut rdr);
             assert_eq!(got, want, "{:?}", String::from_utf8_lossy(data));
             if want == EofRecord::Closed {
+                let (out, ends) = buf.fields();
                 let mut start = 0;
-                let split: Vec<&[u8]> = ends[..nend]
+                let split: Vec<&[u8]> = ends
                     .iter()
                     .map(|&e| &out[std::mem::replace(&mut start, e)..e])
                     .collect();

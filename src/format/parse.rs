@@ -10,10 +10,8 @@
 //! batch starts mid-file, where those bytes are data), its positions put the
 //! `\n` of a `\r\n` into the next record, and its `trim` allocates per record.
 
-use csv_core::ReadRecordResult;
-
 use super::convert::{Bad, convert};
-use super::dialect::{EofRecord, core_reader, count_nl, finish_input, record_end, skip_ignored};
+use super::dialect::{EofRecord, RecordBuf, core_reader, count_nl, record_end, skip_ignored};
 use super::{CsvFormat, Layout, RowOrigin, Rows};
 use crate::protocol::RejectNote;
 
@@ -58,34 +56,21 @@ pub fn parse_batch(
     };
 
     let mut rdr = core_reader(fmt);
-    let mut out = vec![0u8; 4096.max(data.len().min(1 << 16))];
-    let mut ends = vec![0usize; 64.max(layout.field_count as usize + 1)];
-    let (mut pos, mut span, mut nout, mut nend) = (0, 0, 0, 0);
-    loop {
-        if pos == data.len() {
-            let eof = finish_input(&mut rdr, &mut out, &mut nout, &mut ends, &mut nend);
-            if eof != EofRecord::None {
-                let open = eof == EofRecord::Open;
-                b.record(data, span, data.len(), &out[..nout], &ends[..nend], open);
-            }
-            break;
-        }
-        let (res, nin, o, e) = rdr.read_record(&data[pos..], &mut out[nout..], &mut ends[nend..]);
+    let mut buf = RecordBuf::new(4096, layout.field_count as usize + 1);
+    let (mut pos, mut span) = (0, 0);
+    while pos < data.len() {
+        let (record, nin) = buf.read(&mut rdr, &data[pos..]);
         pos += nin;
-        nout += o;
-        nend += e;
-        match res {
-            ReadRecordResult::InputEmpty => {}
-            ReadRecordResult::OutputFull => out.resize(out.len() * 2, 0),
-            ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
-            ReadRecordResult::Record => {
-                let end = record_end(data, pos, true).unwrap_or(pos);
-                b.record(data, span, end, &out[..nout], &ends[..nend], false);
-                (span, nout, nend) = (end, 0, 0);
-            }
-            // Only returned for an empty input, which is handled above.
-            ReadRecordResult::End => break,
+        if record {
+            let end = record_end(data, pos, true).unwrap_or(pos);
+            b.record(data, span, end, buf.fields(), false);
+            buf.clear();
+            span = end;
         }
+    }
+    match buf.finish(&mut rdr) {
+        EofRecord::None => {}
+        eof => b.record(data, span, data.len(), buf.fields(), eof == EofRecord::Open),
     }
     let records = (b.rows.len() + b.rejects.len()) as u64;
     Parsed {
@@ -111,16 +96,16 @@ struct Batch<'a> {
 
 impl Batch<'_> {
     /// One record: `data[span..end]` with blank/comment lines first; `fields`
-    /// holds the unescaped field bytes, `ends` where each field ends.
+    /// holds the unescaped field bytes and where each field ends.
     fn record(
         &mut self,
         data: &[u8],
         span: usize,
         end: usize,
-        fields: &[u8],
-        ends: &[usize],
+        fields: (&[u8], &[usize]),
         open: bool,
     ) {
+        let (fields, ends) = fields;
         let first = skip_ignored(self.fmt, data, span).min(end);
         self.line += count_nl(&data[self.counted_to..first]);
         self.counted_to = first;

@@ -2,10 +2,8 @@
 //! then (when the dialect has one) the header record. Supervisor side; it gets
 //! the first bytes of a file from its caller and opens nothing itself.
 
-use csv_core::ReadRecordResult;
-
 use super::CsvFormat;
-use super::dialect::{EofRecord, core_reader, count_nl, finish_input, record_end, skip_ignored};
+use super::dialect::{EofRecord, RecordBuf, core_reader, count_nl, record_end, skip_ignored};
 use super::error::FormatError;
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
@@ -72,8 +70,7 @@ pub fn read_preamble(
             reason: reason.to_string(),
         })
     };
-    let (mut out, mut ends) = (vec![0u8; 1024], vec![0usize; 64]);
-    let (mut nout, mut nend) = (0, 0);
+    let mut buf = RecordBuf::new(1024, 64);
     let mut rdr = core_reader(fmt);
     let mut i = pos;
     let end = loop {
@@ -86,32 +83,26 @@ pub fn read_preamble(
                 }
                 return Ok(None);
             }
-            match finish_input(&mut rdr, &mut out, &mut nout, &mut ends, &mut nend) {
+            match buf.finish(&mut rdr) {
                 EofRecord::Closed => break i,
                 EofRecord::Open => return fail("a quoted field is never closed"),
                 // Only blank or comment lines: an empty file.
                 EofRecord::None => return done(head.len(), None),
             }
         }
-        let (res, nin, o, e) = rdr.read_record(&head[i..], &mut out[nout..], &mut ends[nend..]);
+        let (record, nin) = buf.read(&mut rdr, &head[i..]);
         i += nin;
-        nout += o;
-        nend += e;
-        match res {
-            ReadRecordResult::InputEmpty => {}
-            ReadRecordResult::OutputFull => out.resize(out.len() * 2, 0),
-            ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
-            ReadRecordResult::Record => match record_end(head, i, at_eof) {
+        if record {
+            match record_end(head, i, at_eof) {
                 Some(end) => break end,
                 None => return Ok(None),
-            },
-            // Only returned for an empty input, which is handled above.
-            ReadRecordResult::End => return done(head.len(), None),
+            }
         }
     };
-    let mut fields = Vec::with_capacity(nend);
+    let (out, ends) = buf.fields();
+    let mut fields = Vec::with_capacity(ends.len());
     let mut start = 0;
-    for (n, &stop) in ends[..nend].iter().enumerate() {
+    for (n, &stop) in ends.iter().enumerate() {
         match std::str::from_utf8(&out[start..stop]) {
             Ok(s) => fields.push(s.trim().to_string()),
             Err(_) => return fail(&format!("field {} is not valid UTF-8", n + 1)),

@@ -13,7 +13,7 @@ use memchr::{memchr2, memchr3};
 
 use super::CsvFormat;
 use super::dialect::{
-    EofRecord, core_reader, count_nl, fast_eligible, finish_input, prime, record_end,
+    EofRecord, RecordBuf, core_reader, count_nl, fast_eligible, prime, record_end,
 };
 
 /// The end of one record.
@@ -176,10 +176,7 @@ impl RecordScanner {
     }
 
     fn emit(&mut self, end: usize, out: &mut Vec<RecordEnd>) {
-        out.push(RecordEnd {
-            end,
-            lines: std::mem::take(&mut self.lines),
-        });
+        push_end(out, end, &mut self.lines);
     }
 }
 
@@ -272,10 +269,7 @@ impl Fast {
                     if end == term_at + 2 {
                         *lines += 1;
                     }
-                    out.push(RecordEnd {
-                        end,
-                        lines: std::mem::take(lines),
-                    });
+                    push_end(out, end, lines);
                     i = end;
                 }
                 None => {
@@ -308,10 +302,7 @@ impl Core {
                     Some(end) => {
                         *lines += count_nl(&chunk[counted..end]);
                         counted = end;
-                        out.push(RecordEnd {
-                            end,
-                            lines: std::mem::take(lines),
-                        });
+                        push_end(out, end, lines);
                     }
                     None => *pending_cr = true,
                 }
@@ -326,17 +317,18 @@ impl Core {
     }
 
     fn finish(&mut self) -> Tail {
-        let (mut nout, mut nend) = (0, 0);
-        match finish_input(
-            &mut self.rdr,
-            &mut self.out,
-            &mut nout,
-            &mut self.ends,
-            &mut nend,
-        ) {
+        match RecordBuf::new(64, 8).finish(&mut self.rdr) {
             EofRecord::None => Tail::Empty,
             EofRecord::Closed => Tail::Record,
             EofRecord::Open => Tail::UnterminatedQuote,
         }
     }
+}
+
+/// Reports a record end with the newlines counted since the previous one.
+fn push_end(out: &mut Vec<RecordEnd>, end: usize, lines: &mut u64) {
+    out.push(RecordEnd {
+        end,
+        lines: std::mem::take(lines),
+    });
 }
