@@ -7,9 +7,24 @@
 
 use serde::{Deserialize, Serialize};
 
+mod convert;
+mod dialect;
+pub mod error;
+pub mod layout;
+pub mod parse;
+pub mod preamble;
+pub mod scan;
 pub mod types;
 
-pub use types::{Cell, ColumnSpec, ColumnType, Rows};
+#[cfg(test)]
+mod tests;
+
+pub use error::{FormatError, LayoutError};
+pub use layout::layout;
+pub use parse::{Parsed, parse_batch};
+pub use preamble::{Preamble, read_preamble};
+pub use scan::{RecordEnd, RecordScanner, Tail};
+pub use types::{Cell, ColumnSpec, ColumnType, RowOrigin, Rows};
 
 /// A CSV dialect, as configured under `[jobs.NAME.format]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,251 @@
+//! The supervisor's scanner and the worker's parser must see the same records:
+//! fast path vs csv-core path vs `parse_batch` (and the csv crate's count), on
+//! hand cases, random inputs, every chunking of small inputs, bench-like data.
+
+use super::{Rng, dialects, uniform};
+use crate::format::dialect::{count_nl, fast_eligible};
+use crate::format::{ColumnType, CsvFormat, RecordEnd, RecordScanner, Tail, parse_batch};
+
+/// Scans `data` cut at `cuts`; returns absolute (end, lines) pairs and the tail.
+fn scan(sc: &mut RecordScanner, data: &[u8], cuts: &[usize]) -> (Vec<(usize, u64)>, Tail) {
+    let (mut got, mut out, mut from) = (vec![], vec![], 0);
+    for &cut in cuts.iter().chain(std::iter::once(&data.len())) {
+        out.clear();
+        sc.scan(&data[from..cut], &mut out);
+        got.extend(out.iter().map(|e: &RecordEnd| (from + e.end, e.lines)));
+        from = cut;
+    }
+    (got, sc.finish())
+}
+
+/// (offset, len, line, unterminated) of every record `parse_batch` saw.
+fn parsed(fmt: &CsvFormat, start: u64, line: u64, data: &[u8]) -> Vec<(u64, u64, u64, bool)> {
+    let p = parse_batch(
+        fmt,
+        &uniform(1, ColumnType::Text { max_chars: None }),
+        start,
+        line,
+        data,
+    );
+    let rows = p
+        .rows
+        .origins
+        .iter()
+        .map(|o| (o.offset, o.len as u64, o.line, false));
+    let rejects = p
+        .rejects
+        .iter()
+        .map(|r| (r.offset, r.len, r.line, r.code == "unterminated_quote"));
+    let mut all: Vec<_> = rows.chain(rejects).collect();
+    all.sort();
+    assert_eq!(p.records as usize, all.len());
+    all
+}
+
+/// Checks every agreement for one input; returns the record ends.
+fn check(fmt: &CsvFormat, data: &[u8], cuts: &[usize]) -> Vec<(usize, u64)> {
+    let show = || {
+        format!(
+            "{:?} {:?} cuts {cuts:?}",
+            String::from_utf8_lossy(data),
+            fmt
+        )
+    };
+    let (ends, tail) = scan(&mut RecordScanner::reference(fmt), data, cuts);
+    if fast_eligible(fmt) {
+        let fast = scan(&mut RecordScanner::new(fmt), data, cuts);
+        assert_eq!(fast, (ends.clone(), tail), "fast vs csv-core: {}", show());
+    }
+    // Lines: each RecordEnd counts exactly the '\n' since the previous one.
+    let mut prev = 0;
+    for &(end, lines) in &ends {
+        assert_eq!(lines, count_nl(&data[prev..end]), "lines: {}", show());
+        prev = end;
+    }
+    // The parser sees the same records, ending at the same bytes.
+    let recs = parsed(fmt, 0, 1, data);
+    let last = (tail != Tail::Empty) as usize;
+    assert_eq!(recs.len(), ends.len() + last, "record count: {}", show());
+    let (mut at, mut line) = (0, 1);
+    for (i, r) in recs.iter().enumerate() {
+        if let Some(&(end, _)) = ends.get(i) {
+            assert_eq!((r.0 + r.1) as usize, end, "record end: {}", show());
+        }
+        line += count_nl(&data[at..r.0 as usize]);
+        at = r.0 as usize;
+        assert_eq!(r.2, line, "line: {}", show());
+    }
+    if last == 1 {
+        let r = recs[recs.len() - 1];
+        assert_eq!((r.0 + r.1) as usize, data.len(), "{}", show());
+        assert_eq!(
+            r.3,
+            tail == Tail::UnterminatedQuote,
+            "tail kind: {}",
+            show()
+        );
+    }
+    // Batches cut at record ends parse to the same records as the whole.
+    if let Some(&(mid, _)) = ends.get(ends.len() / 2) {
+        let line = 1 + count_nl(&data[..mid]);
+        let mut split = parsed(fmt, 0, 1, &data[..mid]);
+        split.extend(parsed(fmt, mid as u64, line, &data[mid..]));
+        assert_eq!(split, recs, "split batches: {}", show());
+    }
+    // The csv crate counts the same records (its comment-at-EOF quirk aside).
+    if fmt.comment.is_none() {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(fmt.delimiter)
+            .quote(fmt.quote)
+            .escape(fmt.escape)
+            .double_quote(fmt.double_quote)
+            .from_reader(data);
+        assert_eq!(
+            rdr.byte_records().count(),
+            recs.len(),
+            "csv crate: {}",
+            show()
+        );
+    }
+    ends
+}
+
+#[test]
+fn hand_cases() {
+    let d = CsvFormat {
+        header: false,
+        ..CsvFormat::default()
+    };
+    let esc = CsvFormat {
+        escape: Some(b'\\'),
+        ..d.clone()
+    };
+    let com = CsvFormat {
+        comment: Some(b'#'),
+        ..d.clone()
+    };
+    type Case<'a> = (&'a CsvFormat, &'a str, &'a [(usize, u64)], Tail);
+    let cases: &[Case] = &[
+        (&d, "a,b\nc,d\n", &[(4, 1), (8, 1)], Tail::Empty),
+        (&d, "a,\"x\ny\"\nb", &[(8, 2)], Tail::Record),
+        (&d, "a\r\nb\r\n", &[(3, 1), (6, 1)], Tail::Empty),
+        (&d, "a\rb\n\r", &[(2, 0), (4, 1)], Tail::Empty),
+        (&d, "a\r", &[], Tail::Record),
+        (&d, "\n\r\na\n\n\n", &[(5, 3)], Tail::Empty),
+        (&d, "ab\"c,d\ne\n", &[(7, 1), (9, 1)], Tail::Empty),
+        (&d, "\"ab\"cd,e\n", &[(9, 1)], Tail::Empty),
+        (&d, "\"a\"\"b\n\"\n", &[(8, 2)], Tail::Empty),
+        (&d, "a,\"b\n", &[], Tail::UnterminatedQuote),
+        (&d, "a,\n,\n\"\"\n", &[(3, 1), (5, 1), (8, 1)], Tail::Empty),
+        (&d, "\"a\\\",b\n\"\n", &[(7, 1)], Tail::UnterminatedQuote),
+        (&esc, "\"a\\\",b\n\"\n", &[(9, 2)], Tail::Empty),
+        (&esc, "\"a\\", &[], Tail::UnterminatedQuote),
+        (&com, "#x,\"y\na\n#z\r\nb", &[(8, 2)], Tail::Record),
+        (&com, "a\n#only a comment", &[(2, 1)], Tail::Empty),
+        (&com, "a,#b\n", &[(5, 1)], Tail::Empty),
+        (&d, "#x,\"y\n", &[], Tail::UnterminatedQuote),
+    ];
+    for (fmt, data, want, tail) in cases {
+        let data = data.as_bytes();
+        assert_eq!(
+            check(fmt, data, &[]),
+            *want,
+            "{:?}",
+            String::from_utf8_lossy(data)
+        );
+        let (_, got) = scan(&mut RecordScanner::new(fmt), data, &[]);
+        assert_eq!(got, *tail, "{:?}", String::from_utf8_lossy(data));
+        // Every single cut and every pair of cuts gives the same answer.
+        for i in 0..=data.len() {
+            for j in i..=data.len() {
+                assert_eq!(check(fmt, data, &[i, j]), *want);
+            }
+        }
+    }
+}
+
+#[test]
+fn random_inputs_agree() {
+    let alphabet = b"a,\"\n\r#\\;' ";
+    let mut rng = Rng::new(7);
+    for fmt in dialects() {
+        for _ in 0..2500 {
+            let data = rng.bytes(alphabet, 40);
+            let mut cuts: Vec<usize> = (0..rng.below(4))
+                .map(|_| rng.below(data.len() + 1))
+                .collect();
+            cuts.sort();
+            check(&fmt, &data, &cuts);
+        }
+    }
+}
+
+#[test]
+fn random_chunkings_of_one_input() {
+    let mut rng = Rng::new(11);
+    let data = bench_like(&mut rng, 300);
+    for fmt in dialects() {
+        let whole = check(&fmt, &data, &[]);
+        for _ in 0..300 {
+            let mut cuts: Vec<usize> = (0..rng.below(40))
+                .map(|_| rng.below(data.len() + 1))
+                .collect();
+            cuts.sort();
+            assert_eq!(check(&fmt, &data, &cuts), whole);
+        }
+    }
+}
+
+#[test]
+fn bench_like_data_agrees() {
+    let mut rng = Rng::new(3);
+    let data = bench_like(&mut rng, 20_000);
+    let fmt = CsvFormat::default();
+    let ends = check(&fmt, &data, &[1 << 16, 1 << 17, 3 << 17]);
+    assert_eq!(ends.len(), 20_000);
+}
+
+/// Rows shaped like bench/gen.py's: quoted names with commas, doubled quotes,
+/// the odd embedded newline, CRLF now and then, empty NULL fields.
+pub(super) fn bench_like(rng: &mut Rng, rows: usize) -> Vec<u8> {
+    let names = [
+        "Mary Garcia",
+        "\"Dunder Mifflin, GmbH\"",
+        "\"The \"\"Best\"\" Co\"",
+        "\"line\nbreak, Inc\"",
+        "Zoë Çelik",
+    ];
+    let mut out = Vec::new();
+    for i in 0..rows {
+        let name = names[rng.below(names.len())];
+        let note = ["", "\"paid by card, ref #4411\"", "gift wrap"][rng.below(3)];
+        let eol = if rng.below(50) == 0 { "\r\n" } else { "\n" };
+        let row = format!(
+            "{},{},{name},{}.{:02},EUR,2024-11-28T19:43:37,paid,{note}{eol}",
+            4_000_000_000u64 + i as u64,
+            rng.below(2_000_000),
+            rng.below(200),
+            rng.below(100)
+        );
+        out.extend_from_slice(row.as_bytes());
+    }
+    out
+}
+
+#[test]
+fn finish_resets_for_a_new_stream() {
+    for fmt in dialects() {
+        let mut sc = RecordScanner::new(&fmt);
+        let mut out = vec![];
+        sc.scan(&[b'a', b'\n', fmt.quote, b'o'], &mut out);
+        assert_eq!(sc.finish(), Tail::UnterminatedQuote);
+        // A BOM mid-stream is data, after a reset too.
+        out.clear();
+        sc.scan(b"\xef\xbb\xbf\nb", &mut out);
+        assert_eq!(out, vec![RecordEnd { end: 4, lines: 1 }]);
+        assert_eq!(sc.finish(), Tail::Record);
+        assert_eq!(sc.finish(), Tail::Empty);
+    }
+}
