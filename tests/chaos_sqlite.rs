@@ -29,7 +29,11 @@ fn every_record_lands_exactly_once_through_worker_and_supervisor_kills() {
 
     // First supervisor: kill workers, then kill it mid-load.
     let mut first = Daemon::start(&args, &s.path("first.log"));
-    assert!(first.wait_log("worker ready", 3, Duration::from_secs(30)), "{}", first.log_text());
+    assert!(
+        first.wait_log("worker ready", 3, Duration::from_secs(30)),
+        "{}",
+        first.log_text()
+    );
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_millis(1500) {
         std::thread::sleep(Duration::from_millis(rng.u64(200..400)));
@@ -40,15 +44,23 @@ fn every_record_lands_exactly_once_through_worker_and_supervisor_kills() {
     }
     let orphans = children(first.pid());
     kill(first.pid(), 9);
-    first.wait_exit(Duration::from_secs(5)).expect("supervisor killed");
+    first
+        .wait_exit(Duration::from_secs(5))
+        .expect("supervisor killed");
     // Its workers die with it (PR_SET_PDEATHSIG), whatever they were doing.
     let t1 = Instant::now();
     while orphans.iter().any(|p| alive(*p)) && t1.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(!orphans.iter().any(|p| alive(*p)), "workers outlived their supervisor");
+    assert!(
+        !orphans.iter().any(|p| alive(*p)),
+        "workers outlived their supervisor"
+    );
     let midway = sqlite_count(&s.db, "SELECT count(*) FROM orders") as u64;
-    assert!(midway > 0 && midway < ROWS, "the kill must land mid-load (had {midway} rows)");
+    assert!(
+        midway > 0 && midway < ROWS,
+        "the kill must land mid-load (had {midway} rows)"
+    );
 
     // Second supervisor: more worker kills until it finishes.
     let mut second = Daemon::start(&args, &s.path("second.log"));
@@ -60,25 +72,58 @@ fn every_record_lands_exactly_once_through_worker_and_supervisor_kills() {
             kill(w, 9);
             worker_kills += 1;
         }
-        assert!(t1.elapsed() < Duration::from_secs(300), "no end in sight:\n{}", second.log_text());
+        assert!(
+            t1.elapsed() < Duration::from_secs(300),
+            "no end in sight:\n{}",
+            second.log_text()
+        );
     };
     assert_eq!(code, 0, "second run failed:\n{}", second.log_text());
-    assert!(worker_kills >= 6, "only {worker_kills} worker kills: the load was too short to test anything");
+    assert!(
+        worker_kills >= 6,
+        "only {worker_kills} worker kills: the load was too short to test anything"
+    );
 
-    assert_eq!(sqlite_sum(&s.db, "orders"), expected, "table differs from the file");
-    assert_eq!(sqlite_count(&s.db, "SELECT coalesce(sum(rows_rejected), 0) FROM ingestd_ledger"), 0);
-    assert_eq!(sqlite_count(&s.db, "SELECT sum(rows_loaded) FROM ingestd_ledger") as u64, ROWS);
-    assert!(!s.rejects.join("orders.csv.bad.jsonl").exists(), "nothing may be rejected");
-    assert!(s.landing.join("archive/orders.csv").exists(), "the file is archived once loaded");
+    assert_eq!(
+        sqlite_sum(&s.db, "orders"),
+        expected,
+        "table differs from the file"
+    );
+    assert_eq!(
+        sqlite_count(
+            &s.db,
+            "SELECT coalesce(sum(rows_rejected), 0) FROM ingestd_ledger"
+        ),
+        0
+    );
+    assert_eq!(
+        sqlite_count(&s.db, "SELECT sum(rows_loaded) FROM ingestd_ledger") as u64,
+        ROWS
+    );
+    assert!(
+        !s.rejects.join("orders.csv.bad.jsonl").exists(),
+        "nothing may be rejected"
+    );
+    assert!(
+        s.landing.join("archive/orders.csv").exists(),
+        "the file is archived once loaded"
+    );
     assert!(!s.landing.join("orders.csv").exists());
 }
 
 fn pick<'a>(rng: &mut fastrand::Rng, v: &'a [u32]) -> Option<&'a u32> {
-    if v.is_empty() { None } else { v.get(rng.usize(..v.len())) }
+    if v.is_empty() {
+        None
+    } else {
+        v.get(rng.usize(..v.len()))
+    }
 }
 
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+        .map(|s| {
+            !s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }

@@ -25,11 +25,24 @@ fn check(text: &str) -> String {
     std::fs::create_dir_all(d.path().join("in")).unwrap();
     let cfg = d.path().join("bad.toml");
     std::fs::write(&cfg, text).unwrap();
-    let o = Command::new(bin()).args(["check", "--config"]).arg(&cfg).output().unwrap();
+    let o = Command::new(bin())
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(78), "check exit code; stderr:\n{err}");
-    let r = Command::new(bin()).args(["run", "--once", "--config"]).arg(&cfg).output().unwrap();
-    assert_eq!(r.status.code(), Some(78), "run exit code; stderr:\n{}", String::from_utf8_lossy(&r.stderr));
+    let r = Command::new(bin())
+        .args(["run", "--once", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(78),
+        "run exit code; stderr:\n{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     err.replace(&format!("{}/", d.path().display()), "")
 }
 
@@ -39,9 +52,21 @@ fn the_good_config_passes() {
     std::fs::create_dir_all(d.path().join("in")).unwrap();
     let cfg = d.path().join("ok.toml");
     std::fs::write(&cfg, GOOD).unwrap();
-    let o = Command::new(bin()).args(["check", "--config"]).arg(&cfg).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(!d.path().join("out").exists(), "check must not create anything");
+    let o = Command::new(bin())
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        !d.path().join("out").exists(),
+        "check must not create anything"
+    );
 }
 
 #[test]

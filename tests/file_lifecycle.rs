@@ -56,8 +56,15 @@ fn a_file_dropped_again_is_not_loaded_twice_but_a_renamed_copy_is() {
 #[test]
 fn a_daemon_picks_up_files_renamed_into_the_landing_directory() {
     let s = Setup::new("", "", "on_done = \"delete\"");
-    let mut d = Daemon::start(&["run", "--config", s.config.to_str().unwrap()], &s.path("d.log"));
-    assert!(d.wait_log("worker ready", 2, Duration::from_secs(30)), "{}", d.log_text());
+    let mut d = Daemon::start(
+        &["run", "--config", s.config.to_str().unwrap()],
+        &s.path("d.log"),
+    );
+    assert!(
+        d.wait_log("worker ready", 2, Duration::from_secs(30)),
+        "{}",
+        d.log_text()
+    );
     let mut total = Sum::default();
     for (i, name) in ["one.csv", "two.csv"].iter().enumerate() {
         let staged = s.path(name);
@@ -66,11 +73,20 @@ fn a_daemon_picks_up_files_renamed_into_the_landing_directory() {
         total.hash = total.hash.wrapping_add(sum.hash);
         std::fs::rename(&staged, s.landing.join(name)).unwrap();
     }
-    assert!(d.wait_log("file done", 2, Duration::from_secs(60)), "{}", d.log_text());
+    assert!(
+        d.wait_log("file done", 2, Duration::from_secs(60)),
+        "{}",
+        d.log_text()
+    );
     assert_eq!(sqlite_sum(&s.db, "orders"), total);
     assert!(!s.landing.join("one.csv").exists(), "deleted once loaded");
     d.signal(15);
-    assert_eq!(d.wait_exit(Duration::from_secs(30)), Some(0), "{}", d.log_text());
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        d.log_text()
+    );
 }
 
 #[test]
@@ -92,12 +108,21 @@ fn too_many_rejects_set_the_file_aside_with_the_rest_kept() {
     let (code, out, err) = run_once(&s);
     assert_eq!(code, 3, "{out}{err}");
     assert!(out.contains("set aside"), "{out}");
-    assert!(s.rejects.join("big.csv").exists(), "the file is moved to the reject folder");
+    assert!(
+        s.rejects.join("big.csv").exists(),
+        "the file is moved to the reject folder"
+    );
     assert!(!path.exists());
     let rest_path = s.rejects.join("big.csv.rest");
     let rest = std::fs::read_to_string(&rest_path).expect(".rest written");
-    assert!(rest.starts_with(HEADER), "the .rest file can be dropped back in");
-    let rest_records = csv::Reader::from_path(&rest_path).unwrap().records().count() as i64;
+    assert!(
+        rest.starts_with(HEADER),
+        "the .rest file can be dropped back in"
+    );
+    let rest_records = csv::Reader::from_path(&rest_path)
+        .unwrap()
+        .records()
+        .count() as i64;
     let rejected = std::fs::read_to_string(s.rejects.join("big.csv.bad.jsonl"))
         .unwrap()
         .lines()
@@ -105,7 +130,11 @@ fn too_many_rejects_set_the_file_aside_with_the_rest_kept() {
         .count() as i64;
     assert!(rejected >= 3, "{rejected}");
     assert!(rest_records > 0, "the file was stopped before its end");
-    assert_eq!(count(&s) + rejected + rest_records, total as i64, "loaded + rejected + rest = records");
+    assert_eq!(
+        count(&s) + rejected + rest_records,
+        total as i64,
+        "loaded + rejected + rest = records"
+    );
 }
 
 #[test]
@@ -114,7 +143,14 @@ fn standard_input_loads_through_load_dash() {
     let staged = s.path("in.csv");
     let sum = write_orders(&staged, 3_000, 1, 9);
     let mut child = Command::new(bin())
-        .args(["load", "--config", s.config.to_str().unwrap(), "--job", "orders", "-"])
+        .args([
+            "load",
+            "--config",
+            s.config.to_str().unwrap(),
+            "--job",
+            "orders",
+            "-",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -123,6 +159,11 @@ fn standard_input_loads_through_load_dash() {
     let bytes = std::fs::read(&staged).unwrap();
     child.stdin.take().unwrap().write_all(&bytes).unwrap();
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(sqlite_sum(&s.db, "orders"), sum);
 }

@@ -14,21 +14,42 @@ fn supervisor_holds_no_database_descriptor_and_workers_log_their_pools() {
     write_orders(&s.landing.join("a.csv"), 2_000, 1, 1);
     let cfg = s.config.to_str().unwrap();
     let mut d = Daemon::start(&["run", "--config", cfg], &s.path("daemon.log"));
-    assert!(d.wait_log("file done", 1, Duration::from_secs(60)), "{}", d.log_text());
-    assert!(d.wait_log("worker ready", 2, Duration::from_secs(10)), "{}", d.log_text());
+    assert!(
+        d.wait_log("file done", 1, Duration::from_secs(60)),
+        "{}",
+        d.log_text()
+    );
+    assert!(
+        d.wait_log("worker ready", 2, Duration::from_secs(10)),
+        "{}",
+        d.log_text()
+    );
 
     let db = s.db.to_str().unwrap().to_string();
-    let on_db = |pid: u32| fd_targets(pid).iter().any(|p| p.to_string_lossy().starts_with(&db));
+    let on_db = |pid: u32| {
+        fd_targets(pid)
+            .iter()
+            .any(|p| p.to_string_lossy().starts_with(&db))
+    };
     let workers = children(d.pid());
     assert_eq!(workers.len(), 2, "two workers: {workers:?}");
-    assert!(!on_db(d.pid()), "the supervisor has a descriptor on the database: {:?}", fd_targets(d.pid()));
+    assert!(
+        !on_db(d.pid()),
+        "the supervisor has a descriptor on the database: {:?}",
+        fd_targets(d.pid())
+    );
     for w in &workers {
         assert!(on_db(*w), "worker {w} has no descriptor on the database");
     }
     assert_eq!(sqlite_count(&s.db, "SELECT count(*) FROM orders"), 2_000);
 
     d.signal(15);
-    assert_eq!(d.wait_exit(Duration::from_secs(30)), Some(0), "{}", d.log_text());
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        d.log_text()
+    );
     let log = d.log_text();
     for w in &workers {
         let pid = format!("pid={w}");

@@ -25,7 +25,11 @@ fn malformed_records_are_rejected_with_their_lines_and_the_rest_loads() {
     let mut good = Sum::default();
     let mut bad = Vec::new();
     let mut line = 2u64;
-    let bad_at = [(137, "field_count"), (402, "bad_decimal"), (777, "bad_timestamp")];
+    let bad_at = [
+        (137, "field_count"),
+        (402, "bad_decimal"),
+        (777, "bad_timestamp"),
+    ];
     for i in 1..=1000u64 {
         if let Some((_, code)) = bad_at.iter().find(|(at, _)| *at == i) {
             let text = match *code {
@@ -46,18 +50,31 @@ fn malformed_records_are_rejected_with_their_lines_and_the_rest_loads() {
     // The last record opens a quote it never closes.
     let tail = "1001,5,\"Never closed,1.00,USD,2025-01-01T00:00:00,paid,\nmore text\n".to_string();
     out.write_all(tail.as_bytes()).unwrap();
-    bad.push(Bad { line, code: "unterminated_quote", text: tail });
+    bad.push(Bad {
+        line,
+        code: "unterminated_quote",
+        text: tail,
+    });
     drop(out);
 
     let o = Command::new(bin())
-        .args(["load", "--config", s.config.to_str().unwrap(), "--job", "orders"])
+        .args([
+            "load",
+            "--config",
+            s.config.to_str().unwrap(),
+            "--job",
+            "orders",
+        ])
         .arg(&path)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "exit code for rejects:\n{stderr}");
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("997 rows loaded, 4 rejected"), "summary: {stdout}");
+    assert!(
+        stdout.contains("997 rows loaded, 4 rejected"),
+        "summary: {stdout}"
+    );
 
     assert_eq!(sqlite_sum(&s.db, "orders"), good, "every good record, once");
     let jsonl = std::fs::read_to_string(s.rejects.join("orders.csv.bad.jsonl")).unwrap();
@@ -65,7 +82,10 @@ fn malformed_records_are_rejected_with_their_lines_and_the_rest_loads() {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["line"].as_u64().unwrap(), v["code"].as_str().unwrap().to_string())
+            (
+                v["line"].as_u64().unwrap(),
+                v["code"].as_str().unwrap().to_string(),
+            )
         })
         .collect();
     got.sort();

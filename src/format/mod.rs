@@ -81,6 +81,3 @@ pub struct Layout {
     /// Number of fields every record must have.
     pub field_count: u32,
 }
-
-mod stubs;
-pub use stubs::*;

@@ -139,7 +139,11 @@ pub fn run(config: &Config, opts: RunOptions) -> Result<RunReport, SupervisorErr
     };
     sup.event_loop();
     signals.stop();
-    info!(pid = std::process::id(), peak_rss_mib = process::peak_rss_mib(), "supervisor stopped");
+    info!(
+        pid = std::process::id(),
+        peak_rss_mib = process::peak_rss_mib(),
+        "supervisor stopped"
+    );
     Ok(sup.report())
 }
 

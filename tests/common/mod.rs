@@ -34,7 +34,15 @@ impl Sum {
 }
 
 const NAMES: &[&str] = &[
-    "James", "Mary", "Zoë", "Łukasz", "Søren", "Мария", "翔太", "O'Brien", "D'Angelo",
+    "James",
+    "Mary",
+    "Zoë",
+    "Łukasz",
+    "Søren",
+    "Мария",
+    "翔太",
+    "O'Brien",
+    "D'Angelo",
 ];
 const STATUSES: &[&str] = &["pending", "paid", "shipped", "delivered", "cancelled"];
 const CURRENCIES: &[&str] = &["USD", "EUR", "GBP", "JPY", "CHF"];
@@ -43,7 +51,11 @@ const CURRENCIES: &[&str] = &["USD", "EUR", "GBP", "JPY", "CHF"];
 /// canonical form.
 pub fn order(rng: &mut fastrand::Rng, id: u64) -> (String, String) {
     let customer = rng.u32(1..1_000_000);
-    let mut name = format!("{} {}", NAMES[rng.usize(..NAMES.len())], NAMES[rng.usize(..NAMES.len())]);
+    let mut name = format!(
+        "{} {}",
+        NAMES[rng.usize(..NAMES.len())],
+        NAMES[rng.usize(..NAMES.len())]
+    );
     match rng.u32(..100) {
         0 => name.push_str("\nsecond line"),
         1..=3 => name.push_str(", Inc."),
@@ -51,7 +63,12 @@ pub fn order(rng: &mut fastrand::Rng, id: u64) -> (String, String) {
         _ => {}
     }
     let cents = rng.i64(-5_000..2_000_000);
-    let amount = format!("{}{}.{:02}", if cents < 0 { "-" } else { "" }, cents.abs() / 100, cents.abs() % 100);
+    let amount = format!(
+        "{}{}.{:02}",
+        if cents < 0 { "-" } else { "" },
+        cents.abs() / 100,
+        cents.abs() % 100
+    );
     let currency = CURRENCIES[rng.usize(..CURRENCIES.len())];
     let ts = format!(
         "2025-{:02}-{:02}T{:02}:{:02}:{:02}{}",
@@ -60,16 +77,36 @@ pub fn order(rng: &mut fastrand::Rng, id: u64) -> (String, String) {
         rng.u32(..24),
         rng.u32(..60),
         rng.u32(..60),
-        if rng.u32(..20) == 0 { format!(".{:03}", rng.u32(..1000)) } else { String::new() }
+        if rng.u32(..20) == 0 {
+            format!(".{:03}", rng.u32(..1000))
+        } else {
+            String::new()
+        }
     );
     let status = STATUSES[rng.usize(..STATUSES.len())];
-    let note = if rng.bool() { None } else { Some(format!("note {}", rng.u32(..1000))) };
+    let note = if rng.bool() {
+        None
+    } else {
+        Some(format!("note {}", rng.u32(..1000)))
+    };
     let line = format!(
         "{id},{customer},{},{amount},{currency},{ts},{status},{}\n",
         quote(&name),
         note.as_deref().map(quote).unwrap_or_default()
     );
-    (line, canonical(id as i64, customer as i64, &name, cents, currency, &ts, status, note.as_deref()))
+    (
+        line,
+        canonical(
+            id as i64,
+            customer as i64,
+            &name,
+            cents,
+            currency,
+            &ts,
+            status,
+            note.as_deref(),
+        ),
+    )
 }
 
 fn quote(s: &str) -> String {
@@ -81,7 +118,16 @@ fn quote(s: &str) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn canonical(id: i64, customer: i64, name: &str, cents: i64, currency: &str, ts: &str, status: &str, note: Option<&str>) -> String {
+pub fn canonical(
+    id: i64,
+    customer: i64,
+    name: &str,
+    cents: i64,
+    currency: &str,
+    ts: &str,
+    status: &str,
+    note: Option<&str>,
+) -> String {
     format!(
         "{id}|{customer}|{name}|{cents}|{currency}|{}|{status}|{}",
         norm_ts(ts),
@@ -115,7 +161,9 @@ pub fn write_orders(path: &Path, n: u64, first_id: u64, seed: u64) -> Sum {
 
 /// The sum of the orders table in an SQLite file.
 pub fn sqlite_sum(db: &Path, table: &str) -> Sum {
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
     let mut stmt = conn
         .prepare(&format!(
             "SELECT id, customer_id, customer_name, amount, currency, created_at, status, note FROM \"{table}\""
@@ -150,7 +198,9 @@ pub fn sqlite_sum(db: &Path, table: &str) -> Sum {
 }
 
 pub fn sqlite_count(db: &Path, sql: &str) -> i64 {
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
@@ -247,7 +297,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(args: &[&str], log: &Path) -> Daemon {
-        let err = fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let err = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
         let child = Command::new(bin())
             .args(args)
             .env("INGESTD_LOG", "info")
@@ -308,10 +362,16 @@ impl Drop for Daemon {
 pub fn children(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for e in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
         // fields after the command name (which may hold spaces) start after ')'
-        let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else { continue };
+        let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else {
+            continue;
+        };
         let fields: Vec<&str> = rest.split_whitespace().collect();
         if fields.get(1).and_then(|f| f.parse::<u32>().ok()) == Some(pid) && fields[0] != "Z" {
             out.push(p);
@@ -323,7 +383,11 @@ pub fn children(pid: u32) -> Vec<u32> {
 /// Where the open descriptors of `pid` point.
 pub fn fd_targets(pid: u32) -> Vec<PathBuf> {
     fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.flatten().filter_map(|e| fs::read_link(e.path()).ok()).collect())
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| fs::read_link(e.path()).ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
