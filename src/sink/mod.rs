@@ -5,6 +5,10 @@
 //! writing a batch together with its ledger row in one transaction, and
 //! classifying every database error once (`ErrorClass`).
 
+pub mod ledger;
+pub mod sql;
+pub mod sqlite;
+
 use crate::config;
 use crate::format::{ColumnSpec, Rows};
 use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
@@ -100,6 +104,7 @@ pub trait Sink {
 
 /// Opens a pool for `sink` (creating the ledger table when missing).
 pub fn open(sink: &config::Sink, session: &Session) -> Result<Box<dyn Sink>, SinkError> {
-    let _ = (sink, session);
-    todo!("sink::open")
+    match sink {
+        config::Sink::Sqlite(cfg) => Ok(Box::new(sqlite::SqliteTarget::open(cfg, session)?)),
+    }
 }

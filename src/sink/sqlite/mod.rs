@@ -1,0 +1,340 @@
+//! The SQLite sink: one connection per worker process, opened after the
+//! worker starts and closed before it exits.
+//!
+//! Several workers (processes) share one database file. WAL lets readers go
+//! on while one writer holds the lock; each batch takes the write lock up front
+//! (`BEGIN IMMEDIATE`), so a waiting worker waits in `busy_timeout` rather than
+//! failing half-way, and SQLITE_BUSY after that is `Transient`.
+//!
+//! Owns the connection's settings, table checks and creation, and the batch
+//! transaction (rows + ledger row). Must not touch files other than the
+//! database (and its folder), pipes, or the supervisor's state.
+
+mod bind;
+mod classify;
+mod table;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_bench;
+#[cfg(test)]
+mod tests_ledger;
+#[cfg(test)]
+mod tests_open;
+#[cfg(test)]
+mod tests_shared;
+
+use std::path::PathBuf;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
+
+use self::bind::{Scratch, bind_row, reject_note};
+pub use self::classify::{classify, code_name, describe};
+use super::ledger::{self, LedgerTypes};
+use super::sql::{self, Placeholder};
+use super::{Session, Sink, SinkError, WriteOutcome, WriteRequest};
+use crate::config::{SqliteSink, SqliteSynchronous};
+use crate::format::ColumnSpec;
+use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
+
+const LEDGER_TYPES: LedgerTypes = LedgerTypes {
+    key_text: "TEXT",
+    int: "INTEGER",
+    json: "TEXT",
+    timestamp: "TEXT",
+};
+
+/// `committed_at`: UTC, ISO 8601 with milliseconds, from SQLite's clock.
+const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// A worker's connection to one SQLite file.
+pub struct SqliteTarget {
+    conn: Connection,
+    path: PathBuf,
+    pid: u32,
+    /// INSERT text for the table last written; rebuilt when table or columns change.
+    insert: InsertText,
+    ledger_overlapping: String,
+    ledger_committed: String,
+    ledger_insert: String,
+}
+
+#[derive(Default)]
+struct InsertText {
+    table: String,
+    columns: Vec<String>,
+    sql: String,
+}
+
+impl InsertText {
+    fn for_request(&mut self, table: &str, columns: &[ColumnSpec]) -> &str {
+        let same = self.table == table
+            && self.columns.len() == columns.len()
+            && self.columns.iter().zip(columns).all(|(a, b)| *a == b.name);
+        if !same {
+            self.table = table.to_string();
+            self.columns = columns.iter().map(|c| c.name.clone()).collect();
+            self.sql = sql::insert_sql(table, columns, Placeholder::Question);
+        }
+        &self.sql
+    }
+}
+
+impl SqliteTarget {
+    /// Opens (creating when missing) the file and its folder, sets WAL,
+    /// `synchronous` and `busy_timeout`, and creates the ledger table.
+    pub fn open(cfg: &SqliteSink, session: &Session) -> Result<Self, SinkError> {
+        let path = cfg.path.clone();
+        let shown = path.display().to_string();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| SinkError::Open {
+                class: io_class(&e),
+                detail: format!("creating the folder {}: {e}", dir.display()),
+            })?;
+        }
+        let open_err = |what: &str, e: rusqlite::Error| SinkError::Open {
+            class: classify(&e),
+            detail: format!("{shown}: {what}: {}", describe(&e)),
+        };
+        // No SQLITE_OPEN_URI: the configured path is a path, never a `file:` URI.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags).map_err(|e| open_err("open", e))?;
+        // Before anything that locks: switching to WAL and creating the ledger
+        // contend with the other workers opening the same file.
+        conn.busy_timeout(cfg.busy_timeout)
+            .map_err(|e| open_err("busy_timeout", e))?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| open_err("journal_mode=WAL", e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(SinkError::Open {
+                class: ErrorClass::Config,
+                detail: format!(
+                    "{shown}: journal_mode=WAL answered {mode:?}; several workers need WAL \
+                     (a local file system with shared memory, not a network mount)"
+                ),
+            });
+        }
+        let sync = match cfg.synchronous {
+            SqliteSynchronous::Off => "OFF",
+            SqliteSynchronous::Normal => "NORMAL",
+            SqliteSynchronous::Full => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", sync)
+            .map_err(|e| open_err("synchronous", e))?;
+        conn.execute_batch(&ledger::create_sql(&LEDGER_TYPES, true))
+            .map_err(|e| SinkError::Ledger {
+                class: classify(&e),
+                detail: format!("{shown}: creating {}: {}", ledger::TABLE, describe(&e)),
+            })?;
+        tracing::debug!(path = %shown, job = %session.job, worker = session.worker, "sqlite open");
+        Ok(SqliteTarget {
+            conn,
+            path,
+            pid: session.pid,
+            insert: InsertText::default(),
+            ledger_overlapping: ledger::select_overlapping_sql(Placeholder::Question),
+            ledger_committed: ledger::select_committed_sql(Placeholder::Question),
+            ledger_insert: ledger::insert_sql(Placeholder::Question, NOW),
+        })
+    }
+}
+
+fn io_class(e: &std::io::Error) -> ErrorClass {
+    match e.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => ErrorClass::Capacity,
+        _ => ErrorClass::Config,
+    }
+}
+
+/// A write step that failed as a whole. A data-class code here (the ledger
+/// row refused, a deferred constraint at COMMIT) is not one record's fault and
+/// cannot be rejected record by record: stop the job with the message instead.
+fn write_err(what: &str, e: &rusqlite::Error) -> SinkError {
+    let class = match classify(e) {
+        ErrorClass::Data => ErrorClass::Config,
+        c => c,
+    };
+    SinkError::Write {
+        class,
+        detail: format!("{what}: {}", describe(e)),
+    }
+}
+
+fn bad_request(detail: String) -> SinkError {
+    SinkError::Write {
+        class: ErrorClass::Config,
+        detail,
+    }
+}
+
+fn to_i64(v: u64, what: &str) -> Result<i64, SinkError> {
+    i64::try_from(v).map_err(|_| bad_request(format!("{what} {v} is beyond SQLite's integers")))
+}
+
+/// One ledger row as `ledger::range_from_row` takes it.
+fn read_range(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<LedgerRange, String>> {
+    let ints = [
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ];
+    let rejects: String = row.get(5)?;
+    Ok(ledger::range_from_row(ints, &rejects))
+}
+
+/// Inserts every row of the request; a row SQLite refuses for its values
+/// becomes a reject note and the others go on. Any other failure ends the
+/// batch (the caller's transaction rolls back).
+fn insert_rows(
+    tx: &Transaction<'_>,
+    insert: &str,
+    req: &WriteRequest<'_>,
+) -> Result<(u64, Vec<RejectNote>), SinkError> {
+    let mut stmt = tx
+        .prepare_cached(insert)
+        .map_err(|e| write_err(&format!("preparing the insert into {:?}", req.table), &e))?;
+    let mut scratch = Scratch::default();
+    let mut loaded = 0u64;
+    let mut rejects = Vec::new();
+    for (i, origin) in req.rows.origins.iter().enumerate() {
+        let done = bind_row(&mut stmt, req.rows, i, &mut scratch).and_then(|()| stmt.raw_execute());
+        match done {
+            Ok(_) => loaded += 1,
+            // A refused row leaves the transaction open, unless a trigger's
+            // RAISE(ROLLBACK) ended it: then the next rows would autocommit.
+            Err(e) if classify(&e) == ErrorClass::Data && !tx.is_autocommit() => {
+                rejects.push(reject_note(&e, *origin, req.columns))
+            }
+            Err(e) => {
+                let at = format!("inserting line {} into {:?}", origin.line, req.table);
+                return Err(write_err(&at, &e));
+            }
+        }
+    }
+    Ok((loaded, rejects))
+}
+
+impl Sink for SqliteTarget {
+    fn ensure_table(
+        &mut self,
+        table: &str,
+        columns: &[ColumnSpec],
+        create: bool,
+    ) -> Result<(), SinkError> {
+        table::ensure(&self.conn, &self.path, table, columns, create)
+    }
+
+    fn committed(&mut self, job: &str, source: &str) -> Result<Vec<LedgerRange>, SinkError> {
+        let ledger_err = |class, detail: String| SinkError::Ledger {
+            class,
+            detail: format!("reading the committed ranges of {source:?} (job {job:?}): {detail}"),
+        };
+        let db_err = |e: rusqlite::Error| ledger_err(classify(&e), describe(&e));
+        let mut stmt = self
+            .conn
+            .prepare_cached(&self.ledger_committed)
+            .map_err(db_err)?;
+        let rows = stmt.query_map([job, source], read_range).map_err(db_err)?;
+        let mut ranges = Vec::new();
+        for row in rows {
+            ranges.push(
+                row.map_err(db_err)?
+                    .map_err(|m| ledger_err(ErrorClass::Config, m))?,
+            );
+        }
+        Ok(ranges)
+    }
+
+    fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
+        // A malformed request is a bug upstream; refuse it before it can panic
+        // in `Rows::row` or write a range the ledger cannot hold.
+        let rows = req.rows;
+        let shaped = rows.cells.len() == rows.width * rows.len()
+            && (rows.is_empty() || rows.width == req.columns.len());
+        if !shaped || req.end < req.start {
+            return Err(bad_request(format!(
+                "malformed batch: {} cells in {} rows of {} for {} columns, range [{}, {})",
+                rows.cells.len(),
+                rows.len(),
+                rows.width,
+                req.columns.len(),
+                req.start,
+                req.end
+            )));
+        }
+        let ints = [
+            to_i64(req.start, "start offset")?,
+            to_i64(req.end, "end offset")?,
+            to_i64(req.first_line, "first line")?,
+        ];
+        let insert = self.insert.for_request(req.table, req.columns);
+        // IMMEDIATE: take the write lock now (waiting in busy_timeout), so the
+        // ledger check and the insert see the same state and never need to
+        // upgrade a read lock, which fails at once with SQLITE_BUSY in WAL.
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(|e| write_err("BEGIN IMMEDIATE", &e))?;
+
+        let ledger_read = |e: rusqlite::Error| write_err("reading the ledger", &e);
+        let stored = {
+            let mut stmt = tx
+                .prepare_cached(&self.ledger_overlapping)
+                .map_err(ledger_read)?;
+            let rows = stmt
+                .query_map(params![req.job, req.source, ints[0], ints[1]], read_range)
+                .map_err(ledger_read)?;
+            let mut stored = Vec::new();
+            for row in rows {
+                stored.push(row.map_err(ledger_read)?.map_err(bad_request)?);
+            }
+            stored
+        };
+        // A conflict returns with `tx` dropped: rusqlite rolls it back.
+        let check = ledger::check_overlap(req.job, req.source, req.start, req.end, stored);
+        if let Some(range) = check.map_err(|c| bad_request(c.to_string()))? {
+            tx.rollback().map_err(|e| write_err("ROLLBACK", &e))?;
+            return Ok(WriteOutcome::AlreadyCommitted(range));
+        }
+
+        // No rows (a batch rejected whole): nothing to prepare, only the ledger row.
+        let (loaded, db_rejects) = if rows.is_empty() {
+            (0, Vec::new())
+        } else {
+            insert_rows(&tx, insert, req)?
+        };
+        let all = ledger::merge_rejects(req.rejects, &db_rejects);
+        let json = ledger::encode_rejects(&all)
+            .map_err(|e| bad_request(format!("encoding the reject notes: {e}")))?;
+        let counts = [
+            to_i64(loaded, "rows loaded")?,
+            to_i64(ledger::rejected_records(&all), "rows rejected")?,
+        ];
+        let ledger_write = |e: rusqlite::Error| write_err("writing the ledger row", &e);
+        tx.prepare_cached(&self.ledger_insert)
+            .map_err(ledger_write)?
+            .execute(params![
+                req.job, req.source, ints[0], ints[1], ints[2], counts[0], counts[1], json,
+                self.pid
+            ])
+            .map_err(ledger_write)?;
+        tx.commit().map_err(|e| write_err("COMMIT", &e))?;
+        Ok(WriteOutcome::Committed {
+            loaded,
+            rejects: db_rejects,
+        })
+    }
+
+    fn close(self: Box<Self>) -> Result<(), SinkError> {
+        let shown = self.path.display().to_string();
+        // Closing finalizes the cached statements; the last connection out
+        // checkpoints the WAL into the main file.
+        self.conn.close().map_err(|(_, e)| SinkError::Close {
+            class: classify(&e),
+            detail: format!("{shown}: {}", describe(&e)),
+        })
+    }
+}
