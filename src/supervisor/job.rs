@@ -522,23 +522,19 @@ impl JobRun {
         }
     }
 
+    /// Worker processes not yet reaped.
     pub fn workers_alive(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_alive()).count()
+        self.slots.iter().map(|s| s.processes()).sum()
     }
 
     /// Logs how a reaped worker ended; true if it was one of ours.
-    pub fn reaped(&self, pid: u32, cause: ExitCause) -> bool {
-        let Some(s) = self
-            .slots
-            .iter()
-            .find(|s| s.pid == Some(pid) || s.last_pid == Some(pid))
-        else {
+    pub fn reaped(&mut self, pid: u32, cause: ExitCause) -> bool {
+        let Some(s) = self.slots.iter_mut().find(|s| s.unreaped.contains(&pid)) else {
             return false;
         };
+        s.reaped(pid);
         match cause {
-            ExitCause::Code(0) => {
-                info!(job = %self.cfg.name, worker = s.number, pid, "worker exited")
-            }
+            ExitCause::Code(0) => info!(job = %self.cfg.name, worker = s.number, pid, "worker exited"),
             cause => warn!(job = %self.cfg.name, worker = s.number, pid, "worker ended: {cause}"),
         }
         true

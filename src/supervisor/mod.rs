@@ -228,7 +228,7 @@ impl Supervisor {
         match sig {
             SIGCHLD => {
                 for (pid, cause) in process::reap_children() {
-                    if !self.jobs.iter().any(|j| j.reaped(pid, cause)) {
+                    if !self.jobs.iter_mut().any(|j| j.reaped(pid, cause)) {
                         info!(pid, "reaped a child: {cause}");
                     }
                 }
@@ -301,7 +301,7 @@ impl Supervisor {
     fn report(&mut self) -> RunReport {
         // Last reaping, so exits are logged.
         for (pid, cause) in process::reap_children() {
-            self.jobs.iter().any(|j| j.reaped(pid, cause));
+            self.jobs.iter_mut().any(|j| j.reaped(pid, cause));
         }
         let mut report = RunReport {
             interrupted: self.interrupted,

@@ -37,9 +37,9 @@ pub struct Slot {
     pub generation: u64,
     pub state: SlotState,
     pub pid: Option<u32>,
-    /// The pid of the latest process, kept after it died so its reaping can
-    /// be logged against this slot.
-    pub last_pid: Option<u32>,
+    /// Processes of this slot that ended (or were told to) and are not reaped
+    /// yet: the run is not over until they are.
+    pub unreaped: Vec<u32>,
     pub started: Instant,
     tx: Option<Sender<ToWorker>>,
     /// Batches sent and not yet answered, oldest first (the worker handles
@@ -63,7 +63,7 @@ impl Slot {
             generation: 0,
             state: SlotState::Down,
             pid: None,
-            last_pid: None,
+            unreaped: Vec::new(),
             started: Instant::now(),
             tx: None,
             in_flight: VecDeque::new(),
@@ -92,7 +92,7 @@ impl Slot {
         spawn_reader(proc.from_worker, events.clone(), job, slot, generation);
         self.tx = Some(tx);
         self.pid = Some(proc.pid);
-        self.last_pid = Some(proc.pid);
+        self.unreaped.push(proc.pid);
         self.state = SlotState::Starting;
         self.started = Instant::now();
         self.restart_at = None;
@@ -121,8 +121,11 @@ impl Slot {
     /// The process is gone: forget it and schedule a restart with back-off.
     /// Returns what was in flight so the caller can hand it to others.
     pub fn died(&mut self) -> (VecDeque<(FileId, Arc<Batch>)>, Vec<u64>) {
-        if let Some(pid) = self.pid.take() {
-            // EOF normally means the process is gone; make sure of it.
+        if let Some(pid) = self.pid.take()
+            && self.state != SlotState::Stopping
+        {
+            // Its pipe closed without being asked to: whatever state it is
+            // in, it is of no use; make sure it is gone.
             process::kill(pid, nix::sys::signal::Signal::SIGKILL);
         }
         self.tx = None;
@@ -144,6 +147,18 @@ impl Slot {
 
     pub fn is_alive(&self) -> bool {
         self.pid.is_some()
+    }
+
+    /// Processes not yet reaped (live or exiting).
+    pub fn processes(&self) -> usize {
+        self.unreaped.len()
+    }
+
+    /// Forgets a reaped process; true if it was this slot's.
+    pub fn reaped(&mut self, pid: u32) -> bool {
+        let before = self.unreaped.len();
+        self.unreaped.retain(|p| *p != pid);
+        self.unreaped.len() != before
     }
 }
 
