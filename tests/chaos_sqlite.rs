@@ -15,7 +15,7 @@ fn every_record_lands_exactly_once_through_worker_and_supervisor_kills() {
     // Small batches and a synchronous commit make the load last long enough
     // for the kills to land in the middle of it.
     let s = Setup::new(
-        "workers = 3\nbatch_rows = 250\n",
+        "workers = 3\nbatch_rows = 50\n",
         "synchronous = \"full\"",
         "on_done = \"archive\"",
     );
@@ -34,13 +34,22 @@ fn every_record_lands_exactly_once_through_worker_and_supervisor_kills() {
         "{}",
         first.log_text()
     );
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_millis(1500) {
-        std::thread::sleep(Duration::from_millis(rng.u64(200..400)));
-        if let Some(&w) = pick(&mut rng, &children(first.pid())) {
-            kill(w, 9);
-            worker_kills += 1;
+    // Kill a worker every ~0.3 s; kill the supervisor once 40% is in.
+    let mut next_kill = Instant::now() + Duration::from_millis(rng.u64(200..400));
+    while count(&s) < ROWS * 2 / 5 {
+        assert!(
+            first.child.try_wait().unwrap().is_none(),
+            "first run ended early:\n{}",
+            first.log_text()
+        );
+        if Instant::now() >= next_kill {
+            if let Some(&w) = pick(&mut rng, &children(first.pid())) {
+                kill(w, 9);
+                worker_kills += 1;
+            }
+            next_kill = Instant::now() + Duration::from_millis(rng.u64(200..400));
         }
+        std::thread::sleep(Duration::from_millis(20));
     }
     let orphans = children(first.pid());
     kill(first.pid(), 9);
@@ -56,7 +65,7 @@ fn every_record_lands_exactly_once_through_worker_and_supervisor_kills() {
         !orphans.iter().any(|p| alive(*p)),
         "workers outlived their supervisor"
     );
-    let midway = sqlite_count(&s.db, "SELECT count(*) FROM orders") as u64;
+    let midway = count(&s);
     assert!(
         midway > 0 && midway < ROWS,
         "the kill must land mid-load (had {midway} rows)"
@@ -79,6 +88,7 @@ fn every_record_lands_exactly_once_through_worker_and_supervisor_kills() {
         );
     };
     assert_eq!(code, 0, "second run failed:\n{}", second.log_text());
+    eprintln!("{worker_kills} worker kills; supervisor killed at {midway} rows");
     assert!(
         worker_kills >= 6,
         "only {worker_kills} worker kills: the load was too short to test anything"
@@ -109,6 +119,17 @@ fn every_record_lands_exactly_once_through_worker_and_supervisor_kills() {
         "the file is archived once loaded"
     );
     assert!(!s.landing.join("orders.csv").exists());
+}
+
+/// Rows in the table now (0 before it exists).
+fn count(s: &Setup) -> u64 {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(&s.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    conn.query_row("SELECT count(*) FROM orders", [], |r| r.get::<_, i64>(0))
+        .unwrap_or(0) as u64
 }
 
 fn pick<'a>(rng: &mut fastrand::Rng, v: &'a [u32]) -> Option<&'a u32> {

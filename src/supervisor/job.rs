@@ -187,7 +187,7 @@ impl JobRun {
         }
         for i in 0..self.slots.len() {
             let slot = &self.slots[i];
-            if slot.state != SlotState::Down || !slot.restart_at.is_some_and(|t| t <= now) {
+            if slot.state != SlotState::Down || slot.restart_at.is_none_or(|t| t > now) {
                 continue;
             }
             let setup = self.setup(slot.number);
@@ -246,10 +246,7 @@ impl JobRun {
             self.queries_sent.insert(id, query);
         }
         let credit = self.cfg.in_flight;
-        loop {
-            let Some(i) = self.least_loaded(|s| s.has_credit(credit)) else {
-                break;
-            };
+        while let Some(i) = self.least_loaded(|s| s.has_credit(credit)) {
             let next = match self.pending.pop_front() {
                 Some(b) => b,
                 None => match self.batches.try_recv() {
@@ -534,7 +531,9 @@ impl JobRun {
         };
         s.reaped(pid);
         match cause {
-            ExitCause::Code(0) => info!(job = %self.cfg.name, worker = s.number, pid, "worker exited"),
+            ExitCause::Code(0) => {
+                info!(job = %self.cfg.name, worker = s.number, pid, "worker exited")
+            }
             cause => warn!(job = %self.cfg.name, worker = s.number, pid, "worker ended: {cause}"),
         }
         true
