@@ -12,6 +12,7 @@
 mod columns;
 mod dialect;
 mod error;
+mod mode;
 mod model;
 mod paths;
 mod raw;

@@ -87,6 +87,16 @@ pub struct Job {
     pub format: Format,
     /// `None`: columns come from each file's header, as text.
     pub columns: Option<Vec<ColumnSpec>>,
+    pub mode: WriteMode,
+}
+
+/// How a job writes rows. Travels to workers inside `WorkerSetup`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WriteMode {
+    /// Plain inserts.
+    Insert,
+    /// Insert, or update the existing row with the same `key` column values.
+    Upsert { key: Vec<String> },
 }
 
 #[derive(Clone, Debug, PartialEq)]

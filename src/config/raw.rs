@@ -40,6 +40,8 @@
 //! reject_dir = "..."        # default: <state_dir>/rejects/<job name>
 //! max_errors = 1000         # >= 0, default 1000
 //! max_batch_attempts = 3    # 1..=100, default 3
+//! mode = "insert"           # insert | upsert, default insert
+//! key = ["id"]              # upsert only, required there: the columns that identify a row
 //!
 //! [jobs.NAME.source]        # required
 //! kind = "dir"              # required: dir | stdin (stdin takes no other key)
@@ -134,9 +136,18 @@ pub(crate) struct RawJob {
     pub reject_dir: Option<Spanned<String>>,
     pub max_errors: Option<Spanned<Int>>,
     pub max_batch_attempts: Option<Spanned<Int>>,
+    pub mode: Option<Spanned<Mode>>,
+    pub key: Option<Spanned<Vec<Spanned<String>>>>,
     pub source: Spanned<RawSource>,
     pub format: Option<RawFormat>,
     pub columns: Option<Spanned<Vec<RawColumn>>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Mode {
+    Insert,
+    Upsert,
 }
 
 #[derive(Debug, Deserialize)]

@@ -16,6 +16,7 @@ use toml::Spanned;
 use super::columns;
 use super::dialect;
 use super::error::Problem;
+use super::mode;
 use super::model::{Config, Daemon, Job, Sink, SqliteSink, SqliteSynchronous};
 use super::paths::{absolute, check_output_dir, check_output_file, resolve};
 use super::raw::{self, Dur, Int, Name, RawConfig, RawDaemon, RawJob, RawSink, Size};
@@ -176,6 +177,7 @@ fn job(name: &str, raw: RawJob, cx: &Ctx) -> Result<Job, Problem> {
         .and_then(|f| f.header.as_ref())
         .map(Spanned::span);
     let format = dialect::format(&k, raw.format)?;
+    let mode = mode::mode(&k, raw.mode, raw.key, raw.columns.as_ref())?;
     let columns = match raw.columns {
         Some(c) => Some(columns::columns(&k, c)?),
         None => {
@@ -205,6 +207,7 @@ fn job(name: &str, raw: RawJob, cx: &Ctx) -> Result<Job, Problem> {
         source: source::source(&k, raw.source, cx.base)?,
         format,
         columns,
+        mode,
     })
 }
 

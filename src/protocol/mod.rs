@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Sink;
+use crate::config::{Sink, WriteMode};
 use crate::format::{Format, Layout};
 
 mod frame;
@@ -62,6 +62,7 @@ pub struct WorkerSetup {
     pub sink: Sink,
     pub table: String,
     pub create_table: bool,
+    pub mode: WriteMode,
     pub format: Format,
     pub log: crate::logging::LogSetup,
 }

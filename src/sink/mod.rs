@@ -9,7 +9,7 @@ pub mod ledger;
 pub mod sql;
 pub mod sqlite;
 
-use crate::config;
+use crate::config::{self, WriteMode};
 use crate::format::{ColumnSpec, Rows};
 use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
 
@@ -26,6 +26,7 @@ pub struct Session {
 pub struct WriteRequest<'a> {
     pub job: &'a str,
     pub table: &'a str,
+    pub mode: &'a WriteMode,
     pub columns: &'a [ColumnSpec],
     pub rows: &'a Rows,
     pub source: &'a str,
@@ -81,13 +82,15 @@ impl SinkError {
 /// A worker's connection(s) to one target.
 pub trait Sink {
     /// Makes sure `table` exists with `columns` (creating it when `create` is
-    /// set) and that every column exists; a missing table or column is a
+    /// set, with a unique key on the upsert key columns) and that every column
+    /// exists; a missing table or column, or a mode the sink cannot do, is a
     /// `Config` error that names it.
     fn ensure_table(
         &mut self,
         table: &str,
         columns: &[ColumnSpec],
         create: bool,
+        mode: &WriteMode,
     ) -> Result<(), SinkError>;
 
     /// The committed ranges of `source` for `job`, ordered by start.

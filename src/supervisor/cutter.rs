@@ -127,8 +127,11 @@ impl Run<'_> {
         let Format::Csv(csv) = &self.cutter.job.format;
         let (source, prior) = match &self.task.input {
             Input::File(path) => {
+                let t0 = std::time::Instant::now();
                 let (source, _size) = file_identity(path)?;
+                let hashed = t0.elapsed();
                 let prior = self.ledger(&source)?;
+                tracing::debug!(file = %path.display(), ?hashed, ledger = ?(t0.elapsed() - hashed), committed = prior.len(), "file identified");
                 (source, prior)
             }
             Input::Stdin => (stdin_identity(), Vec::new()),

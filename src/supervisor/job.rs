@@ -210,6 +210,7 @@ impl JobRun {
             sink: self.cfg.sink.clone(),
             table: self.cfg.table.clone(),
             create_table: self.cfg.create_table,
+            mode: self.cfg.mode.clone(),
             format: self.cfg.format.clone(),
             log: self.ctx.log.clone(),
         }

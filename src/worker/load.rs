@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use tracing::{debug, warn};
 
+use crate::config::WriteMode;
 use crate::format::{self, ColumnSpec, Format, Parsed, Rows};
 use crate::protocol::{Batch, BatchDone, ErrorClass, LedgerRange, RejectNote, WorkerSetup};
 use crate::sink::{Sink, SinkError, WriteOutcome, WriteRequest};
@@ -15,6 +16,7 @@ pub struct Loader {
     job: String,
     table: String,
     create_table: bool,
+    mode: WriteMode,
     format: Format,
     sink: Box<dyn Sink>,
     /// Column sets whose table has been checked (or created) already.
@@ -27,6 +29,7 @@ impl Loader {
             job: setup.job.clone(),
             table: setup.table.clone(),
             create_table: setup.create_table,
+            mode: setup.mode.clone(),
             format: setup.format.clone(),
             sink,
             ensured: Vec::new(),
@@ -87,8 +90,9 @@ impl Loader {
         if self.ensured.iter().any(|c| c == columns) {
             return Ok(());
         }
-        let (sink, table, create) = (&mut self.sink, &self.table, self.create_table);
-        retrying(|| sink.ensure_table(table, columns, create))?;
+        let (sink, table, create, mode) =
+            (&mut self.sink, &self.table, self.create_table, &self.mode);
+        retrying(|| sink.ensure_table(table, columns, create, mode))?;
         self.ensured.push(columns.to_vec());
         Ok(())
     }
@@ -102,6 +106,7 @@ impl Loader {
         let req = WriteRequest {
             job: &self.job,
             table: &self.table,
+            mode: &self.mode,
             columns: &batch.layout.columns,
             rows,
             source: &batch.source,

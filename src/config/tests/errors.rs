@@ -363,3 +363,39 @@ fn toml_syntax_error() {
         ":6:8: invalid TOML: ",
     );
 }
+
+#[test]
+fn upsert_needs_a_key_among_the_columns() {
+    assert_err(
+        &with_job_key("mode = \"upsert\""),
+        ":7:8: jobs.orders.mode: mode = \"upsert\" needs `key`",
+    );
+    assert_err(
+        &with_job_key("key = [\"id\"]"),
+        ":7:7: jobs.orders.key: `key` is only for mode = \"upsert\"",
+    );
+    let cols = "[[jobs.orders.columns]]\nname = \"id\"\ntype = \"bigint\"\n";
+    assert_err(
+        &format!(
+            "{}{cols}",
+            with_job_key("mode = \"upsert\"\nkey = [\"ID\", \"nope\"]")
+        ),
+        ":8:14: jobs.orders.key: key column \"nope\" is not among the columns (id)",
+    );
+}
+
+#[test]
+fn upsert_key_takes_the_columns_spelling() {
+    let cols = "[[jobs.orders.columns]]\nname = \"Id\"\ntype = \"bigint\"\n";
+    let text = format!(
+        "{}{cols}",
+        with_job_key("mode = \"upsert\"\nkey = [\"id\"]")
+    );
+    let cfg = Fixture::new().ok(&text);
+    assert_eq!(
+        cfg.jobs["orders"].mode,
+        crate::config::WriteMode::Upsert {
+            key: vec!["Id".into()]
+        }
+    );
+}

@@ -114,6 +114,7 @@ fn full_config_every_key() {
             skip_lines: 2,
             trim: true,
         }),
+        mode: WriteMode::Insert,
         columns: Some(vec![
             ColumnSpec {
                 name: "id".into(),

@@ -33,6 +33,7 @@ pub use self::classify::{classify, code_name, describe};
 use super::ledger::{self, LedgerTypes};
 use super::sql::{self, Placeholder};
 use super::{Session, Sink, SinkError, WriteOutcome, WriteRequest};
+use crate::config::WriteMode;
 use crate::config::{SqliteSink, SqliteSynchronous};
 use crate::format::ColumnSpec;
 use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
@@ -225,7 +226,15 @@ impl Sink for SqliteTarget {
         table: &str,
         columns: &[ColumnSpec],
         create: bool,
+        mode: &WriteMode,
     ) -> Result<(), SinkError> {
+        if let WriteMode::Upsert { .. } = mode {
+            return Err(SinkError::Table {
+                class: ErrorClass::Config,
+                table: table.to_string(),
+                detail: "mode = \"upsert\" is not supported by the sqlite sink yet".into(),
+            });
+        }
         table::ensure(&self.conn, &self.path, table, columns, create)
     }
 

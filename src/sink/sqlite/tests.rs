@@ -2,6 +2,7 @@
 //! the ledger (redelivery, overlap), constraint rejects, tables, errors.
 //! Helpers here are shared with `tests_shared` (several connections).
 
+use crate::config::WriteMode;
 use std::path::Path;
 use std::time::Duration;
 
@@ -135,6 +136,7 @@ impl Batch {
     ) -> WriteRequest<'a> {
         WriteRequest {
             job: "orders",
+            mode: &WriteMode::Insert,
             table,
             columns,
             rows: &self.rows,
@@ -205,7 +207,8 @@ fn writes_then_reads_back_typed_values() {
             true,
         ),
     ];
-    sink.ensure_table("orders", &cols, true).expect("create");
+    sink.ensure_table("orders", &cols, true, &WriteMode::Insert)
+        .expect("create");
     let at = day(2024, 2, 29)
         .and_hms_milli_opt(10, 11, 12, 345)
         .expect("ts");
@@ -302,7 +305,8 @@ fn a_bad_request_is_refused_before_any_write() {
     let cfg = cfg(dir.path(), 1000);
     let mut sink = open(&cfg);
     let cols = [col("id", ColumnType::BigInt, false)];
-    sink.ensure_table("t", &cols, true).expect("create");
+    sink.ensure_table("t", &cols, true, &WriteMode::Insert)
+        .expect("create");
     let b = batch(0, &[vec![V::I(1), V::I(2)]], 0);
     let e = sink.write(&b.req("t", &cols, "s")).expect_err("width");
     assert_eq!(e.class(), ErrorClass::Config, "{e}");

@@ -2,6 +2,7 @@
 //! prepared INSERT on the same rows in the same run (ignored by default):
 //! `cargo test --release --lib sink::sqlite::tests_bench -- --ignored --nocapture`.
 
+use crate::config::WriteMode;
 use std::time::{Duration, Instant};
 
 use rusqlite::params;
@@ -103,7 +104,8 @@ fn throughput_of_the_benchmark_shape() {
     let cfg = cfg(dir.path(), 5000);
     let mut sink = open(&cfg);
     let cols = bench_columns();
-    sink.ensure_table("orders", &cols, true).expect("create");
+    sink.ensure_table("orders", &cols, true, &WriteMode::Insert)
+        .expect("create");
     let (mut seed, mut in_write, mut built) = (42u64, Duration::ZERO, Duration::ZERO);
     for k in 0..TOTAL / BATCH {
         let t = Instant::now();
@@ -111,6 +113,7 @@ fn throughput_of_the_benchmark_shape() {
         built += t.elapsed();
         let req = WriteRequest {
             job: "orders",
+            mode: &WriteMode::Insert,
             table: "orders",
             columns: &cols,
             rows: &rows,

@@ -2,6 +2,7 @@
 //! partial overlap, constraint rejects in the middle of a batch, committed
 //! ranges, a transaction a trigger rolls back.
 
+use crate::config::WriteMode;
 use rusqlite::types::Value;
 
 use super::tests::{REC, V, batch, cfg, col, committed, count, int, open, peek, select, text};
@@ -78,7 +79,8 @@ fn a_partial_overlap_is_a_config_error_and_writes_nothing() {
     let cfg = cfg(dir.path(), 1000);
     let mut sink = open(&cfg);
     let cols = two_cols();
-    sink.ensure_table("t", &cols, true).expect("create");
+    sink.ensure_table("t", &cols, true, &WriteMode::Insert)
+        .expect("create");
     let rows = |start, n: i64| {
         let values: Vec<Vec<V<'_>>> = (0..n).map(|i| vec![V::I(i), V::T("r")]).collect();
         batch(start, &values, 0)
@@ -237,7 +239,8 @@ fn committed_ranges_come_ordered_by_start() {
     let cfg = cfg(dir.path(), 1000);
     let mut sink = open(&cfg);
     let cols = two_cols();
-    sink.ensure_table("t", &cols, true).expect("create");
+    sink.ensure_table("t", &cols, true, &WriteMode::Insert)
+        .expect("create");
     for (start, source) in [(200, "a"), (0, "a"), (100, "a"), (0, "b"), (50, "a")] {
         let values: Vec<Vec<V<'_>>> = (0..5).map(|i| vec![V::I(i), V::T("r")]).collect();
         let b = batch(start, &values, 0);

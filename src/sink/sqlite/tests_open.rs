@@ -1,6 +1,7 @@
 //! Tests of opening and closing the SQLite sink and of its table checks,
 //! against real files in temp folders.
 
+use crate::config::WriteMode;
 use std::path::Path;
 use std::time::Duration;
 
@@ -44,8 +45,10 @@ fn ensure_table_creates_each_type_and_checks_columns() {
         col("at", ColumnType::Timestamp, true),
     ];
     let table = r#"we"ird table"#;
-    sink.ensure_table(table, &cols, true).expect("create");
-    sink.ensure_table(table, &cols, false).expect("exists now");
+    sink.ensure_table(table, &cols, true, &WriteMode::Insert)
+        .expect("create");
+    sink.ensure_table(table, &cols, false, &WriteMode::Insert)
+        .expect("exists now");
     let db = peek(&cfg);
     let info = select(
         &db,
@@ -70,7 +73,7 @@ fn ensure_table_creates_each_type_and_checks_columns() {
 
     // Missing table without create: a config error naming it and the way out.
     let (class, msg) = table_err(
-        sink.ensure_table("absent", &cols, false)
+        sink.ensure_table("absent", &cols, false, &WriteMode::Insert)
             .expect_err("missing"),
     );
     assert_eq!(class, ErrorClass::Config);
@@ -86,7 +89,7 @@ fn ensure_table_creates_each_type_and_checks_columns() {
         col("id", ColumnType::BigInt, false),
         ColumnSpec::text("NAME"),
     ];
-    sink.ensure_table("orders", &two, false)
+    sink.ensure_table("orders", &two, false, &WriteMode::Insert)
         .expect("case-insensitive match");
     let four = [
         two[0].clone(),
@@ -95,7 +98,7 @@ fn ensure_table_creates_each_type_and_checks_columns() {
         ColumnSpec::text("z"),
     ];
     let (class, msg) = table_err(
-        sink.ensure_table("orders", &four, true)
+        sink.ensure_table("orders", &four, true, &WriteMode::Insert)
             .expect_err("columns"),
     );
     assert_eq!(class, ErrorClass::Config);
@@ -109,7 +112,8 @@ fn open_creates_folders_uses_wal_and_close_keeps_data() {
     let cfg = cfg(&dir.path().join("deep").join("er"), 1000);
     let mut sink = open(&cfg);
     let cols = [col("id", ColumnType::BigInt, false)];
-    sink.ensure_table("t", &cols, true).expect("create");
+    sink.ensure_table("t", &cols, true, &WriteMode::Insert)
+        .expect("create");
     let b = batch(0, &[vec![V::I(1)], vec![V::I(2)]], 0);
     sink.write(&b.req("t", &cols, "s")).expect("write");
     sink.close().expect("close");

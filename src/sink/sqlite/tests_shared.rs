@@ -1,6 +1,7 @@
 //! Several connections on one file, as several workers have: every row lands
 //! exactly once, and a lock held past the busy timeout is a transient error.
 
+use crate::config::WriteMode;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -46,7 +47,9 @@ fn worker(cfg: SqliteSink, start: Arc<Barrier>, backwards: bool, pid: u32) -> (u
     let mut sink = retry(&mut retries, || {
         sink::open(&config::Sink::Sqlite(cfg.clone()), &session)
     });
-    retry(&mut retries, || sink.ensure_table("orders", &cols, true));
+    retry(&mut retries, || {
+        sink.ensure_table("orders", &cols, true, &WriteMode::Insert)
+    });
     let mut order: Vec<u64> = (0..BATCHES).collect();
     if backwards {
         order.reverse();
@@ -113,7 +116,8 @@ fn busy_after_the_timeout_is_transient_and_a_retry_succeeds() {
     let cfg = cfg(dir.path(), 50);
     let mut sink = open(&cfg);
     let cols = [col("id", ColumnType::BigInt, false)];
-    sink.ensure_table("t", &cols, true).expect("create");
+    sink.ensure_table("t", &cols, true, &WriteMode::Insert)
+        .expect("create");
     let other = peek(&cfg);
     other
         .execute_batch("BEGIN IMMEDIATE")
