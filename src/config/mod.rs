@@ -16,6 +16,7 @@ mod mode;
 mod model;
 mod paths;
 mod raw;
+mod secret;
 mod source;
 mod units;
 mod validate;
@@ -27,6 +28,7 @@ use std::path::Path;
 
 pub use error::{ConfigError, Location};
 pub use model::*;
+pub use secret::{Secret, SecretError};
 pub use units::{parse_duration, parse_size};
 
 use error::Origin;

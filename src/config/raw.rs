@@ -27,6 +27,9 @@
 //! path = "var/db.sqlite"    # sqlite: required; not a directory
 //! busy_timeout = "60s"      # sqlite: default 60s
 //! synchronous = "normal"    # sqlite: off | normal | full, default normal
+//! password_file = "pw"      # servers: the password's place, at most one of
+//! password_env = "PGPASS"   #   password_file, password_env and
+//! password_credential = "db"#   password_credential (systemd LoadCredential=)
 //!
 //! [jobs.NAME]               # at least one job
 //! sink = "NAME"             # required; a defined sink
@@ -106,6 +109,10 @@ pub(crate) struct RawSink {
     pub path: Option<Spanned<String>>,
     pub busy_timeout: Option<Spanned<Dur>>,
     pub synchronous: Option<Synchronous>,
+    // servers (postgres, oracle): where the password is, never the password
+    pub password_file: Option<Spanned<String>>,
+    pub password_env: Option<Spanned<String>>,
+    pub password_credential: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]

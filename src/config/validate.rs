@@ -115,6 +115,7 @@ fn sink(name: &str, raw: Spanned<RawSink>, base: &Path) -> Result<Sink, Problem>
 }
 
 fn sqlite(key: &str, span: Range<usize>, raw: RawSink, base: &Path) -> Result<SqliteSink, Problem> {
+    super::secret::refuse(key, &raw, "sqlite")?;
     let Some(path) = raw.path.as_ref() else {
         return Err(Problem::new(
             key,
