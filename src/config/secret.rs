@@ -119,6 +119,26 @@ pub(crate) fn secret(key: &str, raw: &RawSink, base: &Path) -> Result<Option<Sec
     }
 }
 
+/// Refuses the password keys on a sink kind without passwords (sqlite).
+pub(crate) fn refuse(key: &str, raw: &RawSink, kind: &str) -> Result<(), Problem> {
+    let given = [
+        ("password_file", &raw.password_file),
+        ("password_env", &raw.password_env),
+        ("password_credential", &raw.password_credential),
+    ];
+    match given
+        .into_iter()
+        .find_map(|(n, v)| v.as_ref().map(|v| (n, v.span())))
+    {
+        Some((name, span)) => Err(Problem::new(
+            format!("{key}.{name}"),
+            Some(span),
+            format!("key `{name}` is not valid for sink kind `{kind}`"),
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,25 +159,5 @@ mod tests {
                 .describe()
                 .contains("s3cret")
         );
-    }
-}
-
-/// Refuses the password keys on a sink kind without passwords (sqlite).
-pub(crate) fn refuse(key: &str, raw: &RawSink, kind: &str) -> Result<(), Problem> {
-    let given = [
-        ("password_file", &raw.password_file),
-        ("password_env", &raw.password_env),
-        ("password_credential", &raw.password_credential),
-    ];
-    match given
-        .into_iter()
-        .find_map(|(n, v)| v.as_ref().map(|v| (n, v.span())))
-    {
-        Some((name, span)) => Err(Problem::new(
-            format!("{key}.{name}"),
-            Some(span),
-            format!("key `{name}` is not valid for sink kind `{kind}`"),
-        )),
-        None => Ok(()),
     }
 }
