@@ -25,7 +25,11 @@ fn a_batch_that_keeps_killing_workers_is_quarantined() {
     let t0 = Instant::now();
     let mut kills = 0;
     while !d.log_text().contains("quarantining a batch") {
-        assert!(t0.elapsed() < Duration::from_secs(120), "no quarantine:\n{}", d.log_text());
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "no quarantine:\n{}",
+            d.log_text()
+        );
         let ready = d.log_text().matches("worker ready").count();
         if ready > kills {
             // The batch goes out as soon as the worker is ready.
@@ -39,9 +43,16 @@ fn a_batch_that_keeps_killing_workers_is_quarantined() {
     }
     let code = d.wait_exit(Duration::from_secs(60)).expect("run ends");
     assert_eq!(code, 3, "some records rejected:\n{}", d.log_text());
-    assert_eq!(sqlite_count(&s.db, "SELECT count(*) FROM orders"), 0, "none of the batch loaded");
+    assert_eq!(
+        sqlite_count(&s.db, "SELECT count(*) FROM orders"),
+        0,
+        "none of the batch loaded"
+    );
     let jsonl = std::fs::read_to_string(s.rejects.join("one.csv.bad.jsonl")).unwrap();
-    let notes: Vec<serde_json::Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let notes: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(notes.len(), 1, "{jsonl}");
     assert_eq!(notes[0]["code"], "quarantined");
     assert_eq!(notes[0]["records"], rows);

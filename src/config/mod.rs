@@ -10,6 +10,7 @@
 //! `error` places problems in the file; `units` parses durations and sizes.
 
 mod columns;
+mod daemon;
 mod dialect;
 mod error;
 mod mode;

@@ -26,6 +26,16 @@ pub struct Daemon {
     pub state_dir: PathBuf,
     /// How often directory sources are rescanned besides inotify events.
     pub rescan_interval: Duration,
+    /// Where the status socket lives (`ingestd status` finds it here).
+    pub runtime_dir: PathBuf,
+    /// On SIGTERM, how long batches in flight may take before workers are killed.
+    pub drain_timeout: Duration,
+    /// How often each job logs a progress line (zero: never).
+    pub progress_interval: Duration,
+    /// Log to this file instead of stderr; reopened on SIGUSR1.
+    pub log_file: Option<PathBuf>,
+    /// Serve Prometheus metrics here (off when `None`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Where a job writes. Travels to workers inside `WorkerSetup`.

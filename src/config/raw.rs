@@ -21,6 +21,11 @@
 //! [daemon]                  # optional
 //! state_dir = "var/state"   # default: $STATE_DIRECTORY (first entry) if set, else "var/state"
 //! rescan_interval = "30s"   # > 0, default 30s
+//! runtime_dir = "run"       # the status socket's folder; default: $RUNTIME_DIRECTORY, else state_dir
+//! drain_timeout = "60s"     # SIGTERM: time for batches in flight before workers are killed
+//! progress_interval = "30s" # a progress line per job this often; "0s": never
+//! log_file = "ingestd.log"  # default: stderr; reopened on SIGUSR1 (for logrotate)
+//! metrics_listen = "127.0.0.1:9464"  # Prometheus text on /metrics; default: off
 //!
 //! [sinks.NAME]
 //! kind = "sqlite"           # required; only "sqlite" so far
@@ -99,6 +104,11 @@ pub(crate) struct RawConfig {
 pub(crate) struct RawDaemon {
     pub state_dir: Option<Spanned<String>>,
     pub rescan_interval: Option<Spanned<Dur>>,
+    pub runtime_dir: Option<Spanned<String>>,
+    pub drain_timeout: Option<Spanned<Dur>>,
+    pub progress_interval: Option<Spanned<Dur>>,
+    pub log_file: Option<Spanned<String>>,
+    pub metrics_listen: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
