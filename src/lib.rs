@@ -12,5 +12,6 @@ pub mod process;
 pub mod protocol;
 pub mod sink;
 pub mod source;
+pub mod status;
 pub mod supervisor;
 pub mod worker;

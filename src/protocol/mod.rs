@@ -144,6 +144,8 @@ pub enum ToWorker {
         query: u64,
         source: String,
     },
+    /// Reopen the log file (logrotate moved it away).
+    ReopenLog,
     /// Finish, close the pool, exit 0.
     Shutdown,
 }

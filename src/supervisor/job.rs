@@ -27,11 +27,15 @@ use crate::source::{FileFingerprint, Input};
 use super::cutter::{Cutter, FileTask};
 use super::event::{CutEvent, Event, FileId};
 use super::files::{FileReport, FileState};
+use super::metrics::Metrics;
+use super::rate::Rate;
 use super::workers::{Slot, SlotState};
 
 /// What a job needs from the supervisor.
+#[derive(Clone)]
 pub struct JobContext {
     pub exe: PathBuf,
+    pub metrics: Arc<Metrics>,
     pub log: LogSetup,
     pub events: Sender<Event>,
     pub once: bool,
@@ -49,10 +53,10 @@ pub struct JobRun {
     ctx: Arc<JobContext>,
     pub slots: Vec<Slot>,
     /// Batches waiting for a worker: redeliveries first, then the cutter's.
-    pending: VecDeque<(FileId, Arc<Batch>)>,
+    pub(super) pending: VecDeque<(FileId, Arc<Batch>)>,
     pub batches: Receiver<(FileId, Batch)>,
     tasks: Option<Sender<FileTask>>,
-    files: BTreeMap<FileId, FileState>,
+    pub(super) files: BTreeMap<FileId, FileState>,
     next_file: FileId,
     /// Files taken and kept in place: a rescan that finds one unchanged skips it.
     known: HashMap<PathBuf, FileFingerprint>,
@@ -68,6 +72,13 @@ pub struct JobRun {
     watch: Option<DirWatch>,
     pub reports: Vec<FileReport>,
     pub bytes_done: u64,
+    /// Since the daemon started (for status, progress and metrics).
+    pub loaded_total: u64,
+    pub rejected_total: u64,
+    pub restarts: u64,
+    /// When each batch in flight was sent, for its latency.
+    sent_at: HashMap<u64, Instant>,
+    pub(super) rate: Rate,
 }
 
 impl JobRun {
@@ -104,6 +115,11 @@ impl JobRun {
             watch: None,
             reports: Vec::new(),
             bytes_done: 0,
+            loaded_total: 0,
+            rejected_total: 0,
+            restarts: 0,
+            sent_at: HashMap::new(),
+            rate: Rate::default(),
         };
         job.start_source()?;
         Ok(job)
@@ -134,6 +150,10 @@ impl JobRun {
             }
         }
         Ok(())
+    }
+
+    pub(super) fn ctx_metrics(&self) -> &Metrics {
+        &self.ctx.metrics
     }
 
     fn active(&self) -> bool {
@@ -260,6 +280,7 @@ impl JobRun {
                 continue;
             }
             self.slots[i].send(ToWorker::Batch(next.1.clone()));
+            self.sent_at.insert(next.1.id, Instant::now());
             self.slots[i].in_flight.push_back(next);
         }
     }
@@ -305,6 +326,16 @@ impl JobRun {
         s.batches_done += 1;
         self.attempts.remove(&batch.id);
         self.bytes_done += batch.end - batch.start;
+        let rejected: u64 = done.rejects.iter().map(|r| u64::from(r.records)).sum();
+        self.loaded_total += done.loaded;
+        self.rejected_total += rejected;
+        let seconds = self
+            .sent_at
+            .remove(&batch.id)
+            .map_or(0.0, |t| t.elapsed().as_secs_f64());
+        self.ctx
+            .metrics
+            .batch_done(&self.cfg.name, seconds, done.loaded, rejected);
         let cfg = self.cfg.clone();
         let Some(f) = self.files.get_mut(&file) else {
             return;
@@ -414,6 +445,13 @@ impl JobRun {
             s.failures = 0;
         }
         let restart = s.restart_at;
+        if !expected {
+            self.restarts += 1;
+            self.ctx.metrics.worker_restart(&self.cfg.name);
+        }
+        for (_, b) in &in_flight {
+            self.sent_at.remove(&b.id);
+        }
         if !expected || !in_flight.is_empty() {
             warn!(
                 job = %self.cfg.name, worker = number, pid = pid.unwrap_or(0),
@@ -511,12 +549,20 @@ impl JobRun {
         }
     }
 
-    pub fn kill_workers(&mut self) {
+    /// Ends the workers with `signal` (SIGTERM: they die at once, their
+    /// transaction rolls back) and restarts none.
+    pub fn kill_workers(&mut self, signal: nix::sys::signal::Signal) {
         for s in &mut self.slots {
             if let Some(pid) = s.pid {
-                crate::process::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                crate::process::kill(pid, signal);
             }
             s.retire();
+        }
+    }
+
+    pub fn reopen_logs(&self) {
+        for s in &self.slots {
+            s.send(ToWorker::ReopenLog);
         }
     }
 

@@ -14,6 +14,7 @@ use std::io::BufReader;
 
 use tracing::{error, info, info_span, warn};
 
+use crate::logging::LogHandle;
 use crate::process;
 use crate::protocol::{ErrorClass, FrameReader, FrameWriter, FromWorker, ToWorker, WorkerSetup};
 use crate::sink::{self, Session, Sink, SinkError};
@@ -69,11 +70,14 @@ pub fn run() -> i32 {
             return exit::PROTOCOL;
         }
     };
-    crate::logging::init(&setup.log);
+    let (log, log_failed) = crate::logging::init(&setup.log);
     let pid = std::process::id();
     let span = info_span!("worker", job = %setup.job, worker = setup.worker, pid);
     let _entered = span.enter();
-    match serve(&setup, pid, &mut rx, &mut tx) {
+    if let Some(e) = log_failed {
+        warn!("cannot open the log file, logging to stderr: {e}");
+    }
+    match serve(&setup, pid, &mut rx, &mut tx, &log) {
         Ok(()) => exit::OK,
         Err(WorkerError::Sink(e)) => {
             error!(class = %e.class(), "{e}");
@@ -90,7 +94,13 @@ pub fn run() -> i32 {
     }
 }
 
-fn serve(setup: &WorkerSetup, pid: u32, rx: &mut Rx, tx: &mut Tx) -> Result<(), WorkerError> {
+fn serve(
+    setup: &WorkerSetup,
+    pid: u32,
+    rx: &mut Rx,
+    tx: &mut Tx,
+    log: &LogHandle,
+) -> Result<(), WorkerError> {
     let session = Session {
         job: setup.job.clone(),
         worker: setup.worker,
@@ -101,7 +111,7 @@ fn serve(setup: &WorkerSetup, pid: u32, rx: &mut Rx, tx: &mut Tx) -> Result<(), 
     tx.write(&FromWorker::Ready { pid })
         .map_err(WorkerError::Answer)?;
     let mut loader = Loader::new(setup, sink);
-    let served = serve_frames(&mut loader, rx, tx);
+    let served = serve_frames(&mut loader, rx, tx, log);
     // Close the pool whatever happened: never leave sessions behind.
     let closed = loader.into_sink().close();
     match &closed {
@@ -112,7 +122,12 @@ fn serve(setup: &WorkerSetup, pid: u32, rx: &mut Rx, tx: &mut Tx) -> Result<(), 
     Ok(())
 }
 
-fn serve_frames(loader: &mut Loader, rx: &mut Rx, tx: &mut Tx) -> Result<(), WorkerError> {
+fn serve_frames(
+    loader: &mut Loader,
+    rx: &mut Rx,
+    tx: &mut Tx,
+    log: &LogHandle,
+) -> Result<(), WorkerError> {
     loop {
         let msg = match rx.read::<ToWorker>().map_err(WorkerError::Receive)? {
             // End of input: the supervisor closed the pipe or died.
@@ -125,6 +140,12 @@ fn serve_frames(loader: &mut Loader, rx: &mut Rx, tx: &mut Tx) -> Result<(), Wor
                 query,
                 ranges: loader.committed(&source)?,
             },
+            ToWorker::ReopenLog => {
+                if let Err(e) = log.reopen() {
+                    warn!("cannot reopen the log file: {e}");
+                }
+                continue;
+            }
             ToWorker::Hello(_) => return Err(WorkerError::NoHello),
             ToWorker::Shutdown => unreachable!("handled above"),
         };
