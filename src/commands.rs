@@ -105,11 +105,12 @@ pub fn load(config_path: &Path, job: &str, files: &[PathBuf], format: LogFormat)
     }
 }
 
-pub fn check(config_path: &Path) -> u8 {
+pub fn check(config_path: &Path, connect: bool, format: LogFormat) -> u8 {
     let Some(cfg) = load_config(config_path) else {
         return exit::CONFIG;
     };
     println!("{}: ok", config_path.display());
+    let mut code = exit::OK;
     for (name, job) in &cfg.jobs {
         let source = match &job.source {
             Source::Dir(d) => format!("dir {} ({})", d.path.display(), d.pattern),
@@ -127,8 +128,43 @@ pub fn check(config_path: &Path) -> u8 {
             job.table,
             job.workers
         );
+        if connect {
+            code = code.max(connect_check(job, format));
+        }
     }
-    exit::OK
+    code
+}
+
+/// `check --connect` for one job: a worker opens its pool and checks the table.
+fn connect_check(job: &config::Job, format: LogFormat) -> u8 {
+    let mut log = LogSetup::from_env(format);
+    if std::env::var_os("INGESTD_LOG").is_none() {
+        log.filter = "warn".into();
+    }
+    let exe = std::path::PathBuf::from("/proc/self/exe");
+    match crate::probe::probe(&exe, job, &log, std::time::Duration::from_secs(120)) {
+        crate::probe::Probe::Ok => {
+            println!(
+                "    connect: ok (pool opened and closed; table {} has the columns)",
+                job.table
+            );
+            exit::OK
+        }
+        crate::probe::Probe::Table(p) if job.create_table => {
+            println!(
+                "    connect: ok (pool opened and closed); {p} -- it will be created on the first load (create_table = true)"
+            );
+            exit::OK
+        }
+        crate::probe::Probe::Table(p) => {
+            println!("    connect: FAILED: {p}");
+            exit::CONFIG
+        }
+        crate::probe::Probe::Pool(p) => {
+            println!("    connect: FAILED: {p}");
+            exit::FAILURE
+        }
+    }
 }
 
 pub fn status(config_path: &Path, json: bool) -> u8 {

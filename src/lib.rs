@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod format;
 pub mod logging;
+pub mod probe;
 pub mod process;
 pub mod protocol;
 pub mod sink;

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     let code = match &cli.command {
         Command::Run { config, once } => commands::run(config, *once, format),
         Command::Load { config, job, files } => commands::load(config, job, files, format),
-        Command::Check { config, connect: _ } => commands::check(config),
+        Command::Check { config, connect } => commands::check(config, *connect, format),
         Command::Status { config, json } => commands::status(config, *json),
         Command::Worker => return ExitCode::from(ingestd::worker::run() as u8),
     };

@@ -311,6 +311,7 @@ impl JobRun {
                 }
             }
             FromWorker::Fatal { class, message } => self.fail(class, message),
+            FromWorker::Checked { .. } => {} // only `check --connect` asks
         }
         self.dispatch();
     }

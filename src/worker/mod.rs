@@ -140,6 +140,9 @@ fn serve_frames(
                 query,
                 ranges: loader.committed(&source)?,
             },
+            ToWorker::Check { columns } => FromWorker::Checked {
+                problem: loader.check(&columns).err().map(|e| e.to_string()),
+            },
             ToWorker::ReopenLog => {
                 if let Err(e) = log.reopen() {
                     warn!("cannot reopen the log file: {e}");
