@@ -80,7 +80,9 @@ fn converse(to: std::fs::File, from: std::fs::File, job: &Job, log: &LogSetup) -
             Ok(Some(FromWorker::Fatal { message, .. })) => return Probe::Pool(message),
             Ok(Some(_)) => {}
             Ok(None) => {
-                return Probe::Pool("the worker ended without an answer (see its log lines)".into());
+                return Probe::Pool(
+                    "the worker ended without an answer (see its log lines)".into(),
+                );
             }
             Err(e) => return Probe::Pool(format!("reading the worker's answer: {e}")),
         }

@@ -84,6 +84,7 @@ pub struct JobRun {
 impl JobRun {
     pub fn new(index: usize, cfg: Job, ctx: Arc<JobContext>) -> std::io::Result<Self> {
         let cfg = Arc::new(cfg);
+        ctx.metrics.add_job(&cfg.name);
         let depth = (cfg.workers * cfg.in_flight) as usize;
         let (batch_tx, batch_rx) = bounded(depth.max(1));
         let (task_tx, task_rx) = unbounded();

@@ -89,6 +89,16 @@ impl Metrics {
         Arc::new(Metrics { registry, ..m })
     }
 
+    /// Creates a job's series at 0, so they exist before the first event.
+    pub fn add_job(&self, name: &str) {
+        let l = job(name);
+        let _ = self.loaded.get_or_create(&l);
+        let _ = self.rejected.get_or_create(&l);
+        let _ = self.restarts.get_or_create(&l);
+        let _ = self.latency.get_or_create(&l);
+        self.levels(name, 0, 0, 0);
+    }
+
     pub fn batch_done(&self, name: &str, seconds: f64, loaded: u64, rejected: u64) {
         let l = job(name);
         self.loaded.get_or_create(&l).inc_by(loaded);
