@@ -288,3 +288,70 @@ fn count(s: &Setup) -> u64 {
         .and_then(|c| c.query_row("SELECT count(*) FROM orders", [], |r| r.get::<_, i64>(0)))
         .unwrap_or(0) as u64
 }
+
+#[test]
+fn log_file_is_reopened_on_sigusr1_and_json_lines_parse() {
+    let s = Setup::new("workers = 1\n", "", "on_done = \"delete\"");
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace("[daemon]\n", "[daemon]\nlog_file = \"log/ingestd.log\"\n");
+    std::fs::write(&s.config, text).unwrap();
+    let log = s.path("log/ingestd.log");
+    let cfg = s.config.to_str().unwrap();
+    let mut d = Daemon::start(
+        &["--log-format", "json", "run", "--config", cfg],
+        &s.path("stderr.log"),
+    );
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    let t0 = Instant::now();
+    while !read(&log).contains("worker ready") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no log file:\n{}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // logrotate: move the file away, then SIGUSR1.
+    let rotated = s.path("log/ingestd.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    d.signal(10);
+    drop_orders(&s.landing, "a.csv", 500, 1, 1);
+    let t0 = Instant::now();
+    while !read(&log).contains("file done") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "nothing in the reopened file:\n{}",
+            read(&rotated)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    d.signal(15);
+    assert_eq!(d.wait_exit(Duration::from_secs(30)), Some(0));
+    let all = read(&rotated) + &read(&log);
+    for line in all.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["level"].is_string() && v["fields"]["message"].is_string(),
+            "{line}"
+        );
+    }
+    // Worker lines carry their span: job, worker and pid.
+    let pool = all
+        .lines()
+        .find(|l| l.contains("pool closed"))
+        .expect("pool closed line");
+    let v: serde_json::Value = serde_json::from_str(pool).unwrap();
+    assert_eq!(v["span"]["job"], "orders");
+    assert!(v["span"]["pid"].as_u64().is_some(), "{pool}");
+    assert!(
+        read(&log).contains("pool closed"),
+        "workers reopened their log file too"
+    );
+    assert!(
+        d.log_text().is_empty(),
+        "nothing on stderr: {}",
+        d.log_text()
+    );
+}
