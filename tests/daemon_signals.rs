@@ -355,3 +355,49 @@ fn log_file_is_reopened_on_sigusr1_and_json_lines_parse() {
         d.log_text()
     );
 }
+
+#[test]
+fn journal_lines_carry_their_priority_and_no_timestamp() {
+    let s = Setup::new("workers = 1\n", "", "");
+    let file = s.path("x.csv");
+    write_orders(&file, 100, 1, 1);
+    std::fs::write(
+        s.path("bad.csv"),
+        format!("{HEADER}1,2,x,notanumber,USD,2025-01-01T00:00:00,paid,\n"),
+    )
+    .unwrap();
+    let o = std::process::Command::new(bin())
+        .args([
+            "load",
+            "--config",
+            s.config.to_str().unwrap(),
+            "--job",
+            "orders",
+        ])
+        .arg(&file)
+        .arg(s.path("bad.csv"))
+        .env("JOURNAL_STREAM", "8:12345")
+        .env("INGESTD_LOG", "info")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.is_empty());
+    for line in err.lines() {
+        let (p, rest) = line.split_at(3);
+        assert!(["<3>", "<4>", "<6>", "<7>"].contains(&p), "{line}");
+        assert!(
+            !rest.starts_with("20"),
+            "no timestamp in the journal: {line}"
+        );
+    }
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("<6>") && l.contains("file done")),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("<4>") && l.contains("file done with rejects")),
+        "{err}"
+    );
+}
