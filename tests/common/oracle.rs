@@ -101,7 +101,11 @@ impl OracleDb {
                 password,
             }),
             _ => {
-                eprintln!(
+                // Straight to stderr: the test harness captures eprintln!,
+                // and a skip must show in a plain `cargo test` run.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
                     "SKIPPED {test}: set INGESTD_TEST_ORACLE_CONNECT, INGESTD_TEST_ORACLE_USER \
                      and INGESTD_TEST_ORACLE_PASSWORD to run it against an Oracle database \
                      (README: Oracle, integration tests)"

@@ -199,19 +199,19 @@ fn is_elf64(path: &Path) -> bool {
 /// How to fix a missing or unusable client library: the same words for the
 /// worker's log and for `ingestd check`.
 pub fn how_to_fix(lib_dir: Option<&Path>) -> String {
-    let key = match lib_dir {
+    let install = "install Oracle Instant Client (Basic or Basic Light, 64-bit, 19c or later; \
+                   it needs libaio)";
+    let loader = "register its folder with the loader \
+                  (echo /opt/oracle/instantclient > /etc/ld.so.conf.d/oracle.conf && ldconfig) \
+                  or set LD_LIBRARY_PATH for the service";
+    match lib_dir {
         Some(d) => format!(
-            "put it in client_lib_dir ({}), the only folder searched while that key is set",
+            "{install} into {} (client_lib_dir, the only folder searched while it is set), or \
+             remove client_lib_dir and {loader}",
             d.display()
         ),
-        None => "set client_lib_dir in the sink to its folder".to_string(),
-    };
-    format!(
-        "install Oracle Instant Client (Basic or Basic Light, 64-bit, 19c or later; it needs \
-         libaio) and {key}, or register its folder with the loader \
-         (echo /opt/oracle/instantclient > /etc/ld.so.conf.d/oracle.conf && ldconfig), or set \
-         LD_LIBRARY_PATH for the service"
-    )
+        None => format!("{install} and set client_lib_dir in the sink to its folder, or {loader}"),
+    }
 }
 
 #[cfg(test)]
@@ -301,6 +301,8 @@ mod tests {
         ] {
             assert!(m.contains(part), "{m}");
         }
-        assert!(how_to_fix(Some(Path::new("/opt/ic"))).contains("(/opt/ic)"));
+        let m = how_to_fix(Some(Path::new("/opt/ic")));
+        assert!(m.contains("into /opt/ic (client_lib_dir"), "{m}");
+        assert!(m.contains("remove client_lib_dir and register"), "{m}");
     }
 }
