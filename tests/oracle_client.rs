@@ -117,6 +117,16 @@ fn missing_client_library_is_retried_with_back_off_while_other_jobs_load() {
         }
         assert!(pid != &d.pid(), "the supervisor is not a worker");
     }
+    // The worker's own exit code (72: needs a new process), not a Fatal
+    // frame and not a kill.
+    let ended: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("worker ended") && l.contains("job=ora_orders"))
+        .collect();
+    assert!(ended.len() >= 5, "{log}");
+    for l in &ended {
+        assert!(l.contains("worker ended: exit code 72 "), "{l}");
+    }
     assert!(!log.contains("job stopped"), "{log}");
     assert!(!log.contains("ready job=ora_orders"), "{log}");
 

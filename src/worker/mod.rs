@@ -81,7 +81,11 @@ pub fn run() -> i32 {
         Ok(()) => exit::OK,
         Err(WorkerError::Sink(e)) if e.needs_new_process() => {
             error!(class = %e.class(), "{e}. This worker exits and is started again with back-off, so loading starts once the library can be loaded, without restarting ingestd");
-            exit::NEW_PROCESS
+            // Exit with the pipes still open: the supervisor sees their end
+            // only as this process ends, and reaps code 72. Returning would
+            // close them first, and a supervisor that sees the end of a
+            // worker it did not stop kills it, hiding the code.
+            std::process::exit(exit::NEW_PROCESS)
         }
         Err(WorkerError::Sink(e)) => {
             error!(class = %e.class(), "{e}");
