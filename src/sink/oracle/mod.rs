@@ -126,13 +126,21 @@ impl OracleTarget {
         Ok(target)
     }
 
-    /// `CREATE TABLE ingestd_ledger`; ORA-00955 means it exists.
+    /// `CREATE TABLE ingestd_ledger` when the schema has none (looked up
+    /// first, so a user without CREATE TABLE can use a ledger a DBA made);
+    /// ORA-00955 means another worker created it meanwhile.
     fn create_ledger(&mut self) -> Result<(), SinkError> {
         let ledger_err = |e: &oracle::Error| SinkError::Ledger {
             class: classify(e),
             detail: format!("creating {}: {}", ledger::TABLE, e),
         };
         let conn = self.session().map_err(|e| ledger_err(&e))?;
+        let exists = conn
+            .query_row_as::<i64>(sql::LEDGER_EXISTS_SQL, &[])
+            .map_err(|e| ledger_err(&e))?;
+        if exists > 0 {
+            return Ok(());
+        }
         match conn.execute(&ledger::create_sql(&sql::LEDGER_TYPES, false), &[]) {
             Ok(_) => Ok(()),
             Err(e) if e.oci_code() == Some(sql::ORA_NAME_IN_USE) => Ok(()),

@@ -24,6 +24,11 @@ pub const LEDGER_TYPES: LedgerTypes = LedgerTypes {
 /// Characters of the ledger's key columns, for binding them as VARCHAR2.
 pub const LEDGER_KEY_CHARS: u32 = 512;
 
+/// Whether the user's schema has the ledger (stored upper-case: its DDL
+/// does not quote the name).
+pub const LEDGER_EXISTS_SQL: &str =
+    "SELECT count(*) FROM user_tables WHERE table_name = 'INGESTD_LEDGER'";
+
 /// `committed_at`: UTC from the database's clock, so all workers stamp alike.
 pub const NOW: &str = "SYS_EXTRACT_UTC(SYSTIMESTAMP)";
 
@@ -269,6 +274,8 @@ mod tests {
     fn ledger_text() {
         let ddl = ledger::create_sql(&LEDGER_TYPES, false);
         assert!(ddl.starts_with("CREATE TABLE ingestd_ledger (\n"), "{ddl}");
+        // Unquoted in the DDL, so Oracle stores it upper-case.
+        assert!(LEDGER_EXISTS_SQL.ends_with(&format!("'{}'", ledger::TABLE.to_uppercase())));
         assert!(!ddl.contains("IF NOT EXISTS"), "{ddl}");
         assert!(ddl.contains("job VARCHAR2(512 CHAR) NOT NULL"), "{ddl}");
         assert!(ddl.contains("rejects CLOB NOT NULL"), "{ddl}");
