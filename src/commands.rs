@@ -132,6 +132,7 @@ pub fn check(config_path: &Path, connect: bool, format: LogFormat) -> u8 {
             code = code.max(connect_check(job, format));
         }
     }
+    oracle_client_warnings(&cfg);
     code
 }
 
@@ -197,6 +198,55 @@ fn init_logging(log: &LogSetup) -> logging::LogHandle {
         tracing::error!("cannot open the log file, logging to stderr: {e}");
     }
     handle
+}
+
+/// For each Oracle sink, where its client library is, or a warning that it
+/// cannot be found. A warning, not a failure: the daemon still starts, its
+/// other jobs run, and that sink's workers recover once the library is
+/// installed. Looks at files only: `check` never loads the library.
+fn oracle_client_warnings(cfg: &Config) {
+    use crate::sink::oracle::client;
+    let mut env = None;
+    for (name, sink) in &cfg.sinks {
+        let config::Sink::Oracle(o) = sink else {
+            continue;
+        };
+        let env = env.get_or_insert_with(client::LoaderEnv::from_process);
+        let found = client::search(o.client_lib_dir.as_deref(), env);
+        if let Some(path) = &found.found {
+            println!("  sink {name} (oracle): client library {}", path.display());
+            continue;
+        }
+        let jobs: Vec<&str> = cfg
+            .jobs
+            .values()
+            .filter(|j| &j.sink_name == name)
+            .map(|j| j.name.as_str())
+            .collect();
+        let unusable = match found.unusable.is_empty() {
+            true => String::new(),
+            false => {
+                let files: Vec<String> = found
+                    .unusable
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                format!(" (not a 64-bit library: {})", files.join(", "))
+            }
+        };
+        eprintln!(
+            "ingestd: warning: sink {name} (oracle): no Oracle Client library (libclntsh.so) \
+             found; searched {}{unusable}. The workers of job(s) {} will fail with DPI-1047 and \
+             be restarted with back-off until it is there; other jobs are not affected. To fix: {}.",
+            found.searched.join("; "),
+            if jobs.is_empty() {
+                "(none)".to_string()
+            } else {
+                jobs.join(", ")
+            },
+            client::how_to_fix(o.client_lib_dir.as_deref())
+        );
+    }
 }
 
 fn load_config(path: &Path) -> Option<Config> {

@@ -15,6 +15,7 @@ mod dialect;
 mod error;
 mod mode;
 mod model;
+mod oracle;
 mod paths;
 mod raw;
 mod secret;

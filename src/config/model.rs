@@ -42,12 +42,14 @@ pub struct Daemon {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sink {
     Sqlite(SqliteSink),
+    Oracle(OracleSink),
 }
 
 impl Sink {
     pub fn kind(&self) -> &'static str {
         match self {
             Sink::Sqlite(_) => "sqlite",
+            Sink::Oracle(_) => "oracle",
         }
     }
 }
@@ -59,6 +61,25 @@ pub struct SqliteSink {
     /// How long a writer waits for the lock held by another worker.
     pub busy_timeout: Duration,
     pub synchronous: SqliteSynchronous,
+}
+
+/// An Oracle database, reached through the Oracle Client library (loaded by
+/// workers only, at run time). See `config::oracle` for the keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OracleSink {
+    /// Easy Connect string, `(DESCRIPTION=...)` or a TNS alias.
+    pub connect: String,
+    pub user: String,
+    /// Where the password is; read by the worker when it opens its pool.
+    pub password: crate::config::Secret,
+    /// The only folder searched for `libclntsh.so` when set.
+    pub client_lib_dir: Option<PathBuf>,
+    /// `tnsnames.ora` / `sqlnet.ora` folder (like `TNS_ADMIN`).
+    pub config_dir: Option<PathBuf>,
+    pub pool_min: u32,
+    pub pool_max: u32,
+    pub pool_increment: u32,
+    pub stmt_cache_size: u32,
 }
 
 /// SQLite's `PRAGMA synchronous` (WAL mode): `normal` survives a process crash,

@@ -28,13 +28,22 @@
 //! metrics_listen = "127.0.0.1:9464"  # Prometheus text on /metrics; default: off
 //!
 //! [sinks.NAME]
-//! kind = "sqlite"           # required; only "sqlite" so far
+//! kind = "sqlite"           # required: sqlite | oracle
 //! path = "var/db.sqlite"    # sqlite: required; not a directory
 //! busy_timeout = "60s"      # sqlite: default 60s
 //! synchronous = "normal"    # sqlite: off | normal | full, default normal
 //! password_file = "pw"      # servers: the password's place, at most one of
 //! password_env = "PGPASS"   #   password_file, password_env and
 //! password_credential = "db"#   password_credential (systemd LoadCredential=)
+//! connect = "db:1521/FREEPDB1" # oracle: required; Easy Connect, (DESCRIPTION=...) or TNS alias
+//! user = "loader"           # oracle: required; a password_* key is required too
+//! client_lib_dir = "/opt/oracle/instantclient_23_7" # oracle: where libclntsh.so is;
+//!                           #   default: the loader path, then $ORACLE_HOME/lib
+//! config_dir = "tns"        # oracle: tnsnames.ora / sqlnet.ora folder (TNS_ADMIN); must exist
+//! pool_min = 1              # oracle: sessions per worker's pool, 0..=pool_max, default 1
+//! pool_max = 2              # oracle: 1..=1024, default 2
+//! pool_increment = 1        # oracle: 1..=1024, default 1
+//! stmt_cache_size = 20      # oracle: 0..=10000, default 20
 //!
 //! [jobs.NAME]               # at least one job
 //! sink = "NAME"             # required; a defined sink
@@ -118,7 +127,16 @@ pub(crate) struct RawSink {
     // sqlite
     pub path: Option<Spanned<String>>,
     pub busy_timeout: Option<Spanned<Dur>>,
-    pub synchronous: Option<Synchronous>,
+    pub synchronous: Option<Spanned<Synchronous>>,
+    // oracle (see `config::oracle`)
+    pub connect: Option<Spanned<String>>,
+    pub user: Option<Spanned<String>>,
+    pub client_lib_dir: Option<Spanned<String>>,
+    pub config_dir: Option<Spanned<String>>,
+    pub pool_min: Option<Spanned<Int>>,
+    pub pool_max: Option<Spanned<Int>>,
+    pub pool_increment: Option<Spanned<Int>>,
+    pub stmt_cache_size: Option<Spanned<Int>>,
     // servers (postgres, oracle): where the password is, never the password
     pub password_file: Option<Spanned<String>>,
     pub password_env: Option<Spanned<String>>,
@@ -129,6 +147,7 @@ pub(crate) struct RawSink {
 #[serde(rename_all = "lowercase")]
 pub(crate) enum SinkKind {
     Sqlite,
+    Oracle,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]

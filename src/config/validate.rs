@@ -96,11 +96,13 @@ fn sink(name: &str, raw: Spanned<RawSink>, base: &Path) -> Result<Sink, Problem>
     let raw = raw.into_inner();
     match raw.kind {
         raw::SinkKind::Sqlite => sqlite(&key, span, raw, base).map(Sink::Sqlite),
+        raw::SinkKind::Oracle => super::oracle::oracle(&key, span, raw, base).map(Sink::Oracle),
     }
 }
 
 fn sqlite(key: &str, span: Range<usize>, raw: RawSink, base: &Path) -> Result<SqliteSink, Problem> {
     super::secret::refuse(key, &raw, "sqlite")?;
+    super::oracle::refuse(key, &raw, "sqlite")?;
     let Some(path) = raw.path.as_ref() else {
         return Err(Problem::new(
             key,
@@ -124,7 +126,8 @@ fn sqlite(key: &str, span: Range<usize>, raw: RawSink, base: &Path) -> Result<Sq
             ),
         ));
     }
-    let synchronous = match raw.synchronous.unwrap_or(raw::Synchronous::Normal) {
+    let synchronous = raw.synchronous.map(Spanned::into_inner);
+    let synchronous = match synchronous.unwrap_or(raw::Synchronous::Normal) {
         raw::Synchronous::Off => SqliteSynchronous::Off,
         raw::Synchronous::Normal => SqliteSynchronous::Normal,
         raw::Synchronous::Full => SqliteSynchronous::Full,
@@ -272,10 +275,10 @@ pub(crate) fn duration(v: Option<&Spanned<Dur>>, default: Duration) -> Duration 
 
 /// Numeric keys of one table (`Numbers("jobs.NAME")`): range-checked, with
 /// the range in the message, and converted to the model's types.
-struct Numbers<'a>(&'a str);
+pub(super) struct Numbers<'a>(pub(super) &'a str);
 
 impl Numbers<'_> {
-    fn int<T: TryFrom<i64>>(
+    pub(super) fn int<T: TryFrom<i64>>(
         &self,
         name: &str,
         v: &Option<Spanned<Int>>,

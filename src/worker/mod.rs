@@ -30,6 +30,10 @@ pub mod exit {
     pub const PROTOCOL: i32 = 70;
     /// The job cannot run (a `Fatal` frame was sent first).
     pub const FATAL: i32 = 71;
+    /// This process cannot go on, but a new one may (a client library that
+    /// failed to load, see `SinkError::needs_new_process`). No `Fatal` frame:
+    /// the supervisor restarts the worker with back-off, the job goes on.
+    pub const NEW_PROCESS: i32 = 72;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +83,14 @@ pub fn run() -> i32 {
     }
     match serve(&setup, pid, &mut rx, &mut tx, &log) {
         Ok(()) => exit::OK,
+        Err(WorkerError::Sink(e)) if e.needs_new_process() => {
+            error!(class = %e.class(), "{e}. This worker exits and is started again with back-off, so loading starts once the library can be loaded, without restarting ingestd");
+            // Exit with the pipes still open: the supervisor sees their end
+            // only as this process ends, and reaps code 72. Returning would
+            // close them first, and a supervisor that sees the end of a
+            // worker it did not stop kills it, hiding the code.
+            std::process::exit(exit::NEW_PROCESS)
+        }
         Err(WorkerError::Sink(e)) => {
             error!(class = %e.class(), "{e}");
             let _ = tx.write(&FromWorker::Fatal {
@@ -157,13 +169,14 @@ fn serve_frames(
 }
 
 /// Opens the pool, retrying transient and capacity failures with back-off
-/// (the database may be restarting); configuration failures end the worker.
+/// (the database may be restarting); configuration failures end the worker,
+/// and so does a failure only a new process can get past.
 fn open_pool(setup: &WorkerSetup, session: &Session) -> Result<Box<dyn Sink>, SinkError> {
     let mut backoff = Backoff::new();
     loop {
         match sink::open(&setup.sink, session) {
             Ok(s) => return Ok(s),
-            Err(e) if e.class() == ErrorClass::Config => return Err(e),
+            Err(e) if e.class() == ErrorClass::Config || e.needs_new_process() => return Err(e),
             Err(e) => {
                 let wait = backoff.next(e.class());
                 warn!(class = %e.class(), retry_in = ?wait, "{e}");

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod oracle;
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ingestd")
 }

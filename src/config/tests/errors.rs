@@ -107,7 +107,7 @@ fn wrong_type() {
     );
     assert_err(
         &MINIMAL.replace("kind = \"sqlite\"", "kind = \"postgres\""),
-        ":2:8: sinks.local.kind: unknown value `postgres`, expected `sqlite`",
+        ":2:8: sinks.local.kind: unknown value `postgres`, expected `sqlite` or `oracle`",
     );
 }
 
