@@ -5,7 +5,6 @@
 //! Owns the run's phases and the set of jobs (which a reload changes); a job's
 //! own work is in `job`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use crossbeam_channel::{Receiver, Select};
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use tracing::{error, info, warn};
 
-use crate::config::{self, Config, Job};
+use crate::config::{Config, Job};
 use crate::logging::LogHandle;
 use crate::process;
 use crate::protocol::ErrorClass;
@@ -24,7 +23,6 @@ use super::event::Event;
 use super::files::FileReport;
 use super::job::{JobContext, JobRun};
 use super::notify::Notifier;
-use super::reload::{self, Change};
 use super::{ProgressFn, RunReport};
 
 /// How long workers get to exit after being told to, before SIGKILL.
@@ -52,15 +50,15 @@ pub(super) struct Supervisor {
     pub jobs: Vec<Option<JobRun>>,
     /// Jobs draining because a reload stopped or changed them, with the
     /// settings to start once they are gone.
-    retiring: Vec<(usize, Option<Job>)>,
+    pub(super) retiring: Vec<(usize, Option<Job>)>,
     pub events: Receiver<Event>,
     phase: Phase,
     interrupted: bool,
     pub once: bool,
     pub progress: Option<ProgressFn>,
-    notify: Notifier,
+    pub(super) notify: Notifier,
     pub log: Option<LogHandle>,
-    reports: Vec<FileReport>,
+    pub(super) reports: Vec<FileReport>,
     failed_jobs: Vec<(String, ErrorClass, String)>,
     started: Instant,
     next_status: Instant,
@@ -266,116 +264,6 @@ impl Supervisor {
         info!("log file reopened");
     }
 
-    fn reload(&mut self) {
-        self.notify.reloading();
-        info!(config = %self.config_path.display(), "SIGHUP: reloading the configuration");
-        let new = match config::load(&self.config_path) {
-            Ok(c) => c,
-            Err(e) => {
-                error!("reload failed, the running configuration stays: {e}");
-                self.notify
-                    .ready("reload failed; running the previous configuration");
-                return;
-            }
-        };
-        for key in reload::needs_restart(&self.config.daemon, &new.daemon) {
-            warn!("daemon.{key} changed: it takes effect on the next start");
-        }
-        let mut ctx = JobContext::clone(&self.ctx);
-        ctx.rescan = new.daemon.rescan_interval;
-        self.ctx = Arc::new(ctx);
-        let running: BTreeMap<String, (&Job, bool)> = self
-            .jobs
-            .iter()
-            .flatten()
-            .filter(|j| !j.draining)
-            .map(|j| (j.cfg.name.clone(), (&*j.cfg, j.failed.is_some())))
-            .collect();
-        let changes = reload::plan(&running, &new.jobs);
-        for change in &changes {
-            match change {
-                Change::Start(name) => self.start_or_queue(new.jobs[name].clone()),
-                Change::Stop(name) => self.retire(name, None),
-                Change::Restart(name) => self.retire(name, Some(new.jobs[name].clone())),
-            }
-        }
-        // A job dropped by an earlier reload and still draining: its pending
-        // replacement follows the newest configuration.
-        for (i, replacement) in &mut self.retiring {
-            if let Some(Some(j)) = self.jobs.get(*i) {
-                *replacement = new.jobs.get(&j.cfg.name).cloned();
-            }
-        }
-        info!(changes = ?changes, "configuration reloaded");
-        // Keys only a restart applies keep their running values.
-        let mut cfg = new;
-        let old = &self.config.daemon;
-        cfg.daemon.state_dir.clone_from(&old.state_dir);
-        cfg.daemon.runtime_dir.clone_from(&old.runtime_dir);
-        cfg.daemon.log_file.clone_from(&old.log_file);
-        cfg.daemon.metrics_listen = old.metrics_listen;
-        self.config = cfg;
-        self.notify.ready(&self.status_line());
-    }
-
-    /// Starts a job now, or once a draining job of the same name is gone.
-    fn start_or_queue(&mut self, job: Job) {
-        let draining = self.retiring.iter_mut().find(|(i, _)| {
-            self.jobs[*i]
-                .as_ref()
-                .is_some_and(|j| j.cfg.name == job.name)
-        });
-        match draining {
-            Some((_, replacement)) => *replacement = Some(job),
-            None => {
-                let name = job.name.clone();
-                if let Err(e) = self.start_job(job) {
-                    error!(job = %name, "cannot start the job: {e}");
-                }
-            }
-        }
-    }
-
-    fn retire(&mut self, name: &str, replacement: Option<Job>) {
-        let found = self.jobs.iter().position(|j| {
-            j.as_ref()
-                .is_some_and(|j| j.cfg.name == name && !j.draining)
-        });
-        if let Some(i) = found {
-            if let Some(j) = self.jobs[i].as_mut() {
-                j.begin_drain();
-            }
-            self.retiring.push((i, replacement));
-        }
-    }
-
-    /// Drops drained jobs (starting their replacements).
-    fn retire_finished(&mut self) {
-        let mut i = 0;
-        while i < self.retiring.len() {
-            let index = self.retiring[i].0;
-            let Some(job) = self.jobs[index].as_mut() else {
-                self.retiring.remove(i);
-                continue;
-            };
-            if job.in_flight() == 0 {
-                job.shut_down_workers();
-            }
-            if job.workers_alive() > 0 {
-                i += 1;
-                continue;
-            }
-            let mut job = self.jobs[index].take().expect("checked");
-            job.abandon_files("the job was reloaded");
-            self.reports.append(&mut job.reports);
-            info!(job = %job.cfg.name, "job stopped by the reload");
-            let (_, replacement) = self.retiring.remove(i);
-            if let Some(r) = replacement {
-                self.start_or_queue(r);
-            }
-        }
-    }
-
     fn report_to_operators(&mut self) {
         let now = Instant::now();
         self.notify.tick();
@@ -412,7 +300,7 @@ impl Supervisor {
     }
 
     /// STATUS= for systemd: one short line.
-    fn status_line(&self) -> String {
+    pub(super) fn status_line(&self) -> String {
         let jobs: Vec<&JobRun> = self.jobs.iter().flatten().collect();
         let workers: usize = jobs.iter().map(|j| j.slots.len()).sum();
         let ready: usize = jobs.iter().map(|j| j.workers_ready()).sum();

@@ -12,6 +12,7 @@ mod event;
 mod files;
 mod job;
 mod job_status;
+mod job_workers;
 mod metrics;
 mod notify;
 mod rate;
