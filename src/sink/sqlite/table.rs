@@ -1,25 +1,29 @@
-//! The target table of a SQLite job: checking that it has the job's columns,
-//! and creating it from them when asked. Owns the column-type mapping to
-//! SQLite's declared types; must not write rows or touch the ledger.
+//! The target table of a SQLite job: checking that it has the job's columns
+//! (and for an upsert, a unique index on the key), and creating it from them
+//! when asked. Owns the column-type mapping to SQLite's declared types; must
+//! not write rows or touch the ledger.
 
 use std::path::Path;
 
 use rusqlite::Connection;
 
 use super::classify::{classify, describe};
+use super::schema;
 use crate::format::{ColumnSpec, ColumnType};
 use crate::protocol::ErrorClass;
 use crate::sink::SinkError;
 use crate::sink::sql;
 
 /// Makes sure `table` exists (creating it when `create`) with every column
-/// of `columns`; a missing table or column is a `Config` error naming it.
+/// of `columns`, and for an upsert (`key`) a unique index on exactly the key
+/// columns; a missing table, column or index is a `Config` error naming it.
 pub fn ensure(
     conn: &Connection,
     path: &Path,
     table: &str,
     columns: &[ColumnSpec],
     create: bool,
+    key: Option<&[String]>,
 ) -> Result<(), SinkError> {
     let config = |detail: String| SinkError::Table {
         class: ErrorClass::Config,
@@ -36,7 +40,7 @@ pub fn ensure(
             )));
         }
         // IF NOT EXISTS: another worker may create it between our check and here.
-        let ddl = create_table_sql(table, columns);
+        let ddl = create_table_sql(table, columns, key);
         conn.execute_batch(&ddl).map_err(|e| SinkError::Table {
             class: classify(&e),
             table: table.to_string(),
@@ -50,14 +54,19 @@ pub fn ensure(
         .map(|c| c.name.as_str())
         .filter(|c| !have.iter().any(|h| h.eq_ignore_ascii_case(c)))
         .collect();
-    if missing.is_empty() {
-        return Ok(());
+    if !missing.is_empty() {
+        return Err(config(format!(
+            "missing column(s) {} (the table has {})",
+            missing.join(", "),
+            have.join(", ")
+        )));
     }
-    Err(config(format!(
-        "missing column(s) {} (the table has {})",
-        missing.join(", "),
-        have.join(", ")
-    )))
+    // Checked on a table we just created too: IF NOT EXISTS may have kept
+    // an older one without the index.
+    match key {
+        Some(key) => schema::check_upsert_key(conn, path, table, columns, key),
+        None => Ok(()),
+    }
 }
 
 /// The table's column names; empty when there is no such table. A bound
@@ -84,7 +93,13 @@ fn table_columns(conn: &Connection, path: &Path, table: &str) -> Result<Vec<Stri
 /// `CREATE TABLE IF NOT EXISTS` for the job's columns. Declared types pick
 /// SQLite's affinity: NUMERIC keeps decimals exact where it can; dates and
 /// timestamps are TEXT because a declared DATE would get NUMERIC affinity.
-fn create_table_sql(table: &str, columns: &[ColumnSpec]) -> String {
+/// An upsert `key` gets a UNIQUE constraint, for ON CONFLICT, and NOT NULL:
+/// NULLs never conflict, so a NULL key would add a row on every load. (Not
+/// PRIMARY KEY: on one INTEGER column that would become the rowid, where a
+/// NULL means "assign one" instead of a reject.)
+fn create_table_sql(table: &str, columns: &[ColumnSpec], key: Option<&[String]>) -> String {
+    let in_key =
+        |c: &ColumnSpec| key.is_some_and(|k| k.iter().any(|k| k.eq_ignore_ascii_case(&c.name)));
     let mut s = String::from("CREATE TABLE IF NOT EXISTS ");
     sql::push_ident(&mut s, table);
     s.push_str(" (");
@@ -97,9 +112,17 @@ fn create_table_sql(table: &str, columns: &[ColumnSpec]) -> String {
             ColumnType::Float => " REAL",
             ColumnType::Text { .. } | ColumnType::Date | ColumnType::Timestamp => " TEXT",
         });
-        if !c.nullable {
+        if !c.nullable || in_key(c) {
             s.push_str(" NOT NULL");
         }
+    }
+    if let Some(key) = key {
+        s.push_str(", UNIQUE (");
+        for (i, k) in key.iter().enumerate() {
+            s.push_str(if i > 0 { ", " } else { "" });
+            sql::push_ident(&mut s, k);
+        }
+        s.push(')');
     }
     s.push(')');
     s

@@ -1,6 +1,8 @@
-//! Throughput of the sink on the benchmark's row shape, beside a plain
+//! Throughput of the sink on the benchmark's row shape, in the situations
+//! that decide its speed (page size, rejects, upserts), beside a plain
 //! prepared INSERT on the same rows in the same run (ignored by default):
 //! `cargo test --release --lib sink::sqlite::tests_bench -- --ignored --nocapture`.
+//! Disk-bound in part: repeat it, and note the machine's load with it.
 
 use crate::config::WriteMode;
 use std::time::{Duration, Instant};
@@ -8,6 +10,7 @@ use std::time::{Duration, Instant};
 use rusqlite::params;
 
 use super::tests::{cfg, col, count, open, peek};
+use crate::config::SqliteSink;
 use crate::format::types::RowOrigin;
 use crate::format::{Cell, ColumnSpec, ColumnType, Rows};
 use crate::sink::{WriteOutcome, WriteRequest};
@@ -95,64 +98,135 @@ fn bench_rows(first_id: u64, n: usize, seed: &mut u64) -> Rows {
     rows
 }
 
+const TOTAL: usize = 1_000_000;
+const BATCH: usize = 10_000;
+
+/// `../shared/bench/schema.sqlite.sql`, as `benches/sqlite.sh` has sqlite3
+/// create it (in a file of SQLite's default 4 KiB pages).
+const BENCH_SCHEMA: &str = "CREATE TABLE orders (id INTEGER, customer_id INTEGER, \
+     customer_name TEXT, amount NUMERIC, currency TEXT, created_at TEXT, status TEXT, note TEXT)";
+
+struct Scenario {
+    name: &'static str,
+    /// SQL run on the new file before the sink opens it; empty: the sink
+    /// creates file and table (`create_table`).
+    setup: &'static str,
+    mode: WriteMode,
+    /// Loads of the same rows (as other sources): the second of an upsert
+    /// updates every row.
+    passes: usize,
+}
+
+/// Loads the rows `passes` times; prints rows/s per pass.
+fn run(s: &Scenario) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = cfg(dir.path(), 5000);
+    if !s.setup.is_empty() {
+        std::fs::create_dir_all(cfg.path.parent().expect("folder")).expect("mkdir");
+        peek(&cfg).execute_batch(s.setup).expect("setup");
+    }
+    let mut sink = open(&cfg);
+    let cols = bench_columns();
+    sink.ensure_table("orders", &cols, s.setup.is_empty(), &s.mode)
+        .expect("table");
+    for pass in 0..s.passes {
+        let source = format!("bench-{pass}");
+        let (mut seed, mut in_write) = (42u64, Duration::ZERO);
+        let (mut loaded, mut rejected) = (0, 0);
+        for k in 0..TOTAL / BATCH {
+            let rows = bench_rows((k * BATCH) as u64, BATCH, &mut seed);
+            let req = WriteRequest {
+                job: "orders",
+                mode: &s.mode,
+                table: "orders",
+                columns: &cols,
+                rows: &rows,
+                source: &source,
+                start: (k * BATCH) as u64 * 80,
+                end: ((k + 1) * BATCH) as u64 * 80,
+                first_line: (k * BATCH) as u64 + 2,
+                rejects: &[],
+            };
+            let t = Instant::now();
+            let out = sink.write(&req).expect("write");
+            in_write += t.elapsed();
+            let WriteOutcome::Committed { loaded: l, rejects } = out else {
+                panic!("not committed: {out:?}")
+            };
+            (loaded, rejected) = (loaded + l, rejected + rejects.len());
+        }
+        assert_eq!(loaded as usize + rejected, TOTAL);
+        let rate = TOTAL as f64 / in_write.as_secs_f64();
+        println!(
+            "{:<44} pass {}: {rate:>9.0} rows/s, {:.2} ms per {BATCH}-row batch ({rejected} rejected)",
+            s.name,
+            pass + 1,
+            in_write.as_secs_f64() * 1e3 / (TOTAL / BATCH) as f64,
+        );
+    }
+    sink.close().expect("close");
+    let rows = count(&peek(&cfg), "SELECT COUNT(*) FROM orders") as usize;
+    assert!(rows <= TOTAL && rows > TOTAL * 9 / 10, "{rows}");
+}
+
 #[test]
 #[ignore = "measurement; run in release with --ignored --nocapture"]
 fn throughput_of_the_benchmark_shape() {
-    const TOTAL: usize = 1_000_000;
-    const BATCH: usize = 10_000;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = cfg(dir.path(), 5000);
-    let mut sink = open(&cfg);
-    let cols = bench_columns();
-    sink.ensure_table("orders", &cols, true, &WriteMode::Insert)
-        .expect("create");
-    let (mut seed, mut in_write, mut built) = (42u64, Duration::ZERO, Duration::ZERO);
-    for k in 0..TOTAL / BATCH {
-        let t = Instant::now();
-        let rows = bench_rows((k * BATCH) as u64, BATCH, &mut seed);
-        built += t.elapsed();
-        let req = WriteRequest {
-            job: "orders",
-            mode: &WriteMode::Insert,
-            table: "orders",
-            columns: &cols,
-            rows: &rows,
-            source: "bench",
-            start: (k * BATCH) as u64 * 80,
-            end: ((k + 1) * BATCH) as u64 * 80,
-            first_line: (k * BATCH) as u64 + 2,
-            rejects: &[],
-        };
-        let t = Instant::now();
-        let out = sink.write(&req).expect("write");
-        in_write += t.elapsed();
-        assert!(matches!(out, WriteOutcome::Committed { loaded, .. } if loaded == BATCH as u64));
+    println!("{TOTAL} rows of the bench's orders shape, 10,000-row batches, time in write() only");
+    let upsert = WriteMode::Upsert {
+        key: vec!["id".into()],
+    };
+    let scenarios = [
+        Scenario {
+            name: "insert, new file (sink's 16 KiB pages)",
+            setup: "",
+            mode: WriteMode::Insert,
+            passes: 1,
+        },
+        Scenario {
+            name: "insert, sqlite3-made table (4 KiB pages)",
+            setup: BENCH_SCHEMA,
+            mode: WriteMode::Insert,
+            passes: 1,
+        },
+        Scenario {
+            name: "insert, 4 KiB pages, CHECK refuses 1% of rows",
+            setup: "CREATE TABLE orders (id INTEGER, \
+                customer_id INTEGER CHECK (customer_id % 100 != 0), customer_name TEXT, \
+                amount NUMERIC, currency TEXT, created_at TEXT, status TEXT, note TEXT)",
+            mode: WriteMode::Insert,
+            passes: 1,
+        },
+        Scenario {
+            name: "upsert on id, new file (then all updates)",
+            setup: "",
+            mode: upsert,
+            passes: 2,
+        },
+    ];
+    for s in &scenarios {
+        run(s);
     }
-    sink.close().expect("close");
-    assert_eq!(
-        count(&peek(&cfg), "SELECT COUNT(*) FROM orders"),
-        TOTAL as i64
-    );
-    println!(
-        "sqlite sink: {TOTAL} rows in {BATCH}-row batches: {:.3} s in write(), {:.0} rows/s \
-         (building the rows took {:.3} s, not counted)",
-        in_write.as_secs_f64(),
-        TOTAL as f64 / in_write.as_secs_f64(),
-        built.as_secs_f64()
-    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    plain_reference(&cfg(dir.path(), 5000));
+}
 
-    // The same rows through a plain prepared INSERT (owned text for decimals
-    // and timestamps, no ledger), as FACTS measured it: the reference.
-    let db = peek(&cfg);
-    db.execute_batch("CREATE TABLE plain AS SELECT * FROM orders WHERE 0")
-        .expect("plain table");
+/// The same rows through a plain prepared INSERT (owned text for decimals
+/// and timestamps, no ledger), as FACTS measured it: the reference.
+fn plain_reference(cfg: &SqliteSink) {
+    std::fs::create_dir_all(cfg.path.parent().expect("folder")).expect("mkdir");
+    let db = peek(cfg);
+    db.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; {BENCH_SCHEMA}"
+    ))
+    .expect("plain table");
     let (mut seed, mut plain) = (42u64, Duration::ZERO);
     for k in 0..TOTAL / BATCH {
         let rows = bench_rows((k * BATCH) as u64, BATCH, &mut seed);
         let t = Instant::now();
         let tx = db.unchecked_transaction().expect("begin");
         let mut stmt = tx
-            .prepare_cached("INSERT INTO plain VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+            .prepare_cached("INSERT INTO orders VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
             .expect("prepare");
         for i in 0..rows.len() {
             let text = |c: &Cell| match *c {
@@ -187,7 +261,8 @@ fn throughput_of_the_benchmark_shape() {
         plain += t.elapsed();
     }
     println!(
-        "plain prepared INSERT, same rows and file: {:.0} rows/s",
+        "{:<44}       : {:>9.0} rows/s",
+        "reference: plain INSERT, 4 KiB pages, no ledger",
         TOTAL as f64 / plain.as_secs_f64()
     );
 }
