@@ -15,6 +15,8 @@ mod error;
 mod mode;
 mod model;
 mod paths;
+mod pg_url;
+mod postgres;
 mod raw;
 mod secret;
 mod source;

@@ -111,11 +111,13 @@ fn sink(name: &str, raw: Spanned<RawSink>, base: &Path) -> Result<Sink, Problem>
     let raw = raw.into_inner();
     match raw.kind {
         raw::SinkKind::Sqlite => sqlite(&key, span, raw, base).map(Sink::Sqlite),
+        raw::SinkKind::Postgres => super::postgres::sink(&key, span, raw, base).map(Sink::Postgres),
     }
 }
 
 fn sqlite(key: &str, span: Range<usize>, raw: RawSink, base: &Path) -> Result<SqliteSink, Problem> {
     super::secret::refuse(key, &raw, "sqlite")?;
+    super::postgres::refuse_keys(key, &raw, "sqlite")?;
     let Some(path) = raw.path.as_ref() else {
         return Err(Problem::new(
             key,
@@ -139,7 +141,10 @@ fn sqlite(key: &str, span: Range<usize>, raw: RawSink, base: &Path) -> Result<Sq
             ),
         ));
     }
-    let synchronous = match raw.synchronous.unwrap_or(raw::Synchronous::Normal) {
+    let synchronous = match raw
+        .synchronous
+        .map_or(raw::Synchronous::Normal, |s| *s.get_ref())
+    {
         raw::Synchronous::Off => SqliteSynchronous::Off,
         raw::Synchronous::Normal => SqliteSynchronous::Normal,
         raw::Synchronous::Full => SqliteSynchronous::Full,

@@ -6,6 +6,7 @@
 //! classifying every database error once (`ErrorClass`).
 
 pub mod ledger;
+pub mod postgres;
 pub mod sql;
 pub mod sqlite;
 
@@ -109,5 +110,6 @@ pub trait Sink {
 pub fn open(sink: &config::Sink, session: &Session) -> Result<Box<dyn Sink>, SinkError> {
     match sink {
         config::Sink::Sqlite(cfg) => Ok(Box::new(sqlite::SqliteTarget::open(cfg, session)?)),
+        config::Sink::Postgres(cfg) => Ok(Box::new(postgres::PgTarget::open(cfg, session)?)),
     }
 }

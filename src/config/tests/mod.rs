@@ -4,6 +4,7 @@
 
 mod errors;
 mod full;
+mod postgres;
 
 use std::fs;
 use std::path::{Path, PathBuf};
