@@ -1,12 +1,14 @@
 //! Finding the bad rows of a failed statement exactly, inside the batch's
 //! transaction: the rows are tried in contiguous runs, each under a
 //! savepoint; a run that fails is rolled back to its savepoint and narrowed
-//! until the failing row is tried alone. A row is rejected only when it
-//! fails alone, after every row before it that will be committed.
+//! until the failing row is found. A row is rejected only when it fails
+//! right after every row before it that will be committed.
 //!
 //! A failed COPY names the tuple it was reading (`COPY t, line N` in the
 //! error's context), so the next run is the N-1 rows before it (which pass),
-//! then that row alone: three statements per bad row instead of a bisection.
+//! then that row alone: three statements per bad row instead of a bisection
+//! (one when N is 1: the first row of a run fails after exactly the rows kept,
+//! as it would alone).
 //! Errors raised after the rows (deferred checks, the upsert's INSERT ...
 //! SELECT) name no line; those runs are halved.
 //!
@@ -18,8 +20,8 @@ use postgres::Client;
 use super::classify::Fail;
 use crate::protocol::ErrorClass;
 
-/// Tries `[0, n)` in runs; returns the rows that failed alone, with why, in
-/// order. A failure that is not of the data class ends it (the caller rolls
+/// Tries `[0, n)` in runs; returns the rows that failed alone (or first in
+/// their run), with why, in order. A failure that is not of the data class ends it (the caller rolls
 /// the whole transaction back).
 pub fn isolate(
     client: &mut Client,
@@ -53,23 +55,25 @@ pub fn isolate(
             Err(f) if f.class == ErrorClass::Data => {
                 savepoint(client, "ROLLBACK TO SAVEPOINT ingestd_try")?;
                 let size = end - pos;
-                if size == 1 {
-                    bad.push((pos, f));
-                    pos += 1;
-                    run = (spacing * 2).max(16);
-                    continue;
-                }
-                run = match f.copy_line() {
+                match (size, f.copy_line()) {
+                    // Alone, or the first row of its run: it failed right
+                    // after the rows already kept, as it would alone (the
+                    // server reads and checks a COPY's rows in order).
+                    (1, _) | (_, Some(1)) => {
+                        spacing = if size == 1 { spacing } else { 0 };
+                        bad.push((pos, f));
+                        pos += 1;
+                        run = (spacing * 2).max(16);
+                    }
                     // The row the server was reading: try the rows before it
                     // (they passed), then it alone.
-                    Some(line) if (2..=size).contains(&line) => {
+                    (_, Some(line)) if line <= size => {
                         spacing = line - 1;
                         suspect = Some(pos + line - 1);
-                        line - 1
+                        run = line - 1;
                     }
-                    Some(1) => 1,
-                    _ => size / 2,
-                };
+                    _ => run = size / 2,
+                }
             }
             Err(f) => return Err(f),
         }

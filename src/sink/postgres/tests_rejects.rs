@@ -261,3 +261,34 @@ fn upsert_keeps_the_last_row_of_each_key_and_rejects_bad_ones() {
     assert_eq!(db.count("SELECT count(*) FROM u"), 3);
     sink.close().expect("close");
 }
+
+#[test]
+fn a_batch_of_duplicates_costs_about_one_statement_per_row() {
+    let Some(mut db) = Db::new("dups") else {
+        return;
+    };
+    db.exec(
+        "CREATE TABLE t (id bigint PRIMARY KEY); INSERT INTO t SELECT generate_series(0, 1999)",
+    );
+    let cols = [col("id", ColumnType::BigInt, false)];
+    let mode = WriteMode::Insert;
+    let mut sink = db.open(1);
+    sink.ensure_table("t", &cols, false, &mode).expect("plan");
+    // Every row a duplicate, then every 10th.
+    let all: Vec<Vec<V<'_>>> = (0..2000).map(|i| vec![V::I(i)]).collect();
+    let tenth: Vec<Vec<V<'_>>> = (0..2000)
+        .map(|i| vec![V::I(if i % 10 == 3 { i } else { 10_000 + i })])
+        .collect();
+    for (k, values, bad) in [(0u64, all, 2000), (1, tenth, 200)] {
+        let b = batch(k * 100_000, &values);
+        let t0 = Instant::now();
+        let (loaded, rejects) = committed(sink.write(&b.req("t", &cols, &mode)).expect("write"));
+        let took = t0.elapsed();
+        assert_eq!((loaded, rejects.len()), (2000 - bad, bad as usize));
+        assert!(rejects.iter().all(|r| r.code == "23505"));
+        eprintln!("{bad} bad rows of 2000 isolated in {took:?}");
+        assert!(took.as_secs() < 30, "{bad} bad rows took {took:?}");
+    }
+    assert_eq!(db.count("SELECT count(*) FROM t"), 2000 + 1800);
+    sink.close().expect("close");
+}
