@@ -26,49 +26,21 @@ mkdir -p "$BENCH_WORK"
 cargo build --release --locked -q
 BIN=$ROOT/target/release/ingestd
 
-# A config for the bench's SQLite file and table; the bench creates the table
-# (schema.sqlite.sql) before each load, as it does for the peers.
+# The quick start's orders job (typed columns), pointed at the bench's
+# SQLite file; the bench creates the table (schema.sqlite.sql) before each
+# load, as it does for the peers.
 CONF=$BENCH_WORK/ingestd-sqlite.toml
 write_conf() { # db file
-  cat >"$CONF" <<TOML
-[daemon]
-state_dir = "$BENCH_WORK/ingestd-state"
-[sinks.bench]
-kind = "sqlite"
-path = "$1"
-[jobs.orders]
-sink = "bench"
-table = "orders"
-workers = ${WORKERS:-2}
-batch_rows = 10000
-reject_dir = "$BENCH_WORK/ingestd-rejects"
-[jobs.orders.source]
-kind = "stdin"
-[[jobs.orders.columns]]
-name = "id"
-type = "bigint"
-[[jobs.orders.columns]]
-name = "customer_id"
-type = "int"
-[[jobs.orders.columns]]
-name = "customer_name"
-type = "text"
-[[jobs.orders.columns]]
-name = "amount"
-type = "decimal(12,2)"
-[[jobs.orders.columns]]
-name = "currency"
-type = "varchar(3)"
-[[jobs.orders.columns]]
-name = "created_at"
-type = "timestamp"
-[[jobs.orders.columns]]
-name = "status"
-type = "text"
-[[jobs.orders.columns]]
-name = "note"
-type = "text"
-TOML
+  sed -e "s#^state_dir = .*#state_dir = \"$BENCH_WORK/ingestd-state\"#" \
+      -e "s#^path = \"var/quickstart.db\"#path = \"$1\"#" \
+      -e "s#^reject_dir = .*#reject_dir = \"$BENCH_WORK/ingestd-rejects\"#" \
+      -e "s#^workers = .*#workers = ${WORKERS:-2}#" \
+      -e "s#^create_table = true#create_table = false#" \
+      "$ROOT/conf/quickstart.toml" >"$CONF"
+  # `load` replaces the job's source with the files it is given; the path
+  # must still exist for the configuration to be valid.
+  sed -i "s#^path = \"samples/orders\"#path = \"$ROOT/conf/samples/orders\"#" "$CONF"
+  grep -q "$1" "$CONF" || { echo "could not point the quick start config at $1" >&2; exit 1; }
 }
 write_conf "${BENCH_SQLITE_DB:-$BENCH_WORK/bench.sqlite}"
 

@@ -12,6 +12,9 @@ use clap::{Parser, Subcommand};
     about = "Loads files, logs and streams into Oracle, PostgreSQL and SQLite, exactly once."
 )]
 pub struct Cli {
+    /// Log line format (stderr or the configured log file).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: crate::logging::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,6 +45,18 @@ pub enum Command {
     Check {
         #[arg(short, long)]
         config: PathBuf,
+        /// Also start one worker per job that opens and closes its pool and
+        /// checks the job's table and columns.
+        #[arg(long)]
+        connect: bool,
+    },
+    /// Ask the running daemon what it is doing.
+    Status {
+        #[arg(short, long)]
+        config: PathBuf,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Internal: a worker process, started by the supervisor.
     #[command(hide = true)]

@@ -1,31 +1,32 @@
-//! What each subcommand does, in terms of the library: load the config, run
-//! the supervisor, print a summary, choose the exit code.
+//! What each subcommand does, in terms of the library: load the config, set
+//! up logging, run the supervisor, print a summary, choose the exit code.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cli::exit;
 use crate::config::{self, Config, Source};
-use crate::logging::{self, LogSetup};
+use crate::logging::{self, LogFormat, LogSetup};
 use crate::protocol::ErrorClass;
-use crate::supervisor::{self, Outcome, RunOptions, RunReport};
+use crate::supervisor::{self, Outcome, ProgressFn, RunOptions, RunReport};
 
-pub fn run(config_path: &Path, once: bool) -> u8 {
-    let log = LogSetup::from_env();
-    logging::init(&log);
+pub fn run(config_path: &Path, once: bool, format: LogFormat) -> u8 {
     let Some(cfg) = load_config(config_path) else {
         return exit::CONFIG;
     };
+    let log = LogSetup::from_env(format).to_file(cfg.daemon.log_file.clone());
+    let handle = init_logging(&log);
     let opts = RunOptions {
         once,
-        lock_state: true,
+        daemon: true,
+        config_path: config_path.to_path_buf(),
         log,
+        log_handle: Some(handle),
         progress: None,
     };
     let t0 = Instant::now();
-    match supervisor::run(&cfg, opts) {
+    match supervisor::run(cfg, opts) {
         Ok(report) => {
             if once {
                 print_summary(&report, t0.elapsed().as_secs_f64());
@@ -33,23 +34,24 @@ pub fn run(config_path: &Path, once: bool) -> u8 {
             exit_code(&report, once)
         }
         Err(e) => {
+            tracing::error!("{e}");
             eprintln!("ingestd: {e}");
             exit::FAILURE
         }
     }
 }
 
-pub fn load(config_path: &Path, job: &str, files: &[PathBuf]) -> u8 {
-    let mut log = LogSetup::from_env();
-    let progress = std::io::stderr().is_terminal();
+pub fn load(config_path: &Path, job: &str, files: &[PathBuf], format: LogFormat) -> u8 {
+    let Some(mut cfg) = load_config(config_path) else {
+        return exit::CONFIG;
+    };
+    let mut log = LogSetup::from_env(format).to_file(cfg.daemon.log_file.clone());
+    let progress = std::io::stderr().is_terminal() && log.file.is_none();
     if progress && std::env::var_os("INGESTD_LOG").is_none() {
         // Worker lines would tear the progress bar; warnings still show.
         log.filter = "warn".into();
     }
-    logging::init(&log);
-    let Some(mut cfg) = load_config(config_path) else {
-        return exit::CONFIG;
-    };
+    let handle = init_logging(&log);
     let Some(mut chosen) = cfg.jobs.remove(job) else {
         let known: Vec<&str> = cfg.jobs.keys().map(String::as_str).collect();
         eprintln!(
@@ -78,14 +80,16 @@ pub fn load(config_path: &Path, job: &str, files: &[PathBuf]) -> u8 {
     let bar = progress.then(|| progress_bar(total));
     let opts = RunOptions {
         once: true,
-        lock_state: false,
+        daemon: false,
+        config_path: config_path.to_path_buf(),
         log,
+        log_handle: Some(handle),
         progress: bar
             .clone()
-            .map(|b| Arc::new(move |done| b.set_position(done)) as Arc<dyn Fn(u64) + Send + Sync>),
+            .map(|b| std::sync::Arc::new(move |done| b.set_position(done)) as ProgressFn),
     };
     let t0 = Instant::now();
-    let result = supervisor::run(&cfg, opts);
+    let result = supervisor::run(cfg, opts);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -101,11 +105,12 @@ pub fn load(config_path: &Path, job: &str, files: &[PathBuf]) -> u8 {
     }
 }
 
-pub fn check(config_path: &Path) -> u8 {
+pub fn check(config_path: &Path, connect: bool, format: LogFormat) -> u8 {
     let Some(cfg) = load_config(config_path) else {
         return exit::CONFIG;
     };
     println!("{}: ok", config_path.display());
+    let mut code = exit::OK;
     for (name, job) in &cfg.jobs {
         let source = match &job.source {
             Source::Dir(d) => format!("dir {} ({})", d.path.display(), d.pattern),
@@ -123,8 +128,125 @@ pub fn check(config_path: &Path) -> u8 {
             job.table,
             job.workers
         );
+        if connect {
+            code = code.max(connect_check(job, format));
+        }
     }
-    exit::OK
+    oracle_client_warnings(&cfg);
+    code
+}
+
+/// `check --connect` for one job: a worker opens its pool and checks the table.
+fn connect_check(job: &config::Job, format: LogFormat) -> u8 {
+    let mut log = LogSetup::from_env(format);
+    if std::env::var_os("INGESTD_LOG").is_none() {
+        log.filter = "warn".into();
+    }
+    let exe = std::path::PathBuf::from("/proc/self/exe");
+    match crate::probe::probe(&exe, job, &log, std::time::Duration::from_secs(120)) {
+        crate::probe::Probe::Ok => {
+            println!(
+                "    connect: ok (pool opened and closed; table {} has the columns)",
+                job.table
+            );
+            exit::OK
+        }
+        crate::probe::Probe::Table(p) if job.create_table => {
+            println!(
+                "    connect: ok (pool opened and closed); {p} -- it will be created on the first load (create_table = true)"
+            );
+            exit::OK
+        }
+        crate::probe::Probe::Table(p) => {
+            println!("    connect: FAILED: {p}");
+            exit::CONFIG
+        }
+        crate::probe::Probe::Pool(p) => {
+            println!("    connect: FAILED: {p}");
+            exit::FAILURE
+        }
+    }
+}
+
+pub fn status(config_path: &Path, json: bool) -> u8 {
+    let Some(cfg) = load_config(config_path) else {
+        return exit::CONFIG;
+    };
+    let socket = crate::status::socket_path(&cfg.daemon.runtime_dir);
+    match crate::status::query(&socket) {
+        Ok(report) if json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            exit::OK
+        }
+        Ok(report) => {
+            print!("{}", crate::status::render(&report));
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("ingestd: {e}");
+            exit::FAILURE
+        }
+    }
+}
+
+fn init_logging(log: &LogSetup) -> logging::LogHandle {
+    let (handle, failed) = logging::init(log);
+    if let Some(e) = failed {
+        tracing::error!("cannot open the log file, logging to stderr: {e}");
+    }
+    handle
+}
+
+/// For each Oracle sink, where its client library is, or a warning that it
+/// cannot be found. A warning, not a failure: the daemon still starts, its
+/// other jobs run, and that sink's workers recover once the library is
+/// installed. Looks at files only: `check` never loads the library.
+fn oracle_client_warnings(cfg: &Config) {
+    use crate::sink::oracle::client;
+    let mut env = None;
+    for (name, sink) in &cfg.sinks {
+        let config::Sink::Oracle(o) = sink else {
+            continue;
+        };
+        let env = env.get_or_insert_with(client::LoaderEnv::from_process);
+        let found = client::search(o.client_lib_dir.as_deref(), env);
+        if let Some(path) = &found.found {
+            println!("  sink {name} (oracle): client library {}", path.display());
+            continue;
+        }
+        let jobs: Vec<&str> = cfg
+            .jobs
+            .values()
+            .filter(|j| &j.sink_name == name)
+            .map(|j| j.name.as_str())
+            .collect();
+        let unusable = match found.unusable.is_empty() {
+            true => String::new(),
+            false => {
+                let files: Vec<String> = found
+                    .unusable
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                format!(" (not a 64-bit library: {})", files.join(", "))
+            }
+        };
+        eprintln!(
+            "ingestd: warning: sink {name} (oracle): no Oracle Client library (libclntsh.so) \
+             found; searched {}{unusable}. The workers of job(s) {} will fail with DPI-1047 and \
+             be restarted with back-off until it is there; other jobs are not affected. To fix: {}.",
+            found.searched.join("; "),
+            if jobs.is_empty() {
+                "(none)".to_string()
+            } else {
+                jobs.join(", ")
+            },
+            client::how_to_fix(o.client_lib_dir.as_deref())
+        );
+    }
 }
 
 fn load_config(path: &Path) -> Option<Config> {

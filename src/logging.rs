@@ -1,46 +1,250 @@
-//! Logging to stderr with tracing: one line per event. The supervisor and its
-//! workers share stderr, so every worker line carries job, worker and pid.
+//! Logging with tracing: one line per event, to stderr or a log file. The
+//! supervisor and its workers share the destination, so every worker line
+//! carries job, worker and pid (the worker's span).
 //!
-//! Owns subscriber setup only; what to log is decided where things happen.
+//! When stderr is the systemd journal (`JOURNAL_STREAM`), each line starts
+//! with its `<N>` priority and has no timestamp (the journal adds its own).
+//! A log file is opened in append mode and reopened on request (SIGUSR1, for
+//! logrotate). Owns subscriber setup only; what to log is decided where
+//! things happen.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
+use tracing::{Level, Metadata};
+use tracing_subscriber::fmt::MakeWriter;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
 
 /// How to log; decided by the supervisor and handed to workers in `WorkerSetup`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogSetup {
     /// An `EnvFilter` directive (`info`, `ingestd=debug`...).
     pub filter: String,
+    pub format: LogFormat,
     /// stderr is the systemd journal: `<N>` priority prefixes, no timestamps.
     pub journal: bool,
     /// Colours (a terminal).
     pub ansi: bool,
+    /// Append to this file instead of writing to stderr.
+    pub file: Option<PathBuf>,
 }
 
 impl LogSetup {
     /// From the environment: `INGESTD_LOG` (else `info`), `JOURNAL_STREAM`, and
     /// whether stderr is a terminal.
-    pub fn from_env() -> Self {
+    pub fn from_env(format: LogFormat) -> Self {
         use std::io::IsTerminal;
         LogSetup {
             filter: std::env::var("INGESTD_LOG").unwrap_or_else(|_| "info".to_string()),
+            format,
             journal: std::env::var_os("JOURNAL_STREAM").is_some(),
-            ansi: std::io::stderr().is_terminal(),
+            ansi: format == LogFormat::Text && std::io::stderr().is_terminal(),
+            file: None,
+        }
+    }
+
+    /// Logs go to `file` (the journal and colours no longer apply).
+    pub fn to_file(mut self, file: Option<PathBuf>) -> Self {
+        if file.is_some() {
+            self.journal = false;
+            self.ansi = false;
+        }
+        self.file = file;
+        self
+    }
+}
+
+/// Where lines go; shared by every event writer.
+enum Target {
+    Stderr,
+    File { path: PathBuf, file: File },
+}
+
+/// Lets the owner reopen the log file (logrotate moved it away).
+#[derive(Clone)]
+pub struct LogHandle {
+    target: Arc<Mutex<Target>>,
+}
+
+impl LogHandle {
+    /// Reopens the log file; a no-op when logging to stderr.
+    pub fn reopen(&self) -> io::Result<()> {
+        let mut t = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        if let Target::File { path, file } = &mut *t {
+            *file = open_append(path)?;
+        }
+        Ok(())
+    }
+}
+
+fn open_append(path: &PathBuf) -> io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Installs the global subscriber. Call once per process. If the log file
+/// cannot be opened, logs go to stderr and the error is returned with the handle.
+pub fn init(setup: &LogSetup) -> (LogHandle, Option<io::Error>) {
+    use tracing_subscriber::EnvFilter;
+    let mut failed = None;
+    let target = match &setup.file {
+        Some(path) => match open_append(path) {
+            Ok(file) => Target::File {
+                path: path.clone(),
+                file,
+            },
+            Err(e) => {
+                failed = Some(e);
+                Target::Stderr
+            }
+        },
+        None => Target::Stderr,
+    };
+    let handle = LogHandle {
+        target: Arc::new(Mutex::new(target)),
+    };
+    let writer = Lines {
+        target: handle.target.clone(),
+        journal: setup.journal,
+    };
+    let filter = EnvFilter::try_new(&setup.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(setup.ansi)
+        .with_target(false);
+    let installed = match (setup.format, setup.journal) {
+        (LogFormat::Json, _) => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        (LogFormat::Text, true) => builder.without_time().try_init(),
+        (LogFormat::Text, false) => builder.try_init(),
+    };
+    // A second init (tests) keeps the first subscriber; that is fine.
+    drop(installed);
+    (handle, failed)
+}
+
+/// A `MakeWriter` handing each event a buffer that is written in one piece,
+/// with the journal priority in front when asked for.
+#[derive(Clone)]
+struct Lines {
+    target: Arc<Mutex<Target>>,
+    journal: bool,
+}
+
+impl<'a> MakeWriter<'a> for Lines {
+    type Writer = Line<'a>;
+
+    fn make_writer(&'a self) -> Line<'a> {
+        Line {
+            lines: self,
+            prefix: None,
+            buf: Vec::new(),
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Line<'a> {
+        let prefix = self.journal.then(|| priority(*meta.level()));
+        Line {
+            lines: self,
+            prefix,
+            buf: Vec::new(),
         }
     }
 }
 
-/// Installs the global subscriber. Safe to call once per process.
-pub fn init(setup: &LogSetup) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(&setup.filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(setup.ansi)
-        .with_target(false);
-    if setup.journal {
-        builder.without_time().init();
-    } else {
-        builder.init();
+/// syslog priorities as the journal reads them from a `<N>` prefix.
+fn priority(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => "<3>",
+        Level::WARN => "<4>",
+        Level::INFO => "<6>",
+        Level::DEBUG | Level::TRACE => "<7>",
+    }
+}
+
+struct Line<'a> {
+    lines: &'a Lines,
+    prefix: Option<&'static str>,
+    buf: Vec<u8>,
+}
+
+impl Write for Line<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.is_empty()
+            && let Some(p) = self.prefix
+        {
+            self.buf.extend_from_slice(p.as_bytes());
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let mut t = self.lines.target.lock().unwrap_or_else(|p| p.into_inner());
+        // One write per line: with O_APPEND, lines of several processes do not mix.
+        let res = match &mut *t {
+            Target::Stderr => io::stderr().lock().write_all(&self.buf),
+            Target::File { file, .. } => file.write_all(&self.buf),
+        };
+        self.buf.clear();
+        res
+    }
+}
+
+impl Drop for Line<'_> {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_written_once_with_its_priority() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("x.log");
+        let lines = Lines {
+            target: Arc::new(Mutex::new(Target::File {
+                path: path.clone(),
+                file: open_append(&path).unwrap(),
+            })),
+            journal: true,
+        };
+        {
+            let mut w = lines.make_writer();
+            w.prefix = Some(priority(Level::WARN));
+            w.write_all(b"careful").unwrap();
+            w.write_all(b"\n").unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "<4>careful\n");
+        // Reopen after the file was moved away, as logrotate does.
+        let handle = LogHandle {
+            target: lines.target.clone(),
+        };
+        std::fs::rename(&path, d.path().join("x.log.1")).unwrap();
+        handle.reopen().unwrap();
+        lines.make_writer().write_all(b"fresh\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "fresh\n");
     }
 }

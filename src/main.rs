@@ -18,10 +18,12 @@ fn main() -> ExitCode {
             });
         }
     };
+    let format = cli.log_format;
     let code = match &cli.command {
-        Command::Run { config, once } => commands::run(config, *once),
-        Command::Load { config, job, files } => commands::load(config, job, files),
-        Command::Check { config } => commands::check(config),
+        Command::Run { config, once } => commands::run(config, *once, format),
+        Command::Load { config, job, files } => commands::load(config, job, files, format),
+        Command::Check { config, connect } => commands::check(config, *connect, format),
+        Command::Status { config, json } => commands::status(config, *json),
         Command::Worker => return ExitCode::from(ingestd::worker::run() as u8),
     };
     ExitCode::from(code)

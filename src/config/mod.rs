@@ -10,10 +10,12 @@
 //! `error` places problems in the file; `units` parses durations and sizes.
 
 mod columns;
+mod daemon;
 mod dialect;
 mod error;
 mod mode;
 mod model;
+mod oracle;
 mod paths;
 mod pg_url;
 mod postgres;

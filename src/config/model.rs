@@ -26,6 +26,16 @@ pub struct Daemon {
     pub state_dir: PathBuf,
     /// How often directory sources are rescanned besides inotify events.
     pub rescan_interval: Duration,
+    /// Where the status socket lives (`ingestd status` finds it here).
+    pub runtime_dir: PathBuf,
+    /// On SIGTERM, how long batches in flight may take before workers are killed.
+    pub drain_timeout: Duration,
+    /// How often each job logs a progress line (zero: never).
+    pub progress_interval: Duration,
+    /// Log to this file instead of stderr; reopened on SIGUSR1.
+    pub log_file: Option<PathBuf>,
+    /// Serve Prometheus metrics here (off when `None`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Where a job writes. Travels to workers inside `WorkerSetup`.
@@ -33,6 +43,7 @@ pub struct Daemon {
 pub enum Sink {
     Sqlite(SqliteSink),
     Postgres(PostgresSink),
+    Oracle(OracleSink),
 }
 
 impl Sink {
@@ -40,6 +51,7 @@ impl Sink {
         match self {
             Sink::Sqlite(_) => "sqlite",
             Sink::Postgres(_) => "postgres",
+            Sink::Oracle(_) => "oracle",
         }
     }
 }
@@ -88,6 +100,25 @@ pub enum PgSslMode {
     VerifyCa,
     /// `VerifyCa`, and the certificate must name the host.
     VerifyFull,
+}
+
+/// An Oracle database, reached through the Oracle Client library (loaded by
+/// workers only, at run time). See `config::oracle` for the keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OracleSink {
+    /// Easy Connect string, `(DESCRIPTION=...)` or a TNS alias.
+    pub connect: String,
+    pub user: String,
+    /// Where the password is; read by the worker when it opens its pool.
+    pub password: crate::config::Secret,
+    /// The only folder searched for `libclntsh.so` when set.
+    pub client_lib_dir: Option<PathBuf>,
+    /// `tnsnames.ora` / `sqlnet.ora` folder (like `TNS_ADMIN`).
+    pub config_dir: Option<PathBuf>,
+    pub pool_min: u32,
+    pub pool_max: u32,
+    pub pool_increment: u32,
+    pub stmt_cache_size: u32,
 }
 
 /// SQLite's `PRAGMA synchronous` (WAL mode): `normal` survives a process crash,

@@ -26,7 +26,7 @@ pub(crate) fn sink(
     raw: RawSink,
     base: &Path,
 ) -> Result<PostgresSink, Problem> {
-    refuse_sqlite_keys(key, &raw)?;
+    refuse_other_keys(key, &raw)?;
     let at = |name: &str, span: Range<usize>, m: String| {
         Problem::new(format!("{key}.{name}"), Some(span), m)
     };
@@ -280,47 +280,83 @@ fn mode_name(m: PgSslMode) -> &'static str {
     }
 }
 
-/// Refuses keys of a postgres sink when the kind is `kind` (sqlite), so a
-/// typo'd kind does not silently drop settings.
+/// Refuses the keys of a postgres sink on a sink of kind `kind` (sqlite),
+/// so a typo'd kind does not silently drop settings. `user` and `pool_max`
+/// belong to the oracle kind too.
 pub(crate) fn refuse_keys(key: &str, raw: &RawSink, kind: &str) -> Result<(), Problem> {
+    let shared = "`postgres` or `oracle`";
+    refuse(
+        key,
+        [
+            ("user", raw.user.as_ref().map(Spanned::span), shared),
+            ("pool_max", raw.pool_max.as_ref().map(Spanned::span), shared),
+        ],
+        kind,
+    )?;
+    refuse_own_keys(key, raw, kind)
+}
+
+/// Refuses the keys only a postgres sink has (on an oracle sink, say).
+pub(crate) fn refuse_own_keys(key: &str, raw: &RawSink, kind: &str) -> Result<(), Problem> {
+    let pg = "`postgres`";
     let present = [
-        ("url", raw.url.as_ref().map(Spanned::span)),
-        ("host", raw.host.as_ref().map(Spanned::span)),
-        ("port", raw.port.as_ref().map(Spanned::span)),
-        ("dbname", raw.dbname.as_ref().map(Spanned::span)),
-        ("user", raw.user.as_ref().map(Spanned::span)),
-        ("schema", raw.schema.as_ref().map(Spanned::span)),
-        ("sslmode", raw.sslmode.as_ref().map(Spanned::span)),
-        ("sslrootcert", raw.sslrootcert.as_ref().map(Spanned::span)),
-        ("pool_max", raw.pool_max.as_ref().map(Spanned::span)),
+        ("url", raw.url.as_ref().map(Spanned::span), pg),
+        ("host", raw.host.as_ref().map(Spanned::span), pg),
+        ("port", raw.port.as_ref().map(Spanned::span), pg),
+        ("dbname", raw.dbname.as_ref().map(Spanned::span), pg),
+        ("schema", raw.schema.as_ref().map(Spanned::span), pg),
+        ("sslmode", raw.sslmode.as_ref().map(Spanned::span), pg),
+        (
+            "sslrootcert",
+            raw.sslrootcert.as_ref().map(Spanned::span),
+            pg,
+        ),
         (
             "connect_timeout",
             raw.connect_timeout.as_ref().map(Spanned::span),
+            pg,
         ),
     ];
-    refuse(key, present, kind, "postgres")
+    refuse(key, present, kind)
 }
 
-fn refuse_sqlite_keys(key: &str, raw: &RawSink) -> Result<(), Problem> {
+/// The keys of the other kinds (sqlite, and oracle's own) on a postgres sink.
+fn refuse_other_keys(key: &str, raw: &RawSink) -> Result<(), Problem> {
+    let (sqlite, oracle) = ("`sqlite`", "`oracle`");
+    let text = |v: &Option<Spanned<String>>| v.as_ref().map(Spanned::span);
+    let int = |v: &Option<Spanned<Int>>| v.as_ref().map(Spanned::span);
     let present = [
-        ("path", raw.path.as_ref().map(Spanned::span)),
-        ("busy_timeout", raw.busy_timeout.as_ref().map(Spanned::span)),
-        ("synchronous", raw.synchronous.as_ref().map(Spanned::span)),
+        ("path", text(&raw.path), sqlite),
+        (
+            "busy_timeout",
+            raw.busy_timeout.as_ref().map(Spanned::span),
+            sqlite,
+        ),
+        (
+            "synchronous",
+            raw.synchronous.as_ref().map(Spanned::span),
+            sqlite,
+        ),
+        ("connect", text(&raw.connect), oracle),
+        ("client_lib_dir", text(&raw.client_lib_dir), oracle),
+        ("config_dir", text(&raw.config_dir), oracle),
+        ("pool_min", int(&raw.pool_min), oracle),
+        ("pool_increment", int(&raw.pool_increment), oracle),
+        ("stmt_cache_size", int(&raw.stmt_cache_size), oracle),
     ];
-    refuse(key, present, "postgres", "sqlite")
+    refuse(key, present, "postgres")
 }
 
 fn refuse<const N: usize>(
     key: &str,
-    present: [(&str, Option<Range<usize>>); N],
+    present: [(&str, Option<Range<usize>>, &str); N],
     kind: &str,
-    owner: &str,
 ) -> Result<(), Problem> {
-    match present.into_iter().find(|(_, span)| span.is_some()) {
-        Some((name, span)) => Err(Problem::new(
+    match present.into_iter().find(|(_, span, _)| span.is_some()) {
+        Some((name, span, owner)) => Err(Problem::new(
             format!("{key}.{name}"),
             span,
-            format!("key `{name}` is not valid for sink kind `{kind}` (only for kind `{owner}`)"),
+            format!("key `{name}` is not valid for sink kind `{kind}` (only for kind {owner})"),
         )),
         None => Ok(()),
     }

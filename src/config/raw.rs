@@ -21,9 +21,14 @@
 //! [daemon]                  # optional
 //! state_dir = "var/state"   # default: $STATE_DIRECTORY (first entry) if set, else "var/state"
 //! rescan_interval = "30s"   # > 0, default 30s
+//! runtime_dir = "run"       # the status socket's folder; default: $RUNTIME_DIRECTORY, else state_dir
+//! drain_timeout = "60s"     # SIGTERM: time for batches in flight before workers are killed
+//! progress_interval = "30s" # a progress line per job this often; "0s": never
+//! log_file = "ingestd.log"  # default: stderr; reopened on SIGUSR1 (for logrotate)
+//! metrics_listen = "127.0.0.1:9464"  # Prometheus text on /metrics; default: off
 //!
 //! [sinks.NAME]
-//! kind = "sqlite"           # required: sqlite | postgres
+//! kind = "sqlite"           # required: sqlite | postgres | oracle
 //! path = "var/db.sqlite"    # sqlite: required; not a directory
 //! busy_timeout = "60s"      # sqlite: default 60s
 //! synchronous = "normal"    # sqlite: off | normal | full, default normal
@@ -41,6 +46,15 @@
 //! password_file = "pw"      # servers: the password's place, at most one of
 //! password_env = "PGPASS"   #   password_file, password_env and
 //! password_credential = "db"#   password_credential (systemd LoadCredential=)
+//! connect = "db:1521/FREEPDB1" # oracle: required; Easy Connect, (DESCRIPTION=...) or TNS alias
+//! user = "loader"           # oracle: required; a password_* key is required too
+//! client_lib_dir = "/opt/oracle/instantclient_23_7" # oracle: where libclntsh.so is;
+//!                           #   default: the loader path, then $ORACLE_HOME/lib
+//! config_dir = "tns"        # oracle: tnsnames.ora / sqlnet.ora folder (TNS_ADMIN); must exist
+//! pool_min = 1              # oracle: sessions per worker's pool, 0..=pool_max, default 1
+//! pool_max = 2              # oracle: 1..=1024, default 2
+//! pool_increment = 1        # oracle: 1..=1024, default 1
+//! stmt_cache_size = 20      # oracle: 0..=10000, default 20
 //!
 //! [jobs.NAME]               # at least one job
 //! sink = "NAME"             # required; a defined sink
@@ -110,6 +124,11 @@ pub(crate) struct RawConfig {
 pub(crate) struct RawDaemon {
     pub state_dir: Option<Spanned<String>>,
     pub rescan_interval: Option<Spanned<Dur>>,
+    pub runtime_dir: Option<Spanned<String>>,
+    pub drain_timeout: Option<Spanned<Dur>>,
+    pub progress_interval: Option<Spanned<Dur>>,
+    pub log_file: Option<Spanned<String>>,
+    pub metrics_listen: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,17 +139,25 @@ pub(crate) struct RawSink {
     pub path: Option<Spanned<String>>,
     pub busy_timeout: Option<Spanned<Dur>>,
     pub synchronous: Option<Spanned<Synchronous>>,
-    // postgres
+    // servers (postgres, oracle)
+    pub user: Option<Spanned<String>>,
+    pub pool_max: Option<Spanned<Int>>,
+    // postgres (see `config::postgres`)
     pub url: Option<Spanned<String>>,
     pub host: Option<Spanned<String>>,
     pub port: Option<Spanned<Int>>,
     pub dbname: Option<Spanned<String>>,
-    pub user: Option<Spanned<String>>,
     pub schema: Option<Spanned<String>>,
     pub sslmode: Option<Spanned<SslMode>>,
     pub sslrootcert: Option<Spanned<String>>,
-    pub pool_max: Option<Spanned<Int>>,
     pub connect_timeout: Option<Spanned<Dur>>,
+    // oracle (see `config::oracle`)
+    pub connect: Option<Spanned<String>>,
+    pub client_lib_dir: Option<Spanned<String>>,
+    pub config_dir: Option<Spanned<String>>,
+    pub pool_min: Option<Spanned<Int>>,
+    pub pool_increment: Option<Spanned<Int>>,
+    pub stmt_cache_size: Option<Spanned<Int>>,
     // servers (postgres, oracle): where the password is, never the password
     pub password_file: Option<Spanned<String>>,
     pub password_env: Option<Spanned<String>>,
@@ -142,6 +169,7 @@ pub(crate) struct RawSink {
 pub(crate) enum SinkKind {
     Sqlite,
     Postgres,
+    Oracle,
 }
 
 /// libpq's `sslmode` values (`allow` is left out: it only differs from

@@ -14,12 +14,13 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::columns;
+use super::daemon;
 use super::dialect;
 use super::error::Problem;
 use super::mode;
-use super::model::{Config, Daemon, Job, Sink, SqliteSink, SqliteSynchronous};
-use super::paths::{absolute, check_output_dir, check_output_file, resolve};
-use super::raw::{self, Dur, Int, Name, RawConfig, RawDaemon, RawJob, RawSink, Size};
+use super::model::{Config, Job, Sink, SqliteSink, SqliteSynchronous};
+use super::paths::{check_output_dir, check_output_file, resolve};
+use super::raw::{self, Dur, Int, Name, RawConfig, RawJob, RawSink, Size};
 use super::source;
 use super::units::{show_duration, show_size};
 use crate::format::Format;
@@ -33,28 +34,36 @@ const MIB: u64 = 1 << 20;
 pub(crate) struct Env {
     /// systemd's `$STATE_DIRECTORY` (its first entry).
     pub state_directory: Option<PathBuf>,
+    /// systemd's `$RUNTIME_DIRECTORY` (its first entry).
+    pub runtime_directory: Option<PathBuf>,
 }
 
 impl Env {
     pub fn from_process() -> Env {
-        use std::os::unix::ffi::OsStrExt;
-        // systemd joins several StateDirectory= entries with ':'; the first is ours.
-        let state_directory = std::env::var_os("STATE_DIRECTORY").and_then(|v| {
-            let first = v
-                .as_bytes()
-                .split(|&b| b == b':')
-                .next()
-                .unwrap_or_default();
-            (!first.is_empty()).then(|| PathBuf::from(std::ffi::OsStr::from_bytes(first)))
-        });
-        Env { state_directory }
+        Env {
+            state_directory: first_entry("STATE_DIRECTORY"),
+            runtime_directory: first_entry("RUNTIME_DIRECTORY"),
+        }
     }
+}
+
+/// systemd joins several `StateDirectory=` (etc.) entries with ':'; the first is ours.
+fn first_entry(var: &str) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    std::env::var_os(var).and_then(|v| {
+        let first = v
+            .as_bytes()
+            .split(|&b| b == b':')
+            .next()
+            .unwrap_or_default();
+        (!first.is_empty()).then(|| PathBuf::from(std::ffi::OsStr::from_bytes(first)))
+    })
 }
 
 /// Validates a parsed file; `file` is its absolute path.
 pub(crate) fn config(raw: RawConfig, file: PathBuf, env: &Env) -> Result<Config, Problem> {
     let base = file.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let daemon = daemon(raw.daemon, &base, env)?;
+    let daemon = daemon::daemon(raw.daemon, &base, env)?;
     let mut sinks = BTreeMap::new();
     for (Name(name), s) in raw.sinks {
         let built = sink(&name, s, &base)?;
@@ -81,30 +90,6 @@ struct Ctx<'a> {
     sinks: &'a BTreeMap<String, Sink>,
 }
 
-fn daemon(raw: Option<RawDaemon>, base: &Path, env: &Env) -> Result<Daemon, Problem> {
-    let raw = raw.unwrap_or_default();
-    let key = "daemon.state_dir";
-    let (state_dir, span, origin) = match (&raw.state_dir, &env.state_directory) {
-        (Some(v), _) => (resolve(base, key, v)?, Some(v.span()), ""),
-        (None, Some(env_dir)) => (absolute(env_dir), None, " (from $STATE_DIRECTORY)"),
-        (None, None) => (absolute(&base.join("var/state")), None, " (the default)"),
-    };
-    check_output_dir(&state_dir).map_err(|m| Problem::new(key, span, format!("{m}{origin}")))?;
-    let rescan_interval = duration(raw.rescan_interval.as_ref(), Duration::from_secs(30));
-    if rescan_interval.is_zero() {
-        let span = raw.rescan_interval.as_ref().map(Spanned::span);
-        return Err(Problem::new(
-            "daemon.rescan_interval",
-            span,
-            "must be longer than 0s, like \"30s\"",
-        ));
-    }
-    Ok(Daemon {
-        state_dir,
-        rescan_interval,
-    })
-}
-
 fn sink(name: &str, raw: Spanned<RawSink>, base: &Path) -> Result<Sink, Problem> {
     let key = format!("sinks.{name}");
     let span = raw.span();
@@ -112,12 +97,14 @@ fn sink(name: &str, raw: Spanned<RawSink>, base: &Path) -> Result<Sink, Problem>
     match raw.kind {
         raw::SinkKind::Sqlite => sqlite(&key, span, raw, base).map(Sink::Sqlite),
         raw::SinkKind::Postgres => super::postgres::sink(&key, span, raw, base).map(Sink::Postgres),
+        raw::SinkKind::Oracle => super::oracle::oracle(&key, span, raw, base).map(Sink::Oracle),
     }
 }
 
 fn sqlite(key: &str, span: Range<usize>, raw: RawSink, base: &Path) -> Result<SqliteSink, Problem> {
     super::secret::refuse(key, &raw, "sqlite")?;
     super::postgres::refuse_keys(key, &raw, "sqlite")?;
+    super::oracle::refuse(key, &raw, "sqlite")?;
     let Some(path) = raw.path.as_ref() else {
         return Err(Problem::new(
             key,
@@ -141,10 +128,8 @@ fn sqlite(key: &str, span: Range<usize>, raw: RawSink, base: &Path) -> Result<Sq
             ),
         ));
     }
-    let synchronous = match raw
-        .synchronous
-        .map_or(raw::Synchronous::Normal, |s| *s.get_ref())
-    {
+    let synchronous = raw.synchronous.map(Spanned::into_inner);
+    let synchronous = match synchronous.unwrap_or(raw::Synchronous::Normal) {
         raw::Synchronous::Off => SqliteSynchronous::Off,
         raw::Synchronous::Normal => SqliteSynchronous::Normal,
         raw::Synchronous::Full => SqliteSynchronous::Full,
@@ -292,10 +277,10 @@ pub(crate) fn duration(v: Option<&Spanned<Dur>>, default: Duration) -> Duration 
 
 /// Numeric keys of one table (`Numbers("jobs.NAME")`): range-checked, with
 /// the range in the message, and converted to the model's types.
-struct Numbers<'a>(&'a str);
+pub(super) struct Numbers<'a>(pub(super) &'a str);
 
 impl Numbers<'_> {
-    fn int<T: TryFrom<i64>>(
+    pub(super) fn int<T: TryFrom<i64>>(
         &self,
         name: &str,
         v: &Option<Spanned<Int>>,

@@ -144,6 +144,13 @@ pub enum ToWorker {
         query: u64,
         source: String,
     },
+    /// Reopen the log file (logrotate moved it away).
+    ReopenLog,
+    /// `ingestd check --connect`: does the table exist with these columns
+    /// (none: just the table)? Nothing is created. Answered by `Checked`.
+    Check {
+        columns: Vec<crate::format::ColumnSpec>,
+    },
     /// Finish, close the pool, exit 0.
     Shutdown,
 }
@@ -158,6 +165,10 @@ pub enum FromWorker {
     Ledger {
         query: u64,
         ranges: Vec<LedgerRange>,
+    },
+    /// The answer to `Check`: `None` when the table is usable.
+    Checked {
+        problem: Option<String>,
     },
     /// The job cannot go on (configuration class, or a failure the worker cannot
     /// retry); the worker exits after sending this.

@@ -6,6 +6,7 @@
 //! classifying every database error once (`ErrorClass`).
 
 pub mod ledger;
+pub mod oracle;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
@@ -66,6 +67,10 @@ pub enum SinkError {
     Write { class: ErrorClass, detail: String },
     #[error("closing the database: {detail}")]
     Close { class: ErrorClass, detail: String },
+    /// The database's client library could not be loaded (Oracle's
+    /// DPI-1047). Such a failure sticks for the life of the process.
+    #[error("loading the database client library: {detail}")]
+    ClientLibrary { detail: String },
 }
 
 impl SinkError {
@@ -76,7 +81,16 @@ impl SinkError {
             | SinkError::Table { class, .. }
             | SinkError::Write { class, .. }
             | SinkError::Close { class, .. } => *class,
+            // An operator must act (install the library)...
+            SinkError::ClientLibrary { .. } => ErrorClass::Config,
         }
+    }
+
+    /// ...but not on the job's configuration: only a new process can load
+    /// the library once it is there. The worker exits without `Fatal`, and
+    /// the supervisor restarts it with back-off while other jobs go on.
+    pub fn needs_new_process(&self) -> bool {
+        matches!(self, SinkError::ClientLibrary { .. })
     }
 }
 
@@ -111,5 +125,6 @@ pub fn open(sink: &config::Sink, session: &Session) -> Result<Box<dyn Sink>, Sin
     match sink {
         config::Sink::Sqlite(cfg) => Ok(Box::new(sqlite::SqliteTarget::open(cfg, session)?)),
         config::Sink::Postgres(cfg) => Ok(Box::new(postgres::PgTarget::open(cfg, session)?)),
+        config::Sink::Oracle(cfg) => Ok(Box::new(oracle::OracleTarget::open(cfg, session)?)),
     }
 }

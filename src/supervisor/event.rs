@@ -39,6 +39,8 @@ pub enum Event {
         file: FileId,
         ev: CutEvent,
     },
+    /// `ingestd status` asks; answer on the channel.
+    Status(Sender<crate::status::StatusReport>),
 }
 
 /// What a cutter thread reports about the file it is reading.

@@ -327,6 +327,11 @@ fn log_report(r: &FileReport) {
     };
     let seconds = format!("{:.2}", r.seconds);
     match &r.outcome {
+        // Rejects want a look at the reject files: a warning, so that
+        // `journalctl -p warning` shows them.
+        Outcome::Done if r.rejected > 0 => {
+            warn!(job = %r.job, file = %r.file, loaded = r.loaded, rejected = r.rejected, seconds, rows_per_s = rate, "file done with rejects")
+        }
         Outcome::Done => {
             info!(job = %r.job, file = %r.file, loaded = r.loaded, rejected = r.rejected, seconds, rows_per_s = rate, "file done")
         }

@@ -17,28 +17,29 @@ use tracing::{error, info, warn};
 
 use crate::config::{Job, Source};
 use crate::logging::LogSetup;
-use crate::process::ExitCause;
-use crate::protocol::{
-    Batch, BatchDone, ErrorClass, FromWorker, LedgerRange, ToWorker, Verdict, WorkerSetup,
-};
+use crate::protocol::{Batch, BatchDone, ErrorClass, FromWorker, LedgerRange, ToWorker};
 use crate::source::dir::{self, DirEvent, DirWatch};
 use crate::source::{FileFingerprint, Input};
 
 use super::cutter::{Cutter, FileTask};
 use super::event::{CutEvent, Event, FileId};
 use super::files::{FileReport, FileState};
+use super::metrics::Metrics;
+use super::rate::Rate;
 use super::workers::{Slot, SlotState};
 
 /// What a job needs from the supervisor.
+#[derive(Clone)]
 pub struct JobContext {
     pub exe: PathBuf,
+    pub metrics: Arc<Metrics>,
     pub log: LogSetup,
     pub events: Sender<Event>,
     pub once: bool,
     pub rescan: std::time::Duration,
 }
 
-struct Query {
+pub(super) struct Query {
     source: String,
     reply: Sender<Vec<LedgerRange>>,
 }
@@ -46,21 +47,21 @@ struct Query {
 pub struct JobRun {
     pub index: usize,
     pub cfg: Arc<Job>,
-    ctx: Arc<JobContext>,
+    pub(super) ctx: Arc<JobContext>,
     pub slots: Vec<Slot>,
     /// Batches waiting for a worker: redeliveries first, then the cutter's.
-    pending: VecDeque<(FileId, Arc<Batch>)>,
+    pub(super) pending: VecDeque<(FileId, Arc<Batch>)>,
     pub batches: Receiver<(FileId, Batch)>,
     tasks: Option<Sender<FileTask>>,
-    files: BTreeMap<FileId, FileState>,
+    pub(super) files: BTreeMap<FileId, FileState>,
     next_file: FileId,
     /// Files taken and kept in place: a rescan that finds one unchanged skips it.
     known: HashMap<PathBuf, FileFingerprint>,
-    queries_waiting: VecDeque<(u64, Query)>,
-    queries_sent: HashMap<u64, Query>,
+    pub(super) queries_waiting: VecDeque<(u64, Query)>,
+    pub(super) queries_sent: HashMap<u64, Query>,
     next_query: u64,
     /// Worker deaths per batch id, for quarantine.
-    attempts: HashMap<u64, u32>,
+    pub(super) attempts: HashMap<u64, u32>,
     pub failed: Option<(ErrorClass, String)>,
     /// No more files will come (run --once, load).
     pub source_done: bool,
@@ -68,11 +69,19 @@ pub struct JobRun {
     watch: Option<DirWatch>,
     pub reports: Vec<FileReport>,
     pub bytes_done: u64,
+    /// Since the daemon started (for status, progress and metrics).
+    pub loaded_total: u64,
+    pub rejected_total: u64,
+    pub restarts: u64,
+    /// When each batch in flight was sent, for its latency.
+    pub(super) sent_at: HashMap<u64, Instant>,
+    pub(super) rate: Rate,
 }
 
 impl JobRun {
     pub fn new(index: usize, cfg: Job, ctx: Arc<JobContext>) -> std::io::Result<Self> {
         let cfg = Arc::new(cfg);
+        ctx.metrics.add_job(&cfg.name);
         let depth = (cfg.workers * cfg.in_flight) as usize;
         let (batch_tx, batch_rx) = bounded(depth.max(1));
         let (task_tx, task_rx) = unbounded();
@@ -104,6 +113,11 @@ impl JobRun {
             watch: None,
             reports: Vec::new(),
             bytes_done: 0,
+            loaded_total: 0,
+            rejected_total: 0,
+            restarts: 0,
+            sent_at: HashMap::new(),
+            rate: Rate::default(),
         };
         job.start_source()?;
         Ok(job)
@@ -136,7 +150,11 @@ impl JobRun {
         Ok(())
     }
 
-    fn active(&self) -> bool {
+    pub(super) fn ctx_metrics(&self) -> &Metrics {
+        &self.ctx.metrics
+    }
+
+    pub(super) fn active(&self) -> bool {
         self.failed.is_none() && !self.draining
     }
 
@@ -177,42 +195,6 @@ impl JobRun {
     pub fn scan_done(&mut self) {
         if self.ctx.once {
             self.source_done = true;
-        }
-    }
-
-    /// Starts the workers whose restart time has come.
-    pub fn tick(&mut self, now: Instant) {
-        if !self.active() {
-            return;
-        }
-        for i in 0..self.slots.len() {
-            let slot = &self.slots[i];
-            if slot.state != SlotState::Down || slot.restart_at.is_none_or(|t| t > now) {
-                continue;
-            }
-            let setup = self.setup(slot.number);
-            let slot = &mut self.slots[i];
-            match slot.start(&self.ctx.exe, setup, self.index, i, &self.ctx.events) {
-                Ok(pid) => info!(job = %self.cfg.name, worker = slot.number, pid, "worker started"),
-                Err(e) => {
-                    error!(job = %self.cfg.name, worker = slot.number, "{e}");
-                    slot.died();
-                }
-            }
-        }
-    }
-
-    fn setup(&self, worker: u32) -> WorkerSetup {
-        WorkerSetup {
-            job: self.cfg.name.clone(),
-            worker,
-            sink_name: self.cfg.sink_name.clone(),
-            sink: self.cfg.sink.clone(),
-            table: self.cfg.table.clone(),
-            create_table: self.cfg.create_table,
-            mode: self.cfg.mode.clone(),
-            format: self.cfg.format.clone(),
-            log: self.ctx.log.clone(),
         }
     }
 
@@ -260,6 +242,7 @@ impl JobRun {
                 continue;
             }
             self.slots[i].send(ToWorker::Batch(next.1.clone()));
+            self.sent_at.insert(next.1.id, Instant::now());
             self.slots[i].in_flight.push_back(next);
         }
     }
@@ -290,6 +273,7 @@ impl JobRun {
                 }
             }
             FromWorker::Fatal { class, message } => self.fail(class, message),
+            FromWorker::Checked { .. } => {} // only `check --connect` asks
         }
         self.dispatch();
     }
@@ -305,6 +289,16 @@ impl JobRun {
         s.batches_done += 1;
         self.attempts.remove(&batch.id);
         self.bytes_done += batch.end - batch.start;
+        let rejected: u64 = done.rejects.iter().map(|r| u64::from(r.records)).sum();
+        self.loaded_total += done.loaded;
+        self.rejected_total += rejected;
+        let seconds = self
+            .sent_at
+            .remove(&batch.id)
+            .map_or(0.0, |t| t.elapsed().as_secs_f64());
+        self.ctx
+            .metrics
+            .batch_done(&self.cfg.name, seconds, done.loaded, rejected);
         let cfg = self.cfg.clone();
         let Some(f) = self.files.get_mut(&file) else {
             return;
@@ -400,61 +394,6 @@ impl JobRun {
         }
     }
 
-    pub fn worker_gone(&mut self, slot: usize, generation: u64) {
-        let active = self.active();
-        let s = &mut self.slots[slot];
-        if s.generation != generation || !s.is_alive() {
-            return;
-        }
-        let expected = s.state == SlotState::Stopping;
-        let (pid, number) = (s.pid, s.number);
-        let (in_flight, queries) = s.died();
-        if expected || !active {
-            s.retire();
-            s.failures = 0;
-        }
-        let restart = s.restart_at;
-        if !expected || !in_flight.is_empty() {
-            warn!(
-                job = %self.cfg.name, worker = number, pid = pid.unwrap_or(0),
-                in_flight = in_flight.len(), restart_in = ?restart.map(|t| t.saturating_duration_since(Instant::now())),
-                "worker died; its batches go to other workers"
-            );
-        }
-        self.requeue(in_flight);
-        for id in queries.into_iter().rev() {
-            if let Some(q) = self.queries_sent.remove(&id) {
-                self.queries_waiting.push_front((id, q));
-            }
-        }
-        self.dispatch();
-    }
-
-    /// Puts a dead worker's batches back at the front of the queue. The oldest
-    /// one was being loaded when it died: it is blamed, and quarantined once it
-    /// has been fatal `max_batch_attempts` times.
-    fn requeue(&mut self, mut in_flight: VecDeque<(FileId, Arc<Batch>)>) {
-        if let Some((_, b)) = in_flight.front_mut() {
-            let n = self.attempts.entry(b.id).or_insert(0);
-            *n += 1;
-            if *n >= self.cfg.max_batch_attempts && b.verdict.is_none() {
-                error!(
-                    job = %self.cfg.name, file = %b.file, first_line = b.first_line, records = b.records,
-                    "quarantining a batch: {n} workers died while loading it"
-                );
-                let mut q = (**b).clone();
-                q.verdict = Some(Verdict {
-                    code: "quarantined".into(),
-                    reason: format!("{n} worker processes died while loading these records"),
-                });
-                *b = Arc::new(q);
-            }
-        }
-        while let Some(b) = in_flight.pop_back() {
-            self.pending.push_front(b);
-        }
-    }
-
     /// Stops the job: a configuration error no retry can fix.
     pub fn fail(&mut self, class: ErrorClass, message: String) {
         if self.failed.is_some() {
@@ -502,42 +441,6 @@ impl JobRun {
                 && self.files.is_empty()
                 && self.pending.is_empty()
                 && self.in_flight() == 0)
-    }
-
-    pub fn shut_down_workers(&mut self) {
-        for s in &mut self.slots {
-            s.shut_down();
-            s.retire();
-        }
-    }
-
-    pub fn kill_workers(&mut self) {
-        for s in &mut self.slots {
-            if let Some(pid) = s.pid {
-                crate::process::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            }
-            s.retire();
-        }
-    }
-
-    /// Worker processes not yet reaped.
-    pub fn workers_alive(&self) -> usize {
-        self.slots.iter().map(|s| s.processes()).sum()
-    }
-
-    /// Logs how a reaped worker ended; true if it was one of ours.
-    pub fn reaped(&mut self, pid: u32, cause: ExitCause) -> bool {
-        let Some(s) = self.slots.iter_mut().find(|s| s.unreaped.contains(&pid)) else {
-            return false;
-        };
-        s.reaped(pid);
-        match cause {
-            ExitCause::Code(0) => {
-                info!(job = %self.cfg.name, worker = s.number, pid, "worker exited")
-            }
-            cause => warn!(job = %self.cfg.name, worker = s.number, pid, "worker ended: {cause}"),
-        }
-        true
     }
 
     /// Files still in progress when the run ends: reported, left for next time.

@@ -46,6 +46,12 @@ impl Loader {
         retrying(|| sink.committed(job, source))
     }
 
+    /// Checks the table and columns without creating anything.
+    pub fn check(&mut self, columns: &[ColumnSpec]) -> Result<(), SinkError> {
+        let (sink, table, mode) = (&mut self.sink, &self.table, &self.mode);
+        sink.ensure_table(table, columns, false, mode)
+    }
+
     pub fn load(&mut self, batch: &Batch) -> Result<BatchDone, SinkError> {
         let t0 = Instant::now();
         self.ensure_table(&batch.layout.columns)?;

@@ -14,6 +14,7 @@ use std::io::BufReader;
 
 use tracing::{error, info, info_span, warn};
 
+use crate::logging::LogHandle;
 use crate::process;
 use crate::protocol::{ErrorClass, FrameReader, FrameWriter, FromWorker, ToWorker, WorkerSetup};
 use crate::sink::{self, Session, Sink, SinkError};
@@ -29,6 +30,10 @@ pub mod exit {
     pub const PROTOCOL: i32 = 70;
     /// The job cannot run (a `Fatal` frame was sent first).
     pub const FATAL: i32 = 71;
+    /// This process cannot go on, but a new one may (a client library that
+    /// failed to load, see `SinkError::needs_new_process`). No `Fatal` frame:
+    /// the supervisor restarts the worker with back-off, the job goes on.
+    pub const NEW_PROCESS: i32 = 72;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,12 +74,23 @@ pub fn run() -> i32 {
             return exit::PROTOCOL;
         }
     };
-    crate::logging::init(&setup.log);
+    let (log, log_failed) = crate::logging::init(&setup.log);
     let pid = std::process::id();
     let span = info_span!("worker", job = %setup.job, worker = setup.worker, pid);
     let _entered = span.enter();
-    match serve(&setup, pid, &mut rx, &mut tx) {
+    if let Some(e) = log_failed {
+        warn!("cannot open the log file, logging to stderr: {e}");
+    }
+    match serve(&setup, pid, &mut rx, &mut tx, &log) {
         Ok(()) => exit::OK,
+        Err(WorkerError::Sink(e)) if e.needs_new_process() => {
+            error!(class = %e.class(), "{e}. This worker exits and is started again with back-off, so loading starts once the library can be loaded, without restarting ingestd");
+            // Exit with the pipes still open: the supervisor sees their end
+            // only as this process ends, and reaps code 72. Returning would
+            // close them first, and a supervisor that sees the end of a
+            // worker it did not stop kills it, hiding the code.
+            std::process::exit(exit::NEW_PROCESS)
+        }
         Err(WorkerError::Sink(e)) => {
             error!(class = %e.class(), "{e}");
             let _ = tx.write(&FromWorker::Fatal {
@@ -90,7 +106,13 @@ pub fn run() -> i32 {
     }
 }
 
-fn serve(setup: &WorkerSetup, pid: u32, rx: &mut Rx, tx: &mut Tx) -> Result<(), WorkerError> {
+fn serve(
+    setup: &WorkerSetup,
+    pid: u32,
+    rx: &mut Rx,
+    tx: &mut Tx,
+    log: &LogHandle,
+) -> Result<(), WorkerError> {
     let session = Session {
         job: setup.job.clone(),
         worker: setup.worker,
@@ -101,7 +123,7 @@ fn serve(setup: &WorkerSetup, pid: u32, rx: &mut Rx, tx: &mut Tx) -> Result<(), 
     tx.write(&FromWorker::Ready { pid })
         .map_err(WorkerError::Answer)?;
     let mut loader = Loader::new(setup, sink);
-    let served = serve_frames(&mut loader, rx, tx);
+    let served = serve_frames(&mut loader, rx, tx, log);
     // Close the pool whatever happened: never leave sessions behind.
     let closed = loader.into_sink().close();
     match &closed {
@@ -112,7 +134,12 @@ fn serve(setup: &WorkerSetup, pid: u32, rx: &mut Rx, tx: &mut Tx) -> Result<(), 
     Ok(())
 }
 
-fn serve_frames(loader: &mut Loader, rx: &mut Rx, tx: &mut Tx) -> Result<(), WorkerError> {
+fn serve_frames(
+    loader: &mut Loader,
+    rx: &mut Rx,
+    tx: &mut Tx,
+    log: &LogHandle,
+) -> Result<(), WorkerError> {
     loop {
         let msg = match rx.read::<ToWorker>().map_err(WorkerError::Receive)? {
             // End of input: the supervisor closed the pipe or died.
@@ -125,6 +152,15 @@ fn serve_frames(loader: &mut Loader, rx: &mut Rx, tx: &mut Tx) -> Result<(), Wor
                 query,
                 ranges: loader.committed(&source)?,
             },
+            ToWorker::Check { columns } => FromWorker::Checked {
+                problem: loader.check(&columns).err().map(|e| e.to_string()),
+            },
+            ToWorker::ReopenLog => {
+                if let Err(e) = log.reopen() {
+                    warn!("cannot reopen the log file: {e}");
+                }
+                continue;
+            }
             ToWorker::Hello(_) => return Err(WorkerError::NoHello),
             ToWorker::Shutdown => unreachable!("handled above"),
         };
@@ -133,13 +169,14 @@ fn serve_frames(loader: &mut Loader, rx: &mut Rx, tx: &mut Tx) -> Result<(), Wor
 }
 
 /// Opens the pool, retrying transient and capacity failures with back-off
-/// (the database may be restarting); configuration failures end the worker.
+/// (the database may be restarting); configuration failures end the worker,
+/// and so does a failure only a new process can get past.
 fn open_pool(setup: &WorkerSetup, session: &Session) -> Result<Box<dyn Sink>, SinkError> {
     let mut backoff = Backoff::new();
     loop {
         match sink::open(&setup.sink, session) {
             Ok(s) => return Ok(s),
-            Err(e) if e.class() == ErrorClass::Config => return Err(e),
+            Err(e) if e.class() == ErrorClass::Config || e.needs_new_process() => return Err(e),
             Err(e) => {
                 let wait = backoff.next(e.class());
                 warn!(class = %e.class(), retry_in = ?wait, "{e}");

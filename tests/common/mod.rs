@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod oracle;
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ingestd")
 }
@@ -161,6 +163,24 @@ pub fn write_orders(path: &Path, n: u64, first_id: u64, seed: u64) -> Sum {
     sum
 }
 
+/// Writes `n` orders under a hidden name in `dir`, then renames the file to
+/// `name` (how producers should hand files to a landing directory).
+pub fn drop_orders(dir: &Path, name: &str, n: u64, first_id: u64, seed: u64) -> Sum {
+    let staged = dir.join(format!(".{name}.tmp"));
+    let sum = write_orders(&staged, n, first_id, seed);
+    fs::rename(&staged, dir.join(name)).unwrap();
+    sum
+}
+
+impl Sum {
+    pub fn plus(self, other: Sum) -> Sum {
+        Sum {
+            rows: self.rows + other.rows,
+            hash: self.hash.wrapping_add(other.hash),
+        }
+    }
+}
+
 /// The sum of the orders table in an SQLite file.
 pub fn sqlite_sum(db: &Path, table: &str) -> Sum {
     let conn =
@@ -299,6 +319,10 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(args: &[&str], log: &Path) -> Daemon {
+        Daemon::start_with_env(args, log, &[])
+    }
+
+    pub fn start_with_env(args: &[&str], log: &Path, env: &[(&str, &str)]) -> Daemon {
         let err = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -306,6 +330,7 @@ impl Daemon {
             .unwrap();
         let child = Command::new(bin())
             .args(args)
+            .envs(env.iter().copied())
             .env("INGESTD_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(err)

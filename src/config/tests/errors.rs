@@ -29,7 +29,7 @@ fn unknown_key_at_top_level_and_in_daemon() {
     );
     assert_err(
         &format!("{MINIMAL}[daemon]\nstate = \"x\"\n"),
-        ":12:1: daemon.state: unknown key `state`, expected `state_dir` or `rescan_interval`",
+        ":12:1: daemon.state: unknown key `state`, expected one of `state_dir`, `rescan_interval`, ",
     );
 }
 
@@ -107,7 +107,7 @@ fn wrong_type() {
     );
     assert_err(
         &MINIMAL.replace("kind = \"sqlite\"", "kind = \"mysql\""),
-        ":2:8: sinks.local.kind: unknown value `mysql`, expected `sqlite` or `postgres`",
+        ":2:8: sinks.local.kind: unknown value `mysql`, expected one of `sqlite`, `postgres`, `oracle`",
     );
 }
 
@@ -397,5 +397,17 @@ fn upsert_key_takes_the_columns_spelling() {
         crate::config::WriteMode::Upsert {
             key: vec!["Id".into()]
         }
+    );
+}
+
+#[test]
+fn daemon_keys() {
+    assert_err(
+        &format!("{MINIMAL}[daemon]\nmetrics_listen = \"localhost\"\n"),
+        ":12:18: daemon.metrics_listen: \"localhost\" is not an address and port",
+    );
+    assert_err(
+        &format!("{MINIMAL}[daemon]\ndrain_timeout = \"0s\"\n"),
+        ":12:17: daemon.drain_timeout: must be longer than 0s",
     );
 }

@@ -10,6 +10,11 @@ use crate::format::{ColumnSpec, ColumnType, CsvFormat, Format};
 const FULL: &str = r##"[daemon]
 state_dir = "var/state"
 rescan_interval = 45
+runtime_dir = "run"
+drain_timeout = "2m"
+progress_interval = "0s"
+log_file = "log/ingestd.log"
+metrics_listen = "127.0.0.1:9464"
 
 [sinks.local]
 kind = "sqlite"
@@ -154,6 +159,11 @@ fn full_config_every_key() {
         daemon: Daemon {
             state_dir: conf.join("var/state"),
             rescan_interval: Duration::from_secs(45),
+            runtime_dir: conf.join("run"),
+            drain_timeout: Duration::from_secs(120),
+            progress_interval: Duration::ZERO,
+            log_file: Some(conf.join("log/ingestd.log")),
+            metrics_listen: Some("127.0.0.1:9464".parse().unwrap()),
         },
         sinks: [("local".to_string(), sink)].into(),
         jobs: [("feed".to_string(), feed), ("orders".to_string(), orders)].into(),

@@ -4,6 +4,7 @@
 
 mod errors;
 mod full;
+mod oracle;
 mod postgres;
 
 use std::fs;
@@ -99,6 +100,11 @@ fn defaults() {
         Daemon {
             state_dir: conf.join("var/state"),
             rescan_interval: Duration::from_secs(30),
+            runtime_dir: conf.join("var/state"),
+            drain_timeout: Duration::from_secs(60),
+            progress_interval: Duration::from_secs(30),
+            log_file: None,
+            metrics_listen: None,
         }
     );
     let sink = Sink::Sqlite(SqliteSink {
@@ -195,9 +201,11 @@ fn state_directory_from_the_environment() {
     let fx = Fixture::new();
     let env = Env {
         state_directory: Some(fx.tmp.path().join("systemd-state")),
+        runtime_directory: Some(fx.tmp.path().join("systemd-run")),
     };
     let config = parse_with(MINIMAL, &fx.file(), &env).expect("valid");
     assert_eq!(config.daemon.state_dir, fx.tmp.path().join("systemd-state"));
+    assert_eq!(config.daemon.runtime_dir, fx.tmp.path().join("systemd-run"));
     assert_eq!(
         config.jobs["orders"].reject_dir,
         fx.tmp.path().join("systemd-state/rejects/orders")

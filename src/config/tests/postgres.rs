@@ -275,4 +275,25 @@ fn keys_of_the_other_kind() {
         ),
         ":4:7: sinks.local.url: key `url` is not valid for sink kind `sqlite`",
     );
+    assert_err(
+        &sink_key("pool_min = 1"),
+        ":4:12: sinks.pg.pool_min: key `pool_min` is not valid for sink kind `postgres` (only for kind `oracle`)",
+    );
+    assert_err(
+        &MINIMAL.replace(
+            "path = \"db/test.db\"",
+            "path = \"db/test.db\"\nuser = \"u\"",
+        ),
+        ":4:8: sinks.local.user: key `user` is not valid for sink kind `sqlite` (only for kind `postgres` or `oracle`)",
+    );
+    // An oracle sink refuses the keys only postgres has (user and pool_max are both's).
+    let oracle = "[sinks.pg]\nkind = \"oracle\"\nconnect = \"db:1521/X\"\nuser = \"u\"\n\
+                  password_env = \"P\"\nsslmode = \"require\"\n";
+    assert_err(
+        &PG.replace(
+            "[sinks.pg]\nkind = \"postgres\"\nurl = \"postgres://loader@db.example:5432/warehouse\"\n",
+            oracle,
+        ),
+        ":6:11: sinks.pg.sslmode: key `sslmode` is not valid for sink kind `oracle` (only for kind `postgres`)",
+    );
 }

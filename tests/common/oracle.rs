@@ -1,0 +1,182 @@
+//! Oracle helpers of the integration tests: a stand-in Oracle Client library
+//! built with `cc` (to observe which process loads the library, on machines
+//! without Instant Client), config text for Oracle jobs, and, when
+//! `INGESTD_TEST_ORACLE_CONNECT`, `_USER` and `_PASSWORD` are set, a
+//! connection to a real Oracle database to check what was loaded.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{ORDER_COLUMNS, Sum, canonical};
+
+/// Builds `dir/libclntsh.so`: a shared library with the Oracle Client's file
+/// name but none of its functions. Loading it runs a constructor that
+/// appends the loading process's pid to `marker`, so a test can see which
+/// processes loaded "the client library". ODPI-C then finds no
+/// `OCIClientVersion` and refuses it (DPI-1072), like an unusable client.
+pub fn stand_in_client_library(dir: &Path, marker: &Path) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    let src = dir.join("stand_in.c");
+    let marker = marker.display().to_string();
+    assert!(!marker.contains(['"', '\\']), "marker path must be plain");
+    fs::write(
+        &src,
+        format!(
+            r#"#include <stdio.h>
+#include <unistd.h>
+__attribute__((constructor)) static void ingestd_test_mark(void) {{
+    FILE *f = fopen("{marker}", "a");
+    if (f) {{ fprintf(f, "%d\n", (int) getpid()); fclose(f); }}
+}}
+"#
+        ),
+    )
+    .unwrap();
+    let lib = dir.join("libclntsh.so");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new(&cc)
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .output()
+        .unwrap_or_else(|e| panic!("{cc} is needed to build the stand-in client library: {e}"));
+    assert!(
+        out.status.success(),
+        "building {}: {}",
+        lib.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::remove_file(&src).unwrap();
+    lib
+}
+
+/// Pids written by the stand-in library's constructor.
+pub fn loaded_by(marker: &Path) -> Vec<u32> {
+    fs::read_to_string(marker)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect()
+}
+
+/// `[sinks.NAME]` of kind oracle; the password comes from
+/// `INGESTD_TEST_ORACLE_PASSWORD`, which the daemon inherits.
+pub fn oracle_sink(name: &str, connect: &str, user: &str, extra: &str) -> String {
+    format!(
+        "\n[sinks.{name}]\nkind = \"oracle\"\nconnect = {connect:?}\nuser = {user:?}\n\
+         password_env = \"INGESTD_TEST_ORACLE_PASSWORD\"\n{extra}\n"
+    )
+}
+
+/// `[jobs.JOB]` on `sink` reading `*.csv` from `dir`, with the orders columns.
+pub fn orders_job(job: &str, sink: &str, table: &str, dir: &str, extra: &str) -> String {
+    format!(
+        "\n[jobs.{job}]\nsink = \"{sink}\"\ntable = {table:?}\nreject_dir = \"rejects-{job}\"\n\
+         {extra}\n\n[jobs.{job}.source]\nkind = \"dir\"\npath = {dir:?}\npattern = \"*.csv\"\n\
+         settle = \"200ms\"\n{}",
+        ORDER_COLUMNS.replace("[[jobs.orders.", &format!("[[jobs.{job}."))
+    )
+}
+
+/// The Oracle database of the integration tests, from the environment.
+pub struct OracleDb {
+    pub connect: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl OracleDb {
+    /// `None`, after saying so on stderr, when the variables are not set.
+    pub fn from_env(test: &str) -> Option<OracleDb> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        match (
+            var("INGESTD_TEST_ORACLE_CONNECT"),
+            var("INGESTD_TEST_ORACLE_USER"),
+            var("INGESTD_TEST_ORACLE_PASSWORD"),
+        ) {
+            (Some(connect), Some(user), Some(password)) => Some(OracleDb {
+                connect,
+                user,
+                password,
+            }),
+            _ => {
+                // Straight to stderr: the test harness captures eprintln!,
+                // and a skip must show in a plain `cargo test` run.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED {test}: set INGESTD_TEST_ORACLE_CONNECT, INGESTD_TEST_ORACLE_USER \
+                     and INGESTD_TEST_ORACLE_PASSWORD to run it against an Oracle database \
+                     (README: Oracle, integration tests)"
+                );
+                None
+            }
+        }
+    }
+
+    pub fn conn(&self) -> oracle::Connection {
+        oracle::Connection::connect(&self.user, &self.password, &self.connect)
+            .unwrap_or_else(|e| panic!("connecting to {} as {}: {e}", self.connect, self.user))
+    }
+
+    /// A per-run name, so runs and tests never share a table or job.
+    pub fn unique(prefix: &str) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        format!("{prefix}_{}_{nanos}", std::process::id())
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.conn().query_row_as::<i64>(sql, &[]).unwrap()
+    }
+
+    /// Rows of `table` now; 0 before it exists.
+    pub fn rows(&self, table: &str) -> u64 {
+        self.conn()
+            .query_row_as::<i64>(&format!("SELECT count(*) FROM \"{table}\""), &[])
+            .map(|n| n as u64)
+            .unwrap_or(0)
+    }
+
+    /// The order-independent sum of an orders table (see `common::canonical`).
+    pub fn sum(&self, table: &str) -> Sum {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT \"id\", \"customer_id\", \"customer_name\", \"amount\" * 100, \"currency\", \
+             \"created_at\", \"status\", \"note\" FROM \"{table}\""
+        );
+        let mut sum = Sum::default();
+        for row in conn.query(&sql, &[]).unwrap() {
+            let r = row.unwrap();
+            let ts: oracle::sql_type::Timestamp = r.get(5).unwrap();
+            let at = chrono::NaiveDate::from_ymd_opt(ts.year(), ts.month(), ts.day())
+                .and_then(|d| {
+                    d.and_hms_nano_opt(ts.hour(), ts.minute(), ts.second(), ts.nanosecond())
+                })
+                .unwrap();
+            let note: Option<String> = r.get(7).unwrap();
+            sum.add(&canonical(
+                r.get(0).unwrap(),
+                r.get(1).unwrap(),
+                &r.get::<_, String>(2).unwrap(),
+                r.get(3).unwrap(),
+                &r.get::<_, String>(4).unwrap(),
+                &at.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
+                &r.get::<_, String>(6).unwrap(),
+                note.as_deref(),
+            ));
+        }
+        sum
+    }
+
+    /// Drops the test's table and its ledger rows.
+    pub fn clean(&self, table: &str, job: &str) {
+        let conn = self.conn();
+        let _ = conn.execute(&format!("DROP TABLE \"{table}\" PURGE"), &[]);
+        let _ = conn.execute("DELETE FROM ingestd_ledger WHERE job = :1", &[&job]);
+        let _ = conn.commit();
+    }
+}

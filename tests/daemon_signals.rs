@@ -1,0 +1,403 @@
+//! The daemon as systemd runs it, with the real binary: the sd_notify
+//! conversation (a datagram socket stands in for systemd's), SIGTERM drains
+//! within the limit and a restart loads the rest exactly once, and the status
+//! socket and metrics endpoint agree with the table.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixDatagram;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Collects what the daemon sends to NOTIFY_SOCKET.
+fn listen(path: &std::path::Path) -> mpsc::Receiver<String> {
+    let sock = UnixDatagram::bind(path).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok(n) = sock.recv(&mut buf) {
+            if tx
+                .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a message containing `what`; returns it.
+fn expect(rx: &mpsc::Receiver<String>, what: &str, within: Duration) -> String {
+    let t0 = Instant::now();
+    while let Some(left) = within.checked_sub(t0.elapsed()) {
+        match rx.recv_timeout(left) {
+            Ok(m) if m.contains(what) => return m,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("no {what:?} within {within:?}");
+}
+
+#[test]
+fn notify_ready_status_watchdog_reload_and_stopping() {
+    let s = Setup::new("workers = 2\n", "", "on_done = \"keep\"");
+    let sock = s.path("notify.sock");
+    let rx = listen(&sock);
+    let cfg = s.config.to_str().unwrap();
+    let env = [
+        ("NOTIFY_SOCKET", sock.to_str().unwrap()),
+        ("WATCHDOG_USEC", "400000"),
+    ];
+    let mut d = Daemon::start_with_env(&["run", "--config", cfg], &s.path("d.log"), &env);
+
+    let ready = expect(&rx, "READY=1", Duration::from_secs(30));
+    // READY only once both workers have their pools open.
+    assert_eq!(
+        d.log_text().matches("worker ready").count(),
+        2,
+        "{}",
+        d.log_text()
+    );
+    assert!(
+        ready.contains("STATUS=") && ready.contains("2/2 workers"),
+        "{ready}"
+    );
+    for w in children(d.pid()) {
+        let env = std::fs::read(format!("/proc/{w}/environ")).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&env).contains("NOTIFY_SOCKET"),
+            "worker {w} inherited NOTIFY_SOCKET"
+        );
+    }
+    // Watchdog pings at half the 0.4 s interval, from the loop.
+    let t0 = Instant::now();
+    expect(&rx, "WATCHDOG=1", Duration::from_secs(2));
+    expect(&rx, "WATCHDOG=1", Duration::from_secs(2));
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    // A file loads; STATUS follows the work.
+    drop_orders(&s.landing, "a.csv", 1_000, 1, 1);
+    assert!(
+        d.wait_log("file done", 1, Duration::from_secs(30)),
+        "{}",
+        d.log_text()
+    );
+
+    d.signal(1); // SIGHUP
+    let reloading = expect(&rx, "RELOADING=1", Duration::from_secs(10));
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    expect(&rx, "READY=1", Duration::from_secs(10));
+
+    d.signal(15);
+    expect(&rx, "STOPPING=1", Duration::from_secs(10));
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        d.log_text()
+    );
+}
+
+#[test]
+fn sigterm_drains_within_the_limit_and_a_restart_loads_the_rest_once() {
+    let rows = 500_000;
+    let s = Setup::new(
+        "workers = 2\nbatch_rows = 2000\n",
+        "",
+        "on_done = \"archive\"",
+    );
+    std::fs::write(
+        &s.config,
+        std::fs::read_to_string(&s.config)
+            .unwrap()
+            .replace("[daemon]\n", "[daemon]\ndrain_timeout = \"20s\"\n"),
+    )
+    .unwrap();
+    let expected = drop_orders(&s.landing, "big.csv", rows, 1, 77);
+    let cfg = s.config.to_str().unwrap();
+    let mut d = Daemon::start(&["run", "--config", cfg], &s.path("first.log"));
+    let t0 = Instant::now();
+    while count(&s) < rows / 10 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no progress:\n{}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    d.signal(15);
+    let t1 = Instant::now();
+    let code = d.wait_exit(Duration::from_secs(25));
+    assert_eq!(
+        code,
+        Some(0),
+        "SIGTERM ends with 0 within drain_timeout:\n{}",
+        d.log_text()
+    );
+    assert!(t1.elapsed() < Duration::from_secs(20));
+    let after = count(&s);
+    assert!(after < rows, "the stop must land mid-load ({after} rows)");
+    assert!(
+        s.landing.join("big.csv").exists(),
+        "an unfinished file stays in place"
+    );
+    assert!(
+        d.log_text().contains("pool closed"),
+        "workers close their pools when drained"
+    );
+
+    let o = std::process::Command::new(bin())
+        .args(["run", "--once", "--config", cfg])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        sqlite_sum(&s.db, "orders"),
+        expected,
+        "every record exactly once"
+    );
+    assert!(s.landing.join("archive/big.csv").exists());
+}
+
+#[test]
+fn status_and_metrics_agree_with_the_table() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let s = Setup::new("workers = 2\n", "", "on_done = \"keep\"");
+    let text = std::fs::read_to_string(&s.config).unwrap().replace(
+        "[daemon]\n",
+        &format!("[daemon]\nmetrics_listen = \"127.0.0.1:{port}\"\n"),
+    );
+    std::fs::write(&s.config, text).unwrap();
+    drop_orders(&s.landing, "a.csv", 3_000, 1, 1);
+    drop_orders(&s.landing, "b.csv", 2_000, 10_000, 2);
+    let cfg = s.config.to_str().unwrap();
+    let mut d = Daemon::start(&["run", "--config", cfg], &s.path("d.log"));
+    assert!(
+        d.wait_log("file done", 2, Duration::from_secs(60)),
+        "{}",
+        d.log_text()
+    );
+    let in_table = count(&s);
+    assert_eq!(in_table, 5_000);
+
+    let o = std::process::Command::new(bin())
+        .args(["status", "--json", "--config", cfg])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["pid"], d.pid());
+    let job = &st["jobs"][0];
+    assert_eq!(job["name"], "orders");
+    assert_eq!(job["loaded"], in_table);
+    assert_eq!(job["rejected"], 0);
+    assert_eq!(job["workers"].as_array().unwrap().len(), 2);
+    let pids: Vec<u64> = job["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["pid"].as_u64().unwrap())
+        .collect();
+    let mut kids: Vec<u64> = children(d.pid()).into_iter().map(u64::from).collect();
+    kids.sort();
+    let mut pids_sorted = pids.clone();
+    pids_sorted.sort();
+    assert_eq!(pids_sorted, kids, "status names the live workers");
+    let batches: u64 = job["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["batches"].as_u64().unwrap())
+        .sum();
+    assert!(batches >= 2);
+    let human = std::process::Command::new(bin())
+        .args(["status", "--config", cfg])
+        .output()
+        .unwrap();
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains(&format!("loaded {in_table}, rejected 0")),
+        "{human}"
+    );
+    let sock = s.path("state/ingestd.sock");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let body = http_get(port, "/metrics");
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        let (name, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad sample line {line:?}"));
+        assert!(value.parse::<f64>().is_ok(), "bad value in {line:?}");
+        assert!(
+            name.starts_with("ingestd_") && (name.ends_with('}') || !name.contains('{')),
+            "{line:?}"
+        );
+    }
+    assert!(
+        body.contains(&format!(
+            "ingestd_rows_loaded_total{{job=\"orders\"}} {in_table}\n"
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains("ingestd_batch_duration_seconds_count{job=\"orders\"}"),
+        "{body}"
+    );
+    assert!(
+        body.contains("ingestd_worker_restarts_total{job=\"orders\"} 0\n"),
+        "{body}"
+    );
+
+    d.signal(15);
+    assert_eq!(d.wait_exit(Duration::from_secs(30)), Some(0));
+    assert!(!sock.exists(), "the socket is removed on exit");
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(c, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "{head}"
+    );
+    body.to_string()
+}
+
+fn count(s: &Setup) -> u64 {
+    rusqlite::Connection::open_with_flags(&s.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("SELECT count(*) FROM orders", [], |r| r.get::<_, i64>(0)))
+        .unwrap_or(0) as u64
+}
+
+#[test]
+fn log_file_is_reopened_on_sigusr1_and_json_lines_parse() {
+    let s = Setup::new("workers = 1\n", "", "on_done = \"delete\"");
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace("[daemon]\n", "[daemon]\nlog_file = \"log/ingestd.log\"\n");
+    std::fs::write(&s.config, text).unwrap();
+    let log = s.path("log/ingestd.log");
+    let cfg = s.config.to_str().unwrap();
+    let mut d = Daemon::start(
+        &["--log-format", "json", "run", "--config", cfg],
+        &s.path("stderr.log"),
+    );
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    let t0 = Instant::now();
+    while !read(&log).contains("worker ready") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no log file:\n{}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // logrotate: move the file away, then SIGUSR1.
+    let rotated = s.path("log/ingestd.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    d.signal(10);
+    drop_orders(&s.landing, "a.csv", 500, 1, 1);
+    let t0 = Instant::now();
+    while !read(&log).contains("file done") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "nothing in the reopened file:\n{}",
+            read(&rotated)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    d.signal(15);
+    assert_eq!(d.wait_exit(Duration::from_secs(30)), Some(0));
+    let all = read(&rotated) + &read(&log);
+    for line in all.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["level"].is_string() && v["fields"]["message"].is_string(),
+            "{line}"
+        );
+    }
+    // Worker lines carry their span: job, worker and pid.
+    let pool = all
+        .lines()
+        .find(|l| l.contains("pool closed"))
+        .expect("pool closed line");
+    let v: serde_json::Value = serde_json::from_str(pool).unwrap();
+    assert_eq!(v["span"]["job"], "orders");
+    assert!(v["span"]["pid"].as_u64().is_some(), "{pool}");
+    assert!(
+        read(&log).contains("pool closed"),
+        "workers reopened their log file too"
+    );
+    assert!(
+        d.log_text().is_empty(),
+        "nothing on stderr: {}",
+        d.log_text()
+    );
+}
+
+#[test]
+fn journal_lines_carry_their_priority_and_no_timestamp() {
+    let s = Setup::new("workers = 1\n", "", "");
+    let file = s.path("x.csv");
+    write_orders(&file, 100, 1, 1);
+    std::fs::write(
+        s.path("bad.csv"),
+        format!("{HEADER}1,2,x,notanumber,USD,2025-01-01T00:00:00,paid,\n"),
+    )
+    .unwrap();
+    let o = std::process::Command::new(bin())
+        .args([
+            "load",
+            "--config",
+            s.config.to_str().unwrap(),
+            "--job",
+            "orders",
+        ])
+        .arg(&file)
+        .arg(s.path("bad.csv"))
+        .env("JOURNAL_STREAM", "8:12345")
+        .env("INGESTD_LOG", "info")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.is_empty());
+    for line in err.lines() {
+        let (p, rest) = line.split_at(3);
+        assert!(["<3>", "<4>", "<6>", "<7>"].contains(&p), "{line}");
+        assert!(
+            !rest.starts_with("20"),
+            "no timestamp in the journal: {line}"
+        );
+    }
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("<6>") && l.contains("file done")),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("<4>") && l.contains("file done with rejects")),
+        "{err}"
+    );
+}
