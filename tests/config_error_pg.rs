@@ -1,14 +1,16 @@
 //! A PostgreSQL job that cannot run (its table is missing and create_table
 //! is off; or its role does not exist) stops with a message naming the job
 //! and the cause, while an SQLite job in the same daemon loads its file;
-//! `ingestd run --once` then exits 78 (configuration).
+//! `ingestd run --once` then exits 78 (configuration). Also: sslmode =
+//! require against a server without TLS is a configuration error, not a
+//! connection problem to retry forever.
 
 mod common;
 
 use std::process::Command;
 use std::str::FromStr;
 
-use common::pg::{Schema, test_url};
+use common::pg::{Cluster, Schema, test_url};
 use common::*;
 
 /// A daemon config: job `pgjob` on the postgres sink `pg_sink`, job `local`
@@ -55,20 +57,38 @@ settle = "100ms"
     config
 }
 
-/// Runs `ingestd run --once`; returns (exit code, stdout + stderr).
+/// Runs `ingestd run --once`; returns (exit code, stdout + stderr). A run
+/// that does not end within two minutes (a job retrying forever) fails.
 fn run_once(config: &std::path::Path) -> (Option<i32>, String) {
-    let o = Command::new(bin())
+    let dir = config.parent().unwrap();
+    let (out, err) = (dir.join("run.out"), dir.join("run.err"));
+    let mut child = Command::new(bin())
         .args(["run", "--once", "--config"])
         .arg(config)
         .env("INGESTD_LOG", "info")
-        .output()
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.code(), text)
+    let read = || {
+        format!(
+            "{}{}",
+            std::fs::read_to_string(&out).unwrap_or_default(),
+            std::fs::read_to_string(&err).unwrap_or_default()
+        )
+    };
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code(), read());
+        }
+        if t0.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("run --once did not end:\n{}", read());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// The stop line of job `pgjob` in the log.
@@ -154,5 +174,27 @@ fn a_role_that_does_not_exist_stops_its_job_and_the_other_job_loads() {
         "the message names the role: {line}"
     );
     assert!(line.contains("28000"), "{line}");
+    check_sqlite_job_loaded(dir.path(), expected, &log);
+}
+
+#[test]
+fn tls_required_of_a_server_without_it_stops_its_job() {
+    // A cluster of the test's own: initdb leaves TLS off.
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let sink = format!(
+        "kind = \"postgres\"\nurl = \"{}\"\nsslmode = \"require\"\n",
+        cluster.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = two_jobs(dir.path(), &sink);
+    write_orders(&dir.path().join("pg_in/pg.csv"), 100, 1, 1);
+    let expected = write_orders(&dir.path().join("sqlite_in/lite.csv"), 1000, 1, 2);
+
+    let (code, log) = run_once(&config);
+    assert_eq!(code, Some(78), "exit code:\n{log}");
+    let line = stop_line(&log);
+    assert!(line.contains("does not support TLS"), "{line}");
     check_sqlite_job_loaded(dir.path(), expected, &log);
 }

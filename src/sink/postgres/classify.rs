@@ -181,10 +181,14 @@ fn class_of_driver_error(e: &postgres::Error) -> ErrorClass {
                 .is_some_and(|inner| inner.is::<rustls::Error>())
         });
     if text.starts_with("error performing TLS handshake") {
-        return if has_tls {
-            ErrorClass::Config
-        } else {
+        // Only a network failure during the handshake may pass by itself; a
+        // refused certificate, or a server without TLS under sslmode =
+        // require ("server does not support TLS"), needs an operator.
+        let network = source_chain(e).any(|s| s.is::<std::io::Error>());
+        return if network && !has_tls {
             ErrorClass::Transient
+        } else {
+            ErrorClass::Config
         };
     }
     const CONFIG: [&str; 8] = [
