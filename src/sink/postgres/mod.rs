@@ -59,6 +59,8 @@ pub struct PgTarget {
     tls: MakeRustlsConnect,
     /// `None` after the session failed: the next call opens a new one.
     conn: Option<Conn>,
+    /// A session was open once (so a new one is a reconnect).
+    opened: bool,
     plans: Vec<Plan>,
     encoder: Encoder,
 }
@@ -76,6 +78,7 @@ impl PgTarget {
             session: session.clone(),
             tls: connect::tls(cfg)?,
             conn: None,
+            opened: false,
             plans: Vec::new(),
             encoder: Encoder::default(),
         };
@@ -116,6 +119,11 @@ impl PgTarget {
                     ledger::insert_sql(Placeholder::Dollar, "now()"),
                 )?,
             };
+            if self.opened {
+                // After a lost session: says the retries are over.
+                tracing::info!(target = %connect::shown(&self.cfg), "postgres session reopened");
+            }
+            self.opened = true;
             self.conn = Some(Conn { client, ledger });
         }
         Ok(self.conn.as_mut().expect("set above"))
