@@ -190,6 +190,8 @@ fn missing_privileges_name_the_table() {
         return;
     };
     let role = format!("{}_ro", db.schema);
+    // Roles outlive schemas: drop this one even if an assertion fails.
+    let _role = DropRole(role.clone());
     db.open(1).close().expect("the owner creates the ledger");
     db.exec(&format!(
         "CREATE ROLE \"{role}\" LOGIN; GRANT USAGE ON SCHEMA \"{s}\" TO \"{role}\"; \
@@ -213,7 +215,20 @@ fn missing_privileges_name_the_table() {
         "{e}"
     );
     drop(sink);
-    db.exec(&format!("DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\""));
+}
+
+/// Drops a test's role (and what it owns or was granted) when dropped.
+struct DropRole(String);
+
+impl Drop for DropRole {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&super::tests::test_url(), postgres::NoTls) {
+            let r = &self.0;
+            let _ = c.batch_execute(&format!(
+                "DROP OWNED BY \"{r}\"; DROP ROLE IF EXISTS \"{r}\""
+            ));
+        }
+    }
 }
 
 #[test]
