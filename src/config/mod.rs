@@ -17,6 +17,8 @@ mod mode;
 mod model;
 mod oracle;
 mod paths;
+mod pg_url;
+mod postgres;
 mod raw;
 mod secret;
 mod source;

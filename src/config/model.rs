@@ -42,6 +42,7 @@ pub struct Daemon {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sink {
     Sqlite(SqliteSink),
+    Postgres(PostgresSink),
     Oracle(OracleSink),
 }
 
@@ -49,6 +50,7 @@ impl Sink {
     pub fn kind(&self) -> &'static str {
         match self {
             Sink::Sqlite(_) => "sqlite",
+            Sink::Postgres(_) => "postgres",
             Sink::Oracle(_) => "oracle",
         }
     }
@@ -61,6 +63,43 @@ pub struct SqliteSink {
     /// How long a writer waits for the lock held by another worker.
     pub busy_timeout: Duration,
     pub synchronous: SqliteSynchronous,
+}
+
+/// A PostgreSQL server. Each worker opens its own sessions from this after it
+/// starts; the supervisor only carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostgresSink {
+    /// Host name, IP address, or the folder of a unix socket (absolute).
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+    pub user: String,
+    /// Where the target tables and `ingestd_ledger` are (the session's
+    /// `search_path`).
+    pub schema: String,
+    /// Where the password is; `None` when the server does not ask for one.
+    pub password: Option<super::Secret>,
+    pub sslmode: PgSslMode,
+    /// CA certificates (PEM) that verify the server; the system's when `None`.
+    pub sslrootcert: Option<PathBuf>,
+    /// Sessions one worker may hold at once.
+    pub pool_max: u32,
+    pub connect_timeout: Duration,
+}
+
+/// libpq's `sslmode`. Over a unix socket TLS is never used, as in libpq.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PgSslMode {
+    /// Plain TCP.
+    Disable,
+    /// TLS when the server offers it, unverified; plain otherwise.
+    Prefer,
+    /// TLS, unverified (verified like `VerifyCa` when `sslrootcert` is set).
+    Require,
+    /// TLS; the certificate chain must lead to a trusted CA.
+    VerifyCa,
+    /// `VerifyCa`, and the certificate must name the host.
+    VerifyFull,
 }
 
 /// An Oracle database, reached through the Oracle Client library (loaded by

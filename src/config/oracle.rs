@@ -24,6 +24,7 @@ pub(crate) fn oracle(
     base: &Path,
 ) -> Result<OracleSink, Problem> {
     refuse_sqlite_keys(key, &raw)?;
+    super::postgres::refuse_own_keys(key, &raw, "oracle")?;
     let required = |v: &Option<Spanned<String>>, name: &str, what: &str| match v {
         None => Err(Problem::new(
             key,

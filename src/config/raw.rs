@@ -28,10 +28,21 @@
 //! metrics_listen = "127.0.0.1:9464"  # Prometheus text on /metrics; default: off
 //!
 //! [sinks.NAME]
-//! kind = "sqlite"           # required: sqlite | oracle
+//! kind = "sqlite"           # required: sqlite | postgres | oracle
 //! path = "var/db.sqlite"    # sqlite: required; not a directory
 //! busy_timeout = "60s"      # sqlite: default 60s
 //! synchronous = "normal"    # sqlite: off | normal | full, default normal
+//! url = "postgres://u@h:5432/db?sslmode=require" # postgres: or the four keys below;
+//!                           #   a password inside the URL is refused
+//! host = "db.example"       # postgres: host name, IP, or a unix socket folder (absolute)
+//! port = 5432               # postgres: default 5432
+//! dbname = "warehouse"      # postgres: required without url
+//! user = "loader"           # postgres: required without url
+//! schema = "public"         # postgres: target tables and ingestd_ledger live here; default public
+//! sslmode = "prefer"        # postgres: disable | prefer | require | verify-ca | verify-full
+//! sslrootcert = "ca.pem"    # postgres: CA certificates (PEM) for verify-ca / verify-full
+//! pool_max = 1              # postgres: sessions per worker, 1..=16, default 1
+//! connect_timeout = "10s"   # postgres: > 0, default 10s
 //! password_file = "pw"      # servers: the password's place, at most one of
 //! password_env = "PGPASS"   #   password_file, password_env and
 //! password_credential = "db"#   password_credential (systemd LoadCredential=)
@@ -128,13 +139,23 @@ pub(crate) struct RawSink {
     pub path: Option<Spanned<String>>,
     pub busy_timeout: Option<Spanned<Dur>>,
     pub synchronous: Option<Spanned<Synchronous>>,
+    // servers (postgres, oracle)
+    pub user: Option<Spanned<String>>,
+    pub pool_max: Option<Spanned<Int>>,
+    // postgres (see `config::postgres`)
+    pub url: Option<Spanned<String>>,
+    pub host: Option<Spanned<String>>,
+    pub port: Option<Spanned<Int>>,
+    pub dbname: Option<Spanned<String>>,
+    pub schema: Option<Spanned<String>>,
+    pub sslmode: Option<Spanned<SslMode>>,
+    pub sslrootcert: Option<Spanned<String>>,
+    pub connect_timeout: Option<Spanned<Dur>>,
     // oracle (see `config::oracle`)
     pub connect: Option<Spanned<String>>,
-    pub user: Option<Spanned<String>>,
     pub client_lib_dir: Option<Spanned<String>>,
     pub config_dir: Option<Spanned<String>>,
     pub pool_min: Option<Spanned<Int>>,
-    pub pool_max: Option<Spanned<Int>>,
     pub pool_increment: Option<Spanned<Int>>,
     pub stmt_cache_size: Option<Spanned<Int>>,
     // servers (postgres, oracle): where the password is, never the password
@@ -147,7 +168,20 @@ pub(crate) struct RawSink {
 #[serde(rename_all = "lowercase")]
 pub(crate) enum SinkKind {
     Sqlite,
+    Postgres,
     Oracle,
+}
+
+/// libpq's `sslmode` values (`allow` is left out: it only differs from
+/// `prefer` when the server refuses TLS, which `prefer` handles too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]

@@ -74,7 +74,6 @@ impl Secret {
 
 /// The `password_*` keys of a sink table (`key` is `sinks.NAME`): at most
 /// one place; a file must exist (its content is not read here).
-#[allow(dead_code)] // the first server sink (postgres) uses it
 pub(crate) fn secret(key: &str, raw: &RawSink, base: &Path) -> Result<Option<Secret>, Problem> {
     let given: Vec<(&str, &Spanned<String>)> = [
         ("password_file", &raw.password_file),

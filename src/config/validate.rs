@@ -96,12 +96,14 @@ fn sink(name: &str, raw: Spanned<RawSink>, base: &Path) -> Result<Sink, Problem>
     let raw = raw.into_inner();
     match raw.kind {
         raw::SinkKind::Sqlite => sqlite(&key, span, raw, base).map(Sink::Sqlite),
+        raw::SinkKind::Postgres => super::postgres::sink(&key, span, raw, base).map(Sink::Postgres),
         raw::SinkKind::Oracle => super::oracle::oracle(&key, span, raw, base).map(Sink::Oracle),
     }
 }
 
 fn sqlite(key: &str, span: Range<usize>, raw: RawSink, base: &Path) -> Result<SqliteSink, Problem> {
     super::secret::refuse(key, &raw, "sqlite")?;
+    super::postgres::refuse_keys(key, &raw, "sqlite")?;
     super::oracle::refuse(key, &raw, "sqlite")?;
     let Some(path) = raw.path.as_ref() else {
         return Err(Problem::new(

@@ -7,6 +7,7 @@
 
 pub mod ledger;
 pub mod oracle;
+pub mod postgres;
 pub mod sql;
 pub mod sqlite;
 
@@ -123,6 +124,7 @@ pub trait Sink {
 pub fn open(sink: &config::Sink, session: &Session) -> Result<Box<dyn Sink>, SinkError> {
     match sink {
         config::Sink::Sqlite(cfg) => Ok(Box::new(sqlite::SqliteTarget::open(cfg, session)?)),
+        config::Sink::Postgres(cfg) => Ok(Box::new(postgres::PgTarget::open(cfg, session)?)),
         config::Sink::Oracle(cfg) => Ok(Box::new(oracle::OracleTarget::open(cfg, session)?)),
     }
 }

@@ -3,6 +3,8 @@
 //! writing, and a handle on the real `ingestd` binary running as a daemon.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -106,8 +106,8 @@ fn wrong_type() {
         ":14:12: jobs.orders.columns[0].nullable: invalid type: string \"yes\", expected a boolean",
     );
     assert_err(
-        &MINIMAL.replace("kind = \"sqlite\"", "kind = \"postgres\""),
-        ":2:8: sinks.local.kind: unknown value `postgres`, expected `sqlite` or `oracle`",
+        &MINIMAL.replace("kind = \"sqlite\"", "kind = \"mysql\""),
+        ":2:8: sinks.local.kind: unknown value `mysql`, expected one of `sqlite`, `postgres`, `oracle`",
     );
 }
 

@@ -5,6 +5,7 @@
 mod errors;
 mod full;
 mod oracle;
+mod postgres;
 
 use std::fs;
 use std::path::{Path, PathBuf};

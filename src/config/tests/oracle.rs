@@ -176,6 +176,6 @@ fn keys_of_another_kind_are_refused() {
     );
     assert_err(
         &sqlite("pool_max = 3"),
-        ":4:12: sinks.local.pool_max: key `pool_max` is not valid for sink kind `sqlite` (only for kind `oracle`)",
+        ":4:12: sinks.local.pool_max: key `pool_max` is not valid for sink kind `sqlite` (only for kind `postgres` or `oracle`)",
     );
 }

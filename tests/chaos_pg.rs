@@ -1,0 +1,209 @@
+//! Exactly once through chaos, with the real binary and a real PostgreSQL
+//! server of the test's own (a throwaway cluster, so restarting it disturbs
+//! no other test): 500,000 rows, 2 workers; workers SIGKILLed every ~0.3 s;
+//! the server crash-stopped (`pg_ctl stop -m immediate`) and started again
+//! while the load runs; the supervisor SIGKILLed once and started again.
+//! Afterwards the table holds every record exactly once (count and
+//! checksum) and nothing was rejected.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::pg::{Cluster, PgSetup, orders_sum};
+use common::*;
+
+const ROWS: u64 = 500_000;
+
+#[test]
+fn every_record_lands_exactly_once_through_worker_server_and_supervisor_crashes() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let sink = format!("kind = \"postgres\"\nurl = \"{}\"\n", cluster.url());
+    // Small batches: many commits, so the kills land mid-load.
+    let s = PgSetup::new(
+        "orders",
+        &sink,
+        "workers = 2\nbatch_rows = 250\ncreate_table = true\n",
+        "on_done = \"archive\"",
+    );
+    let staged = s.path("orders.csv");
+    let expected = write_orders(&staged, ROWS, 1, 4242);
+    std::fs::rename(&staged, s.landing.join("orders.csv")).unwrap();
+    let cfg = s.config.to_str().unwrap();
+    let args = ["run", "--config", cfg, "--once"];
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut worker_kills = 0;
+    let mut watch = Watch::new(&cluster);
+
+    let mut first = Daemon::start(&args, &s.path("first.log"));
+    assert!(
+        first.wait_log("worker ready", 2, Duration::from_secs(30)),
+        "{}",
+        first.log_text()
+    );
+    let mut next_kill = Instant::now() + Duration::from_millis(rng.u64(200..400));
+    let mut restarted_at = None;
+    let t0 = Instant::now();
+    loop {
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "half the load never committed:\n{}",
+            first.log_text()
+        );
+        let loaded = watch.loaded();
+        if restarted_at.is_none() && loaded >= ROWS / 5 {
+            // The server goes down hard in the middle of the load.
+            cluster.down("immediate");
+            std::thread::sleep(Duration::from_millis(500));
+            cluster.up();
+            restarted_at = Some(loaded);
+            watch.reconnect();
+        }
+        if loaded >= ROWS / 2 && restarted_at.is_some() {
+            break;
+        }
+        assert!(
+            first.child.try_wait().unwrap().is_none(),
+            "first run ended early:\n{}",
+            first.log_text()
+        );
+        if Instant::now() >= next_kill {
+            if let Some(&w) = pick(&mut rng, &children(first.pid())) {
+                kill(w, 9);
+                worker_kills += 1;
+            }
+            next_kill = Instant::now() + Duration::from_millis(rng.u64(200..400));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let restarted_at = restarted_at.expect("restarted");
+    let orphans = children(first.pid());
+    kill(first.pid(), 9);
+    first
+        .wait_exit(Duration::from_secs(5))
+        .expect("supervisor killed");
+    let t1 = Instant::now();
+    while orphans.iter().any(|p| alive(*p)) && t1.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !orphans.iter().any(|p| alive(*p)),
+        "workers outlived their supervisor"
+    );
+    let midway = watch.loaded();
+    assert!(
+        midway < ROWS,
+        "the supervisor kill must land mid-load (had {midway} rows)"
+    );
+    let log = first.log_text();
+    assert!(
+        log.contains("class=transient"),
+        "the server restart was not seen by the workers:\n{log}"
+    );
+
+    let mut second = Daemon::start(&args, &s.path("second.log"));
+    let code = loop {
+        if let Some(code) = second.wait_exit(Duration::from_millis(rng.u64(200..400))) {
+            break code;
+        }
+        if let Some(&w) = pick(&mut rng, &children(second.pid())) {
+            kill(w, 9);
+            worker_kills += 1;
+        }
+        assert!(
+            t1.elapsed() < Duration::from_secs(600),
+            "no end in sight:\n{}",
+            second.log_text()
+        );
+    };
+    assert_eq!(code, 0, "second run failed:\n{}", second.log_text());
+    eprintln!(
+        "{worker_kills} worker kills; server restarted at {restarted_at} rows; supervisor killed at {midway} rows"
+    );
+    assert!(
+        worker_kills >= 6,
+        "only {worker_kills} worker kills: the load was too short"
+    );
+
+    let mut db = cluster.client();
+    assert_eq!(
+        orders_sum(&mut db, "orders", "true"),
+        expected,
+        "table differs from the file"
+    );
+    let ledger =
+        |db: &mut postgres::Client, sql: &str| -> i64 { db.query_one(sql, &[]).unwrap().get(0) };
+    assert_eq!(
+        ledger(
+            &mut db,
+            "SELECT coalesce(sum(rows_rejected), 0)::bigint FROM ingestd_ledger"
+        ),
+        0
+    );
+    assert_eq!(
+        ledger(
+            &mut db,
+            "SELECT sum(rows_loaded)::bigint FROM ingestd_ledger"
+        ) as u64,
+        ROWS
+    );
+    assert!(
+        !s.rejects.join("orders.csv.bad.jsonl").exists(),
+        "nothing may be rejected"
+    );
+    assert!(
+        s.landing.join("archive/orders.csv").exists(),
+        "the file is archived once loaded"
+    );
+}
+
+/// Rows committed so far, from the ledger (cheap to ask every 20 ms).
+struct Watch<'a> {
+    cluster: &'a Cluster,
+    client: Option<postgres::Client>,
+}
+
+impl<'a> Watch<'a> {
+    fn new(cluster: &'a Cluster) -> Self {
+        Watch {
+            cluster,
+            client: Some(cluster.client()),
+        }
+    }
+
+    fn reconnect(&mut self) {
+        self.client = Some(self.cluster.client());
+    }
+
+    fn loaded(&mut self) -> u64 {
+        let client = self.client.get_or_insert_with(|| self.cluster.client());
+        let sql = "SELECT coalesce(sum(rows_loaded), 0)::bigint FROM ingestd_ledger";
+        match client.query_one(sql, &[]) {
+            Ok(r) => r.get::<_, i64>(0) as u64,
+            // No ledger yet, or the connection broke: ask again next time.
+            Err(_) => {
+                self.client = None;
+                0
+            }
+        }
+    }
+}
+
+fn pick<'a>(rng: &mut fastrand::Rng, v: &'a [u32]) -> Option<&'a u32> {
+    if v.is_empty() {
+        None
+    } else {
+        v.get(rng.usize(..v.len()))
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}

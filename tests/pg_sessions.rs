@@ -1,0 +1,124 @@
+//! The process model seen from the server, on the real binary: while a job
+//! runs, every ingestd session in `pg_stat_activity` is tagged with a
+//! worker's pid, that worker (a child of the supervisor, never the
+//! supervisor) really owns the session's socket, and there are at most
+//! workers x pool_max of them; after the daemon stops, none remain.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use common::pg::{PgSetup, Schema, sessions, socket_owner, test_url};
+use common::*;
+
+const WORKERS: usize = 3;
+const POOL_MAX: usize = 2;
+const ROWS: u64 = 150_000;
+
+#[test]
+fn sessions_belong_to_workers_and_end_with_the_daemon() {
+    let Some(mut db) = Schema::new("sessions") else {
+        return;
+    };
+    let job = format!("sess{}", std::process::id());
+    let prefix = format!("ingestd/{job}/");
+    let sink = format!("{}pool_max = {POOL_MAX}\n", db.sink_toml());
+    let s = PgSetup::new(
+        &job,
+        &sink,
+        &format!("workers = {WORKERS}\nbatch_rows = 500\ncreate_table = true\n"),
+        "on_done = \"keep\"",
+    );
+    write_orders(&s.landing.join("a.csv"), ROWS, 1, 5);
+    let server_port = postgres::Config::from_str(&test_url())
+        .ok()
+        .and_then(|c| c.get_ports().first().copied())
+        .unwrap_or(5432);
+    let cfg = s.config.to_str().unwrap();
+    let mut d = Daemon::start(&["run", "--config", cfg], &s.path("daemon.log"));
+    let sup = d.pid();
+
+    let (mut samples, mut max_seen, mut during_load, mut owned) = (0, 0, 0, 0);
+    let mut pids = BTreeSet::new();
+    let t0 = Instant::now();
+    let mut done_at = None;
+    while done_at.is_none_or(|t: Instant| t.elapsed() < Duration::from_secs(1)) {
+        assert!(t0.elapsed() < Duration::from_secs(120), "{}", d.log_text());
+        assert!(d.child.try_wait().unwrap().is_none(), "{}", d.log_text());
+        if done_at.is_none() && d.log_text().contains("file done") {
+            done_at = Some(Instant::now());
+        }
+        let workers = children(sup);
+        let found = sessions(&mut db.client, &prefix);
+        for (backend, app, port) in &found {
+            let pid: u32 = app
+                .rsplit('/')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("application_name {app:?} names no pid"));
+            assert_ne!(pid, sup, "a session of the supervisor: {app}");
+            assert!(
+                workers.contains(&pid),
+                "{app}: pid {pid} is not a worker of {sup} ({workers:?})"
+            );
+            // The tag could lie; the socket cannot.
+            if let Some(port) = port.filter(|p| *p > 0) {
+                let owner = socket_owner(port as u16, server_port, &workers);
+                if let Some(owner) = owner {
+                    assert_eq!(owner, pid, "backend {backend}: {app} is owned by {owner}");
+                    owned += 1;
+                } else {
+                    // The session may have ended between the two looks.
+                    assert!(
+                        !sessions(&mut db.client, &prefix)
+                            .iter()
+                            .any(|(b, ..)| b == backend),
+                        "backend {backend} ({app}): no worker owns its socket"
+                    );
+                }
+                assert!(
+                    socket_owner(port as u16, server_port, &[sup]).is_none(),
+                    "the supervisor holds a database socket"
+                );
+            }
+            pids.insert(pid);
+        }
+        assert!(
+            found.len() <= WORKERS * POOL_MAX,
+            "{} sessions: {found:?}",
+            found.len()
+        );
+        if !found.is_empty() {
+            samples += 1;
+            if done_at.is_none() {
+                during_load += 1;
+            }
+        }
+        max_seen = max_seen.max(found.len());
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(during_load > 0, "no session was seen while the file loaded");
+    assert!(owned > 0, "no session's socket was traced to its worker");
+    assert_eq!(pids.len(), WORKERS, "sessions of {pids:?}");
+    eprintln!(
+        "{samples} samples ({owned} sockets traced), at most {max_seen} sessions, workers {pids:?}"
+    );
+    assert_eq!(db.int("SELECT count(*) FROM orders"), ROWS as i64);
+
+    d.signal(15);
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        d.log_text()
+    );
+    let t1 = Instant::now();
+    let mut left = sessions(&mut db.client, &prefix);
+    while !left.is_empty() && t1.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+        left = sessions(&mut db.client, &prefix);
+    }
+    assert!(left.is_empty(), "sessions outlived the daemon: {left:?}");
+}
