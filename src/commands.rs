@@ -326,6 +326,11 @@ fn print_summary(report: &RunReport, seconds: f64) {
 }
 
 fn exit_code(report: &RunReport, once: bool) -> u8 {
+    // A daemon only ends on a stop signal: that is a clean stop, whatever its
+    // jobs went through (they were logged; the next start carries on).
+    if !once {
+        return exit::OK;
+    }
     if report
         .failed_jobs
         .iter()
@@ -337,7 +342,7 @@ fn exit_code(report: &RunReport, once: bool) -> u8 {
         .files
         .iter()
         .any(|f| matches!(f.outcome, Outcome::Unfinished { .. }));
-    if !report.failed_jobs.is_empty() || (once && (unfinished || report.interrupted)) {
+    if !report.failed_jobs.is_empty() || unfinished || report.interrupted {
         return exit::FAILURE;
     }
     let set_aside = report
