@@ -1,7 +1,8 @@
 //! `ingestd check --connect`: for each job, a worker is started the same way
 //! the daemon starts them (fork+exec, configuration as the first frame); it
-//! opens its pool, checks the job's table and columns without creating
-//! anything, closes its pool and exits. This process itself never touches a
+//! opens its pool, checks the job's table and columns without creating the
+//! table (opening a pool creates the ledger table when it is missing, as on a
+//! first load), closes its pool and exits. This process itself never touches a
 //! database.
 //!
 //! Owns the probe's conversation with one worker; rendering is the caller's.

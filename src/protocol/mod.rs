@@ -147,7 +147,7 @@ pub enum ToWorker {
     /// Reopen the log file (logrotate moved it away).
     ReopenLog,
     /// `ingestd check --connect`: does the table exist with these columns
-    /// (none: just the table)? Nothing is created. Answered by `Checked`.
+    /// (none: just the table)? The table is not created. Answered by `Checked`.
     Check {
         columns: Vec<crate::format::ColumnSpec>,
     },

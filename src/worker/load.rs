@@ -46,7 +46,7 @@ impl Loader {
         retrying(|| sink.committed(job, source))
     }
 
-    /// Checks the table and columns without creating anything.
+    /// Checks the table and columns without creating the table.
     pub fn check(&mut self, columns: &[ColumnSpec]) -> Result<(), SinkError> {
         let (sink, table, mode) = (&mut self.sink, &self.table, &self.mode);
         sink.ensure_table(table, columns, false, mode)
