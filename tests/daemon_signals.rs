@@ -79,13 +79,30 @@ fn notify_ready_status_watchdog_reload_and_stopping() {
     expect(&rx, "WATCHDOG=1", Duration::from_secs(2));
     expect(&rx, "WATCHDOG=1", Duration::from_secs(2));
     assert!(t0.elapsed() < Duration::from_secs(2));
-    // A file loads; STATUS follows the work.
-    drop_orders(&s.landing, "a.csv", 1_000, 1, 1);
+    // A file loads; STATUS follows the work (refreshed every 5 s when it changed).
+    let first_status = ready
+        .lines()
+        .find(|l| l.starts_with("STATUS="))
+        .unwrap()
+        .to_string();
+    drop_orders(&s.landing, "a.csv", 20_000, 1, 1);
     assert!(
         d.wait_log("file done", 1, Duration::from_secs(30)),
         "{}",
         d.log_text()
     );
+    let t0 = Instant::now();
+    loop {
+        let m = expect(&rx, "STATUS=", Duration::from_secs(12));
+        if !m.contains(&first_status) {
+            assert!(m.contains("rows/s"), "{m}");
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "STATUS never changed"
+        );
+    }
 
     d.signal(1); // SIGHUP
     let reloading = expect(&rx, "RELOADING=1", Duration::from_secs(10));
@@ -166,6 +183,61 @@ fn sigterm_drains_within_the_limit_and_a_restart_loads_the_rest_once() {
         "every record exactly once"
     );
     assert!(s.landing.join("archive/big.csv").exists());
+}
+
+#[test]
+fn sigint_stops_at_once_and_the_rest_loads_next_time() {
+    let rows = 300_000;
+    let s = Setup::new(
+        "workers = 2\nbatch_rows = 1000\n",
+        "synchronous = \"full\"",
+        "on_done = \"archive\"",
+    );
+    let expected = drop_orders(&s.landing, "big.csv", rows, 1, 5);
+    let cfg = s.config.to_str().unwrap();
+    let mut d = Daemon::start(&["run", "--config", cfg], &s.path("first.log"));
+    let t0 = Instant::now();
+    while count(&s) < rows / 10 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no progress:\n{}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    d.signal(2);
+    let t1 = Instant::now();
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        d.log_text()
+    );
+    assert!(
+        t1.elapsed() < Duration::from_secs(5),
+        "SIGINT stops at once"
+    );
+    assert!(count(&s) < rows, "stopped mid-load");
+    assert!(
+        d.log_text().contains("SIGINT: stopping now"),
+        "{}",
+        d.log_text()
+    );
+    let o = std::process::Command::new(bin())
+        .args(["run", "--once", "--config", cfg])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        sqlite_sum(&s.db, "orders"),
+        expected,
+        "every record exactly once"
+    );
 }
 
 #[test]
