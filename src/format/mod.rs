@@ -24,7 +24,7 @@ pub use layout::layout;
 pub use parse::{Parsed, parse_batch};
 pub use preamble::{Preamble, read_preamble};
 pub use scan::{RecordEnd, RecordScanner, Tail};
-pub use types::{Cell, ColumnSpec, ColumnType, RowOrigin, Rows};
+pub use types::{Cell, ColumnSpec, ColumnType, DECIMAL_TEXT_BUF, RowOrigin, Rows, decimal_text};
 
 /// A CSV dialect, as configured under `[jobs.NAME.format]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

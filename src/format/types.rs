@@ -72,6 +72,38 @@ pub enum Cell {
     Timestamp(NaiveDateTime),
 }
 
+/// Room for any decimal's text: sign, point, 39 digits, and the zeros of a
+/// scale up to 255 (`0.000...1`).
+pub const DECIMAL_TEXT_BUF: usize = 260;
+
+/// `mantissa * 10^-scale` as exact canonical text (`-12.50`, `0.005`, `146`),
+/// written at the end of `buf`; no allocation. Sinks bind decimals as this
+/// text where the database converts text exactly (never through a float).
+pub fn decimal_text(buf: &mut [u8; DECIMAL_TEXT_BUF], mantissa: i128, scale: u8) -> &str {
+    let scale = usize::from(scale);
+    let mut m = mantissa.unsigned_abs();
+    let mut pos = buf.len();
+    let mut digits = 0;
+    loop {
+        if digits == scale && scale > 0 {
+            pos -= 1;
+            buf[pos] = b'.';
+        }
+        pos -= 1;
+        buf[pos] = b'0' + (m % 10) as u8;
+        m /= 10;
+        digits += 1;
+        if m == 0 && digits > scale {
+            break;
+        }
+    }
+    if mantissa < 0 {
+        pos -= 1;
+        buf[pos] = b'-';
+    }
+    std::str::from_utf8(&buf[pos..]).expect("only ASCII digits, '.' and '-' written")
+}
+
 /// Where a row came from in its source, for reject notes written by sinks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RowOrigin {
@@ -116,5 +148,36 @@ impl Rows {
     /// The text of a `Cell::Text` taken from these rows.
     pub fn text_of(&self, start: u32, len: u32) -> &str {
         &self.text[start as usize..(start + len) as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_text_is_exact_and_canonical() {
+        let mut buf = [0u8; DECIMAL_TEXT_BUF];
+        let cases: [(i128, u8, &str); 9] = [
+            (-1250, 2, "-12.50"),
+            (14600, 2, "146.00"),
+            (5, 3, "0.005"),
+            (-5, 3, "-0.005"),
+            (0, 2, "0.00"),
+            (0, 0, "0"),
+            (146, 0, "146"),
+            (-7, 0, "-7"),
+            (999_999_999_999, 2, "9999999999.99"),
+        ];
+        for (m, scale, want) in cases {
+            assert_eq!(decimal_text(&mut buf, m, scale), want, "{m} e-{scale}");
+        }
+        assert_eq!(
+            decimal_text(&mut buf, i128::MIN, 38),
+            "-1.70141183460469231731687303715884105728"
+        );
+        let tiny = decimal_text(&mut buf, 1, 255).to_string();
+        assert_eq!(tiny.len(), 257);
+        assert!(tiny.starts_with("0.000") && tiny.ends_with("01"));
     }
 }

@@ -39,6 +39,29 @@ pub struct WriteRequest<'a> {
     pub rejects: &'a [RejectNote],
 }
 
+impl WriteRequest<'_> {
+    /// A malformed request is a bug upstream; every sink refuses it (as a
+    /// configuration-class error) before it can panic in `Rows::row` or
+    /// write a range the ledger cannot hold.
+    pub fn check_shape(&self) -> Result<(), String> {
+        let rows = self.rows;
+        let shaped = rows.cells.len() == rows.width * rows.len()
+            && (rows.is_empty() || rows.width == self.columns.len());
+        if shaped && self.end >= self.start {
+            return Ok(());
+        }
+        Err(format!(
+            "malformed batch: {} cells in {} rows of {} for {} columns, range [{}, {})",
+            rows.cells.len(),
+            rows.len(),
+            rows.width,
+            self.columns.len(),
+            self.start,
+            self.end
+        ))
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum WriteOutcome {
     /// Committed now. `rejects` are the database's own (constraint) rejects.

@@ -9,7 +9,7 @@ use oracle::sql_type::{OracleType, Timestamp, ToSql};
 use oracle::{Connection, SqlValue};
 
 use crate::format::types::RowOrigin;
-use crate::format::{Cell, ColumnSpec, ColumnType, Rows};
+use crate::format::{Cell, ColumnSpec, ColumnType, DECIMAL_TEXT_BUF, Rows, decimal_text};
 use crate::protocol::RejectNote;
 
 use super::sql::VARCHAR2_MAX_BYTES;
@@ -227,9 +227,6 @@ pub fn note(origin: RowOrigin, column: Option<String>, code: &str, reason: Strin
     }
 }
 
-/// Room for `-0.` and 255 scale digits, or a sign, 39 digits and a point.
-pub const DECIMAL_BUF: usize = 260;
-
 /// One cell, ready to bind with the column's planned type.
 #[derive(Debug, PartialEq)]
 pub enum Value<'a> {
@@ -272,33 +269,6 @@ pub fn value<'a>(cell: &Cell, rows: &'a Rows) -> Result<Value<'a>, String> {
     })
 }
 
-/// `mantissa * 10^-scale` as exact text (`-12.50`, `0.005`) in `buf`.
-/// `buf` holds any scale a `u8` can say (config allows up to 38).
-pub fn decimal_text(buf: &mut [u8; DECIMAL_BUF], mantissa: i128, scale: u8) -> &str {
-    let scale = usize::from(scale);
-    let mut m = mantissa.unsigned_abs();
-    let mut pos = buf.len();
-    let mut digits = 0;
-    loop {
-        if digits == scale && scale > 0 {
-            pos -= 1;
-            buf[pos] = b'.';
-        }
-        pos -= 1;
-        buf[pos] = b'0' + (m % 10) as u8;
-        m /= 10;
-        digits += 1;
-        if m == 0 && digits > scale {
-            break;
-        }
-    }
-    if mantissa < 0 {
-        pos -= 1;
-        buf[pos] = b'-';
-    }
-    std::str::from_utf8(&buf[pos..]).expect("only ASCII digits, '.' and '-' written")
-}
-
 impl ToSql for Value<'_> {
     /// Used by the crate only for a column whose type was not set; every
     /// column's type is set from the plan first, so this is a fallback that
@@ -319,7 +289,7 @@ impl ToSql for Value<'_> {
             Value::Int(v) => val.set(v),
             Value::Float(v) => val.set(v),
             Value::Decimal { mantissa, scale } => {
-                let mut buf = [0u8; DECIMAL_BUF];
+                let mut buf = [0u8; DECIMAL_TEXT_BUF];
                 val.set(&decimal_text(&mut buf, *mantissa, *scale))
             }
             Value::Text(s) => val.set(s),

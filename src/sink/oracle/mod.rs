@@ -165,20 +165,8 @@ impl OracleTarget {
     }
 
     fn write_tx(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
+        req.check_shape().map_err(bad_request)?;
         let rows = req.rows;
-        let shaped = rows.cells.len() == rows.width * rows.len()
-            && (rows.is_empty() || rows.width == req.columns.len());
-        if !shaped || req.end < req.start {
-            return Err(bad_request(format!(
-                "malformed batch: {} cells in {} rows of {} for {} columns, range [{}, {})",
-                rows.cells.len(),
-                rows.len(),
-                rows.width,
-                req.columns.len(),
-                req.start,
-                req.end
-            )));
-        }
         let [start, end, first_line] = [
             to_i64(req.start, "start offset")?,
             to_i64(req.end, "end offset")?,

@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use super::numeric::{self, Decimal};
 use super::values::{boolean, display, epoch, float, micros, timestamp};
 use crate::format::types::RowOrigin;
-use crate::format::{Cell, ColumnType, Rows};
+use crate::format::{Cell, ColumnType, DECIMAL_TEXT_BUF, Rows, decimal_text};
 use crate::protocol::RejectNote;
 
 /// `PGCOPY\n\xff\r\n\0`, flags, header extension length.
@@ -379,27 +379,9 @@ impl Encoder {
 
     /// `mantissa * 10^-scale` as exact text, in `self.text`.
     fn decimal_text(&mut self, mantissa: i128, scale: u8) -> &str {
-        let mut buf = [0u8; 40];
-        let digits = numeric::mantissa_digits(mantissa, &mut buf);
-        let scale = usize::from(scale);
+        let mut buf = [0u8; DECIMAL_TEXT_BUF];
         self.text.clear();
-        if mantissa < 0 {
-            self.text.push('-');
-        }
-        let ascii = |d: &[u8]| d.iter().map(|&b| b as char).collect::<String>();
-        if digits.len() > scale {
-            let (int, frac) = digits.split_at(digits.len() - scale);
-            self.text.push_str(&ascii(int));
-            if scale > 0 {
-                self.text.push('.');
-                self.text.push_str(&ascii(frac));
-            }
-        } else {
-            self.text.push_str("0.");
-            self.text
-                .extend(std::iter::repeat_n('0', scale - digits.len()));
-            self.text.push_str(&ascii(digits));
-        }
+        self.text.push_str(decimal_text(&mut buf, mantissa, scale));
         &self.text
     }
 }

@@ -276,26 +276,9 @@ impl Sink for PgTarget {
 
 impl PgTarget {
     fn write_batch(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
+        req.check_shape()
+            .map_err(|m| step_err("checking the batch", &Fail::plain(ErrorClass::Config, m)))?;
         let rows = req.rows;
-        let shaped = rows.cells.len() == rows.width * rows.len()
-            && (rows.is_empty() || rows.width == req.columns.len());
-        if !shaped || req.end < req.start {
-            return Err(step_err(
-                "checking the batch",
-                &Fail::plain(
-                    ErrorClass::Config,
-                    format!(
-                        "malformed batch: {} cells in {} rows of {} for {} columns, range [{}, {})",
-                        rows.cells.len(),
-                        rows.len(),
-                        rows.width,
-                        req.columns.len(),
-                        req.start,
-                        req.end
-                    ),
-                ),
-            ));
-        }
         let i = self.plan(req.table, req.columns, false, req.mode)?;
         let plan = &self.plans[i];
         let targets: Vec<Target<'_>> = req

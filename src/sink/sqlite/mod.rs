@@ -224,20 +224,8 @@ impl Sink for SqliteTarget {
     fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
         // A malformed request is a bug upstream; refuse it before it can panic
         // in `Rows::row` or write a range the ledger cannot hold.
+        req.check_shape().map_err(bad_request)?;
         let rows = req.rows;
-        let shaped = rows.cells.len() == rows.width * rows.len()
-            && (rows.is_empty() || rows.width == req.columns.len());
-        if !shaped || req.end < req.start {
-            return Err(bad_request(format!(
-                "malformed batch: {} cells in {} rows of {} for {} columns, range [{}, {})",
-                rows.cells.len(),
-                rows.len(),
-                rows.width,
-                req.columns.len(),
-                req.start,
-                req.end
-            )));
-        }
         let ints = [
             to_i64(req.start, "start offset")?,
             to_i64(req.end, "end offset")?,

@@ -11,9 +11,10 @@ use std::fmt::Write as _;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
-/// Room for any decimal: `-0.` + up to 255 scale digits, or `-` + 39 digits
-/// + `.`; and for any chrono date or timestamp.
-const BUF: usize = 272;
+use crate::format::{DECIMAL_TEXT_BUF, decimal_text};
+
+/// Room for any chrono date or timestamp text (years beyond 9999 included).
+const BUF: usize = 64;
 
 /// Decimals with fewer significant digits than this are exact in an f64's
 /// 53 bits and survive SQLite's text-to-REAL conversion unchanged: see
@@ -47,6 +48,7 @@ pub fn decimal_as_real(mantissa: i128, scale: u8) -> Option<f64> {
 pub struct Scratch {
     buf: [u8; BUF],
     len: usize,
+    decimal: [u8; DECIMAL_TEXT_BUF],
 }
 
 impl Default for Scratch {
@@ -54,6 +56,7 @@ impl Default for Scratch {
         Scratch {
             buf: [0; BUF],
             len: 0,
+            decimal: [0; DECIMAL_TEXT_BUF],
         }
     }
 }
@@ -148,60 +151,13 @@ impl Scratch {
     /// (NUMERIC keeps `146.00` as integer 146, `12.50` as real 12.5) and a
     /// TEXT column keeps every digit.
     pub fn decimal(&mut self, mantissa: i128, scale: u8) -> &str {
-        let scale = usize::from(scale);
-        let mut m = mantissa.unsigned_abs();
-        let mut pos = BUF;
-        let mut digits = 0;
-        loop {
-            if digits == scale && scale > 0 {
-                pos -= 1;
-                self.buf[pos] = b'.';
-            }
-            pos -= 1;
-            self.buf[pos] = b'0' + (m % 10) as u8;
-            m /= 10;
-            digits += 1;
-            if m == 0 && digits > scale {
-                break;
-            }
-        }
-        if mantissa < 0 {
-            pos -= 1;
-            self.buf[pos] = b'-';
-        }
-        std::str::from_utf8(&self.buf[pos..]).expect("only ASCII digits, '.' and '-' written")
+        decimal_text(&mut self.decimal, mantissa, scale)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimal_text_is_exact_and_canonical() {
-        let mut s = Scratch::default();
-        let cases: [(i128, u8, &str); 9] = [
-            (-1250, 2, "-12.50"),
-            (14600, 2, "146.00"),
-            (5, 3, "0.005"),
-            (-5, 3, "-0.005"),
-            (0, 2, "0.00"),
-            (0, 0, "0"),
-            (146, 0, "146"),
-            (-7, 0, "-7"),
-            (999_999_999_999, 2, "9999999999.99"),
-        ];
-        for (m, scale, want) in cases {
-            assert_eq!(s.decimal(m, scale), want, "{m} e-{scale}");
-        }
-        assert_eq!(
-            s.decimal(i128::MIN, 38),
-            "-1.70141183460469231731687303715884105728"
-        );
-        let tiny = s.decimal(1, 255);
-        assert_eq!(tiny.len(), 257);
-        assert!(tiny.starts_with("0.000") && tiny.ends_with("01"));
-    }
 
     #[test]
     fn decimals_as_real_only_within_15_digits_and_exact_powers() {
