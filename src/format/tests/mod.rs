@@ -86,30 +86,8 @@ pub(super) fn uniform(n: usize, ty: ColumnType) -> Layout {
 
 /// The bench file's columns (bench/gen.py): what the throughput figure is for.
 pub(super) fn orders_layout() -> Layout {
-    let col = |name: &str, ty, nullable| ColumnSpec {
-        ty,
-        nullable,
-        ..ColumnSpec::text(name)
-    };
-    let text = ColumnType::Text { max_chars: None };
     Layout {
-        columns: vec![
-            col("id", ColumnType::BigInt, false),
-            col("customer_id", ColumnType::Int, false),
-            col("customer_name", text, false),
-            col(
-                "amount",
-                ColumnType::Decimal {
-                    precision: 12,
-                    scale: 2,
-                },
-                false,
-            ),
-            col("currency", ColumnType::Text { max_chars: Some(3) }, false),
-            col("created_at", ColumnType::Timestamp, false),
-            col("status", text, false),
-            col("note", text, true),
-        ],
+        columns: crate::format::types::orders_columns(),
         fields: (0..8).collect(),
         field_count: 8,
     }

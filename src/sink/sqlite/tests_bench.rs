@@ -9,32 +9,15 @@ use std::time::{Duration, Instant};
 
 use rusqlite::params;
 
-use super::tests::{cfg, col, count, open, peek};
+use super::tests::{cfg, count, open, peek};
 use crate::config::SqliteSink;
 use crate::format::types::RowOrigin;
-use crate::format::{Cell, ColumnSpec, ColumnType, Rows};
+use crate::format::{Cell, ColumnSpec, Rows};
 use crate::sink::{WriteOutcome, WriteRequest};
 
 /// The benchmark's `orders` shape (see ../shared/bench/gen.py).
 fn bench_columns() -> Vec<ColumnSpec> {
-    let text = ColumnType::Text { max_chars: None };
-    vec![
-        col("id", ColumnType::BigInt, false),
-        col("customer_id", ColumnType::Int, false),
-        col("customer_name", text, false),
-        col(
-            "amount",
-            ColumnType::Decimal {
-                precision: 12,
-                scale: 2,
-            },
-            false,
-        ),
-        col("currency", ColumnType::Text { max_chars: Some(3) }, false),
-        col("created_at", ColumnType::Timestamp, false),
-        col("status", text, false),
-        col("note", text, true),
-    ]
+    crate::format::types::orders_columns()
 }
 
 fn push_text(rows: &mut Rows, s: &str) -> Cell {
