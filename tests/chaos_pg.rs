@@ -70,8 +70,7 @@ fn every_record_lands_exactly_once_through_worker_server_and_supervisor_crashes(
             first.log_text()
         );
         if Instant::now() >= next_kill {
-            if let Some(&w) = pick(&mut rng, &children(first.pid())) {
-                kill(w, 9);
+            if kill_a_worker(&mut rng, first.pid()) {
                 worker_kills += 1;
             }
             next_kill = Instant::now() + Duration::from_millis(rng.u64(200..400));
@@ -104,20 +103,8 @@ fn every_record_lands_exactly_once_through_worker_server_and_supervisor_crashes(
     );
 
     let mut second = Daemon::start(&args, &s.path("second.log"));
-    let code = loop {
-        if let Some(code) = second.wait_exit(Duration::from_millis(rng.u64(200..400))) {
-            break code;
-        }
-        if let Some(&w) = pick(&mut rng, &children(second.pid())) {
-            kill(w, 9);
-            worker_kills += 1;
-        }
-        assert!(
-            t1.elapsed() < Duration::from_secs(600),
-            "no end in sight:\n{}",
-            second.log_text()
-        );
-    };
+    let (code, kills) = finish_under_kills(&mut second, &mut rng, Duration::from_secs(600));
+    worker_kills += kills;
     assert_eq!(code, 0, "second run failed:\n{}", second.log_text());
     eprintln!(
         "{worker_kills} worker kills; server restarted at {restarted_at} rows; supervisor killed at {midway} rows"
@@ -189,21 +176,4 @@ impl<'a> Watch<'a> {
             }
         }
     }
-}
-
-fn pick<'a>(rng: &mut fastrand::Rng, v: &'a [u32]) -> Option<&'a u32> {
-    if v.is_empty() {
-        None
-    } else {
-        v.get(rng.usize(..v.len()))
-    }
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.rsplit_once(')')
-                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
 }

@@ -76,9 +76,7 @@ fn every_record_lands_exactly_once_on_oracle_through_worker_and_supervisor_kills
             first.log_text()
         );
         if Instant::now() >= next_kill {
-            let workers = children(first.pid());
-            if !workers.is_empty() {
-                kill(workers[rng.usize(..workers.len())], 9);
+            if kill_a_worker(&mut rng, first.pid()) {
                 worker_kills += 1;
             }
             next_kill = Instant::now() + Duration::from_millis(rng.u64(200..400));
@@ -96,22 +94,8 @@ fn every_record_lands_exactly_once_on_oracle_through_worker_and_supervisor_kills
     );
 
     let mut second = Daemon::start(&args, &dir.path().join("second.log"));
-    let t0 = Instant::now();
-    let code = loop {
-        if let Some(code) = second.wait_exit(Duration::from_millis(rng.u64(200..400))) {
-            break code;
-        }
-        let workers = children(second.pid());
-        if !workers.is_empty() {
-            kill(workers[rng.usize(..workers.len())], 9);
-            worker_kills += 1;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(600),
-            "no end in sight:\n{}",
-            second.log_text()
-        );
-    };
+    let (code, kills) = finish_under_kills(&mut second, &mut rng, Duration::from_secs(600));
+    worker_kills += kills;
     assert_eq!(code, 0, "second run failed:\n{}", second.log_text());
     eprintln!("{worker_kills} worker kills; supervisor killed at {midway} rows");
     assert!(worker_kills >= 6, "only {worker_kills} worker kills");
