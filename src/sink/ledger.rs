@@ -3,13 +3,16 @@
 //! about what is loaded; local state is only a cache of it.
 //!
 //! Owns what all sinks share about it: names and layout, the SQL text (with
-//! each database's placeholders and types), the JSON form of reject notes, and
-//! the overlap rule. Must not run SQL or know any driver: sinks do that.
+//! each database's placeholders and types), a row's values (JSON reject
+//! notes, counts and offsets as the signed integers databases store), the
+//! overlap rule, and the errors of reading and checking it. Must not run SQL
+//! or know any driver: sinks do that.
 
 use std::fmt::Write as _;
 
-use crate::protocol::{LedgerRange, RejectNote};
+use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
 use crate::sink::sql::Placeholder;
+use crate::sink::{SinkError, WriteRequest};
 
 /// The ledger table's name, the same in every target.
 pub const TABLE: &str = "ingestd_ledger";
@@ -112,6 +115,52 @@ pub fn merge_rejects(parse: &[RejectNote], db: &[RejectNote]) -> Vec<RejectNote>
     all
 }
 
+/// `v` as a signed 64-bit ledger value; `int` names the database's integer
+/// type in the error.
+pub fn to_i64(v: u64, what: &str, int: &str) -> Result<i64, SinkError> {
+    i64::try_from(v).map_err(|_| SinkError::bad_request(format!("{what} {v} is beyond {int}")))
+}
+
+/// The request's `start_off`, `end_off` and `first_line` (see `to_i64`).
+pub fn offsets(req: &WriteRequest<'_>, int: &str) -> Result<[i64; 3], SinkError> {
+    Ok([
+        to_i64(req.start, "start offset", int)?,
+        to_i64(req.end, "end offset", int)?,
+        to_i64(req.first_line, "first line", int)?,
+    ])
+}
+
+/// The row's `rejects` (the request's parse rejects and the database's
+/// `db_rejects`, merged in source order) and its `[rows_loaded,
+/// rows_rejected]` (see `to_i64`).
+pub fn outcome(
+    req: &WriteRequest<'_>,
+    loaded: u64,
+    db_rejects: &[RejectNote],
+    int: &str,
+) -> Result<(String, [i64; 2]), SinkError> {
+    let all = merge_rejects(req.rejects, db_rejects);
+    let json = encode_rejects(&all)
+        .map_err(|e| SinkError::bad_request(format!("encoding the reject notes: {e}")))?;
+    let counts = [
+        to_i64(loaded, "rows loaded", int)?,
+        to_i64(rejected_records(&all), "rows rejected", int)?,
+    ];
+    Ok((json, counts))
+}
+
+/// The error of `Sink::committed` for `job` and `source`, from a class and
+/// what failed.
+pub fn committed_err<'a>(
+    job: &'a str,
+    source: &'a str,
+) -> impl Fn(ErrorClass, String) -> SinkError + 'a {
+    move |class, detail| SinkError::Ledger {
+        class,
+        detail: format!("reading the committed ranges of {source:?} (job {job:?}): {detail}"),
+    }
+}
+
 /// A ledger row as the database returns it (integers are signed there).
 pub fn range_from_row(ints: [i64; 5], rejects: &str) -> Result<LedgerRange, String> {
     let [start, end, first_line, loaded, rejected] = ints.map(u64::try_from);
@@ -145,6 +194,12 @@ pub struct LedgerConflict {
     pub end: u64,
     /// The stored ranges in conflict, as text: `[a, b), [c, d)`.
     pub held: String,
+}
+
+impl From<LedgerConflict> for SinkError {
+    fn from(c: LedgerConflict) -> Self {
+        SinkError::bad_request(c.to_string())
+    }
 }
 
 /// The overlap rule. `stored` are the ledger's ranges for the same job and
@@ -253,6 +308,40 @@ mod tests {
         assert_eq!(err.held, "[0, 100), [100, 200)");
         // Rows the query returned that do not overlap are ignored.
         assert_eq!(check_overlap("j", "s", 500, 600, stored()), Ok(None));
+    }
+
+    #[test]
+    fn row_values_are_signed_integers_or_a_config_error() {
+        let rows = crate::format::Rows::default();
+        let parse = [note(30, 5, "quarantine")];
+        let req = WriteRequest {
+            job: "j",
+            table: "t",
+            mode: &crate::config::WriteMode::Insert,
+            columns: &[],
+            rows: &rows,
+            source: "s",
+            start: 0,
+            end: u64::MAX,
+            first_line: 1,
+            rejects: &parse,
+        };
+        let (json, counts) = outcome(&req, 7, &[note(10, 1, "23505")], "bigint").expect("fits");
+        assert_eq!(counts, [7, 6]);
+        let offsets_in_json: Vec<u64> = decode_rejects(&json)
+            .expect("json")
+            .iter()
+            .map(|n| n.offset)
+            .collect();
+        assert_eq!(offsets_in_json, [10, 30]);
+        let e = offsets(&req, "bigint").expect_err("end beyond i64");
+        assert_eq!(e.class(), ErrorClass::Config);
+        let want = format!("end offset {} is beyond bigint", u64::MAX);
+        assert!(e.to_string().contains(&want), "{e}");
+        let conflict = check_overlap("j", "s", 5, 15, vec![range(0, 10)]).expect_err("overlap");
+        let e = SinkError::from(conflict);
+        assert_eq!(e.class(), ErrorClass::Config);
+        assert!(e.to_string().contains("ledger conflict"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! Owns opening/closing a worker's pool, the ledger table, table creation,
 //! writing a batch together with its ledger row in one transaction, and
-//! classifying every database error once (`ErrorClass`).
+//! classifying every database error once (`ErrorClass`). Here: the request
+//! and outcome types and the error classes all sinks give a refused batch or
+//! a failed whole step.
 
 pub mod ledger;
 pub mod oracle;
@@ -115,6 +117,31 @@ impl SinkError {
     pub fn needs_new_process(&self) -> bool {
         matches!(self, SinkError::ClientLibrary { .. })
     }
+
+    /// A batch the sink refuses whatever the database says (malformed, beyond
+    /// the ledger's integers, in conflict with the ledger): retrying cannot
+    /// help, so the job stops with the message.
+    pub fn bad_request(detail: String) -> SinkError {
+        SinkError::Write {
+            class: ErrorClass::Config,
+            detail,
+        }
+    }
+
+    /// A write step that failed as a whole (BEGIN, the ledger row, COMMIT).
+    /// A data-class code there (the ledger row refused, a deferred constraint
+    /// at COMMIT) is not one record's fault and cannot be rejected record by
+    /// record: the job stops with the message instead.
+    pub fn whole_step(what: &str, class: ErrorClass, detail: impl std::fmt::Display) -> SinkError {
+        let class = match class {
+            ErrorClass::Data => ErrorClass::Config,
+            c => c,
+        };
+        SinkError::Write {
+            class,
+            detail: format!("{what}: {detail}"),
+        }
+    }
 }
 
 /// A worker's connection(s) to one target.
@@ -149,5 +176,23 @@ pub fn open(sink: &config::Sink, session: &Session) -> Result<Box<dyn Sink>, Sin
         config::Sink::Sqlite(cfg) => Ok(Box::new(sqlite::SqliteTarget::open(cfg, session)?)),
         config::Sink::Postgres(cfg) => Ok(Box::new(postgres::PgTarget::open(cfg, session)?)),
         config::Sink::Oracle(cfg) => Ok(Box::new(oracle::OracleTarget::open(cfg, session)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_whole_step_failing_on_data_stops_the_job() {
+        let e = SinkError::whole_step("COMMIT", ErrorClass::Data, "check violated");
+        assert_eq!(e.class(), ErrorClass::Config);
+        assert_eq!(e.to_string(), "writing a batch: COMMIT: check violated");
+        let e = SinkError::whole_step("COMMIT", ErrorClass::Transient, "lost");
+        assert_eq!(e.class(), ErrorClass::Transient);
+        assert_eq!(
+            SinkError::bad_request("x".into()).class(),
+            ErrorClass::Config
+        );
     }
 }

@@ -29,6 +29,7 @@ use oracle::{Connection, InitParams};
 use tracing::{debug, info};
 
 use self::bind::TargetColumn;
+use self::classify::describe;
 pub use self::classify::{classify, classify_ora, ora_name};
 use self::session::Tags;
 use self::write::step_err;
@@ -165,13 +166,9 @@ impl OracleTarget {
     }
 
     fn write_tx(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
-        req.check_shape().map_err(bad_request)?;
+        req.check_shape().map_err(SinkError::bad_request)?;
         let rows = req.rows;
-        let [start, end, first_line] = [
-            to_i64(req.start, "start offset")?,
-            to_i64(req.end, "end offset")?,
-            to_i64(req.first_line, "first line")?,
-        ];
+        let [start, end, first_line] = ledger::offsets(req, INT)?;
         let targets = self.targets(req.table, req.columns);
         let insert = match req.mode {
             WriteMode::Insert => common_sql::insert_sql(req.table, req.columns, Placeholder::Colon),
@@ -199,7 +196,7 @@ impl OracleTarget {
             stored.push(read_range(&row.map_err(read)?)?);
         }
         let check = ledger::check_overlap(req.job, req.source, req.start, req.end, stored);
-        if let Some(range) = check.map_err(|c| bad_request(c.to_string()))? {
+        if let Some(range) = check? {
             return Ok(WriteOutcome::AlreadyCommitted(range));
         }
 
@@ -208,13 +205,7 @@ impl OracleTarget {
         } else {
             write::write_rows(conn, &insert, req, &targets)?
         };
-        let all = ledger::merge_rejects(req.rejects, &db_rejects);
-        let json = ledger::encode_rejects(&all)
-            .map_err(|e| bad_request(format!("encoding the reject notes: {e}")))?;
-        let counts = [
-            to_i64(loaded, "rows loaded")?,
-            to_i64(ledger::rejected_records(&all), "rows rejected")?,
-        ];
+        let (json, counts) = ledger::outcome(req, loaded, &db_rejects, INT)?;
         let pid = i64::from(self.pid);
         let params: [&dyn oracle::sql_type::ToSql; 9] = [
             &(&req.job, &KEY_BIND),
@@ -262,32 +253,13 @@ impl OracleTarget {
     }
 }
 
-/// A step that is not one row's: a data-class code here (the ledger row
-/// refused, a deferred constraint at COMMIT) cannot be rejected record by
-/// record, so the job stops with the message instead.
+/// A step that is not one row's (see `SinkError::whole_step`).
 fn whole_step(what: &str, e: &oracle::Error) -> SinkError {
-    match step_err(what, e) {
-        SinkError::Write {
-            class: ErrorClass::Data,
-            detail,
-        } => SinkError::Write {
-            class: ErrorClass::Config,
-            detail,
-        },
-        other => other,
-    }
+    SinkError::whole_step(what, classify(e), describe(e))
 }
 
-fn bad_request(detail: String) -> SinkError {
-    SinkError::Write {
-        class: ErrorClass::Config,
-        detail,
-    }
-}
-
-fn to_i64(v: u64, what: &str) -> Result<i64, SinkError> {
-    i64::try_from(v).map_err(|_| bad_request(format!("{what} {v} is beyond NUMBER(19)")))
-}
+/// How `ledger::to_i64` names Oracle's integers (the ledger's NUMBER(19)).
+const INT: &str = sql::LEDGER_TYPES.int;
 
 /// One ledger row as `ledger::range_from_row` takes it.
 fn read_range(row: &oracle::Row) -> Result<LedgerRange, SinkError> {
@@ -297,7 +269,7 @@ fn read_range(row: &oracle::Row) -> Result<LedgerRange, SinkError> {
         *v = row.get(i).map_err(err)?;
     }
     let rejects: String = row.get(5).map_err(err)?;
-    ledger::range_from_row(ints, &rejects).map_err(bad_request)
+    ledger::range_from_row(ints, &rejects).map_err(SinkError::bad_request)
 }
 
 impl Sink for OracleTarget {
@@ -328,10 +300,7 @@ impl Sink for OracleTarget {
     }
 
     fn committed(&mut self, job: &str, source: &str) -> Result<Vec<LedgerRange>, SinkError> {
-        let ledger_err = |class, detail: String| SinkError::Ledger {
-            class,
-            detail: format!("reading the committed ranges of {source:?} (job {job:?}): {detail}"),
-        };
+        let ledger_err = ledger::committed_err(job, source);
         let db_err = |e: oracle::Error| ledger_err(classify(&e), e.to_string());
         let sql = &self.ledger_committed;
         let result = (|| {

@@ -230,12 +230,7 @@ impl Sink for PgTarget {
     fn committed(&mut self, job: &str, source: &str) -> Result<Vec<LedgerRange>, SinkError> {
         let r = (|| {
             let conn = self.conn()?;
-            let ledger_err = |class, detail: String| SinkError::Ledger {
-                class,
-                detail: format!(
-                    "reading the committed ranges of {source:?} (job {job:?}): {detail}"
-                ),
-            };
+            let ledger_err = ledger::committed_err(job, source);
             let rows = conn
                 .client
                 .query(&conn.ledger.committed, &[&job, &source])

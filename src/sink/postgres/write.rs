@@ -48,26 +48,13 @@ impl From<SinkError> for Stop {
     }
 }
 
-/// A step that failed as a whole. A data-class code here (the ledger row
-/// refused, a check at COMMIT) is not one record's fault, so it cannot be
-/// rejected record by record: the job stops with the message instead.
+/// A step that failed as a whole (see `SinkError::whole_step`).
 pub fn step_err(what: &str, f: &Fail) -> SinkError {
-    let class = match f.class {
-        ErrorClass::Data => ErrorClass::Config,
-        c => c,
-    };
-    SinkError::Write {
-        class,
-        detail: format!("{what}: {}", f.describe()),
-    }
+    SinkError::whole_step(what, f.class, f.describe())
 }
 
-fn bad_request(detail: String) -> SinkError {
-    SinkError::Write {
-        class: ErrorClass::Config,
-        detail,
-    }
-}
+/// How `ledger::to_i64` names PostgreSQL's integers (the ledger's bigint).
+const INT: &str = super::LEDGER_TYPES.int;
 
 /// Writes `enc` (the encoded rows of `req`) and the ledger row.
 pub fn write(
@@ -90,7 +77,7 @@ pub fn write(
             Ok(outcome) => return Ok(outcome),
             Err(Stop::Rows) if !careful => careful = true,
             Err(Stop::Rows) => {
-                return Err(bad_request(
+                return Err(SinkError::bad_request(
                     "a row was refused while the bad rows were being isolated (a bug)".into(),
                 ));
             }
@@ -100,24 +87,13 @@ pub fn write(
     }
 }
 
-fn ints(req: &WriteRequest<'_>) -> Result<[i64; 3], SinkError> {
-    let to = |v: u64, what: &str| {
-        i64::try_from(v).map_err(|_| bad_request(format!("{what} {v} is beyond bigint")))
-    };
-    Ok([
-        to(req.start, "start offset")?,
-        to(req.end, "end offset")?,
-        to(req.first_line, "first line")?,
-    ])
-}
-
 /// The ledger's ranges that may overlap the request.
 fn stored(
     client: &mut Client,
     stmts: &LedgerStmts,
     req: &WriteRequest<'_>,
 ) -> Result<Vec<LedgerRange>, SinkError> {
-    let [start, end, _] = ints(req)?;
+    let [start, end, _] = ledger::offsets(req, INT)?;
     let rows = client
         .query(&stmts.overlapping, &[&req.job, &req.source, &start, &end])
         .map_err(|e| step_err("reading the ledger", &Fail::from_pg(&e)))?;
@@ -125,7 +101,7 @@ fn stored(
         .map(|r| {
             let ints = [r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)];
             let rejects: String = r.get(5);
-            ledger::range_from_row(ints, &rejects).map_err(bad_request)
+            ledger::range_from_row(ints, &rejects).map_err(SinkError::bad_request)
         })
         .collect()
 }
@@ -146,7 +122,7 @@ fn recheck(
                 "the ledger refused the row as a duplicate, but holds no such range now; retrying"
                     .into(),
         }),
-        Err(conflict) => Err(bad_request(conflict.to_string())),
+        Err(conflict) => Err(conflict.into()),
     }
 }
 
@@ -167,7 +143,7 @@ fn try_once(
         .map_err(|e| step_err("BEGIN", &Fail::from_pg(&e)))?;
     let held = stored(client, stmts, req)?;
     let check = ledger::check_overlap(req.job, req.source, req.start, req.end, held);
-    if let Some(range) = check.map_err(|c| bad_request(c.to_string()))? {
+    if let Some(range) = check.map_err(SinkError::from)? {
         client
             .batch_execute("ROLLBACK")
             .map_err(|e| step_err("ROLLBACK", &Fail::from_pg(&e)))?;
@@ -188,11 +164,8 @@ fn try_once(
     }
     db_rejects.sort_by_key(|n| n.offset);
     let loaded = (enc.len() - refused.len()) as u64;
-    let all = ledger::merge_rejects(req.rejects, &db_rejects);
-    let json = ledger::encode_rejects(&all)
-        .map_err(|e| bad_request(format!("encoding the reject notes: {e}")))?;
-    let [start, end, first_line] = ints(req)?;
-    let (loaded_i, rejected_i) = (loaded as i64, ledger::rejected_records(&all) as i64);
+    let (json, [loaded_i, rejected_i]) = ledger::outcome(req, loaded, &db_rejects, INT)?;
+    let [start, end, first_line] = ledger::offsets(req, INT)?;
     let params: [&(dyn postgres::types::ToSql + Sync); 9] = [
         &req.job,
         &req.source,

@@ -147,30 +147,13 @@ fn io_class(e: &std::io::Error) -> ErrorClass {
     }
 }
 
-/// A write step that failed as a whole. A data-class code here (the ledger
-/// row refused, a deferred constraint at COMMIT) is not one record's fault and
-/// cannot be rejected record by record: stop the job with the message instead.
+/// A write step that failed as a whole (see `SinkError::whole_step`).
 pub(super) fn write_err(what: &str, e: &rusqlite::Error) -> SinkError {
-    let class = match classify(e) {
-        ErrorClass::Data => ErrorClass::Config,
-        c => c,
-    };
-    SinkError::Write {
-        class,
-        detail: format!("{what}: {}", describe(e)),
-    }
+    SinkError::whole_step(what, classify(e), describe(e))
 }
 
-fn bad_request(detail: String) -> SinkError {
-    SinkError::Write {
-        class: ErrorClass::Config,
-        detail,
-    }
-}
-
-fn to_i64(v: u64, what: &str) -> Result<i64, SinkError> {
-    i64::try_from(v).map_err(|_| bad_request(format!("{what} {v} is beyond SQLite's integers")))
-}
+/// How `ledger::to_i64` names SQLite's integers.
+const INT: &str = "SQLite's integers";
 
 /// One ledger row as `ledger::range_from_row` takes it.
 fn read_range(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<LedgerRange, String>> {
@@ -201,10 +184,7 @@ impl Sink for SqliteTarget {
     }
 
     fn committed(&mut self, job: &str, source: &str) -> Result<Vec<LedgerRange>, SinkError> {
-        let ledger_err = |class, detail: String| SinkError::Ledger {
-            class,
-            detail: format!("reading the committed ranges of {source:?} (job {job:?}): {detail}"),
-        };
+        let ledger_err = ledger::committed_err(job, source);
         let db_err = |e: rusqlite::Error| ledger_err(classify(&e), describe(&e));
         let mut stmt = self
             .conn
@@ -222,15 +202,9 @@ impl Sink for SqliteTarget {
     }
 
     fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
-        // A malformed request is a bug upstream; refuse it before it can panic
-        // in `Rows::row` or write a range the ledger cannot hold.
-        req.check_shape().map_err(bad_request)?;
+        req.check_shape().map_err(SinkError::bad_request)?;
         let rows = req.rows;
-        let ints = [
-            to_i64(req.start, "start offset")?,
-            to_i64(req.end, "end offset")?,
-            to_i64(req.first_line, "first line")?,
-        ];
+        let ints = ledger::offsets(req, INT)?;
         let plan = Plan::for_request(&mut self.plan, req);
         // IMMEDIATE: take the write lock now (waiting in busy_timeout), so the
         // ledger check and the insert see the same state and never need to
@@ -248,13 +222,13 @@ impl Sink for SqliteTarget {
                 .map_err(ledger_read)?;
             let mut stored = Vec::new();
             for row in rows {
-                stored.push(row.map_err(ledger_read)?.map_err(bad_request)?);
+                stored.push(row.map_err(ledger_read)?.map_err(SinkError::bad_request)?);
             }
             stored
         };
         // A conflict returns with `tx` dropped: rusqlite rolls it back.
         let check = ledger::check_overlap(req.job, req.source, req.start, req.end, stored);
-        if let Some(range) = check.map_err(|c| bad_request(c.to_string()))? {
+        if let Some(range) = check? {
             tx.rollback().map_err(|e| write_err("ROLLBACK", &e))?;
             return Ok(WriteOutcome::AlreadyCommitted(range));
         }
@@ -265,13 +239,7 @@ impl Sink for SqliteTarget {
         } else {
             insert::insert_rows(&tx, plan, req)?
         };
-        let all = ledger::merge_rejects(req.rejects, &db_rejects);
-        let json = ledger::encode_rejects(&all)
-            .map_err(|e| bad_request(format!("encoding the reject notes: {e}")))?;
-        let counts = [
-            to_i64(loaded, "rows loaded")?,
-            to_i64(ledger::rejected_records(&all), "rows rejected")?,
-        ];
+        let (json, counts) = ledger::outcome(req, loaded, &db_rejects, INT)?;
         let ledger_write = |e: rusqlite::Error| write_err("writing the ledger row", &e);
         tx.prepare_cached(&self.ledger_insert)
             .map_err(ledger_write)?
