@@ -1,4 +1,5 @@
-//! SQL text shared by the sinks: identifier quoting and the INSERT statement.
+//! SQL text shared by the sinks: identifier quoting (one name or a list) and
+//! the INSERT statement.
 //!
 //! Owns text building only: it never runs SQL, never sees a connection and
 //! knows no database beyond the placeholder style each one uses.
@@ -42,6 +43,20 @@ pub fn push_ident(out: &mut String, name: &str) {
     out.push('"');
 }
 
+/// Appends `names` as quoted identifiers separated by `, `, each after
+/// `prefix` (a table alias such as `s.`, or nothing).
+pub fn push_ident_list<S: AsRef<str>>(
+    out: &mut String,
+    names: impl IntoIterator<Item = S>,
+    prefix: &str,
+) {
+    for (i, name) in names.into_iter().enumerate() {
+        out.push_str(if i > 0 { ", " } else { "" });
+        out.push_str(prefix);
+        push_ident(out, name.as_ref());
+    }
+}
+
 /// `name` as one quoted identifier (see `push_ident`).
 pub fn quote_ident(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 2);
@@ -55,12 +70,7 @@ pub fn insert_sql(table: &str, columns: &[ColumnSpec], ph: Placeholder) -> Strin
     let mut sql = String::from("INSERT INTO ");
     push_ident(&mut sql, table);
     sql.push_str(" (");
-    for (i, c) in columns.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        push_ident(&mut sql, &c.name);
-    }
+    push_ident_list(&mut sql, columns.iter().map(|c| &c.name), "");
     sql.push_str(") VALUES (");
     for i in 1..=columns.len() {
         if i > 1 {
@@ -83,6 +93,9 @@ mod tests {
         assert_eq!(quote_ident(r#"a"b""c"#), r#""a""b""""c""#);
         assert_eq!(quote_ident("select"), r#""select""#);
         assert_eq!(quote_ident(""), r#""""#);
+        let mut list = String::new();
+        push_ident_list(&mut list, ["a", r#"b"c"#], "s.");
+        assert_eq!(list, r#"s."a", s."b""c""#);
     }
 
     #[test]

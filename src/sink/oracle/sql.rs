@@ -99,20 +99,11 @@ pub fn create_table_sql(table: &str, columns: &[ColumnSpec], key: Option<&[Strin
     }
     if let Some(key) = key.filter(|k| !k.is_empty()) {
         s.push_str(", UNIQUE (");
-        push_list(&mut s, key, "");
+        sql::push_ident_list(&mut s, key, "");
         s.push(')');
     }
     s.push(')');
     s
-}
-
-/// `"a", "b"` with an optional alias prefix (`s."a", s."b"`).
-fn push_list(s: &mut String, names: &[impl AsRef<str>], alias: &str) {
-    for (i, n) in names.iter().enumerate() {
-        s.push_str(if i > 0 { ", " } else { "" });
-        s.push_str(alias);
-        sql::push_ident(s, n.as_ref());
-    }
 }
 
 /// The upsert of one row by `key`:
@@ -162,9 +153,9 @@ pub fn merge_sql(table: &str, columns: &[ColumnSpec], key: &[String]) -> String 
     }
     let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
     s.push_str(" WHEN NOT MATCHED THEN INSERT (");
-    push_list(&mut s, &names, "");
+    sql::push_ident_list(&mut s, &names, "");
     s.push_str(") VALUES (");
-    push_list(&mut s, &names, "s.");
+    sql::push_ident_list(&mut s, &names, "s.");
     s.push(')');
     s
 }

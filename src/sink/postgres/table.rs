@@ -14,7 +14,7 @@ use crate::config::WriteMode;
 use crate::format::{ColumnSpec, ColumnType};
 use crate::protocol::ErrorClass;
 use crate::sink::SinkError;
-use crate::sink::sql::{push_ident, quote_ident};
+use crate::sink::sql::{push_ident, push_ident_list, quote_ident};
 
 /// A column of the target table.
 #[derive(Clone, Debug)]
@@ -56,12 +56,7 @@ impl Plan {
     /// `("a", "b")`: the target columns in job order.
     pub fn column_list(&self) -> String {
         let mut s = String::from("(");
-        for (i, n) in self.names.iter().enumerate() {
-            if i > 0 {
-                s.push_str(", ");
-            }
-            push_ident(&mut s, n);
-        }
+        push_ident_list(&mut s, &self.names, "");
         s.push(')');
         s
     }
@@ -339,10 +334,7 @@ pub fn create_table_sql(qualified: &str, columns: &[ColumnSpec], mode: &WriteMod
     }
     if let WriteMode::Upsert { key } = mode {
         s.push_str(", PRIMARY KEY (");
-        for (i, k) in key.iter().enumerate() {
-            s.push_str(if i > 0 { ", " } else { "" });
-            push_ident(&mut s, k);
-        }
+        push_ident_list(&mut s, key, "");
         s.push(')');
     }
     s.push(')');

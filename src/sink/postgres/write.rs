@@ -23,7 +23,7 @@ use super::table::Plan;
 use crate::format::ColumnSpec;
 use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
 use crate::sink::ledger;
-use crate::sink::sql::{push_ident, quote_ident};
+use crate::sink::sql::{push_ident_list, quote_ident};
 use crate::sink::{SinkError, WriteOutcome, WriteRequest};
 
 /// The session's prepared ledger statements.
@@ -336,10 +336,7 @@ fn merge_sql(plan: &Plan, key: &[String], stage: &str, select: &[String]) -> Str
     target.push_str(&plan.column_list());
     let cols = select.join(", ");
     let mut conflict = String::from("(");
-    for (i, k) in key.iter().enumerate() {
-        conflict.push_str(if i > 0 { ", " } else { "" });
-        push_ident(&mut conflict, k);
-    }
+    push_ident_list(&mut conflict, key, "");
     conflict.push(')');
     format!(
         "INSERT INTO {target} SELECT {cols} FROM (SELECT DISTINCT ON ({distinct}) * FROM {stage} \

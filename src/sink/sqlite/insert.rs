@@ -100,10 +100,7 @@ fn insert_sql(table: &str, columns: &[ColumnSpec], rows: usize, mode: &WriteMode
     let mut s = String::from("INSERT INTO ");
     sql::push_ident(&mut s, table);
     s.push_str(" (");
-    for (i, c) in columns.iter().enumerate() {
-        s.push_str(if i > 0 { ", " } else { "" });
-        sql::push_ident(&mut s, &c.name);
-    }
+    sql::push_ident_list(&mut s, columns.iter().map(|c| &c.name), "");
     s.push_str(") VALUES ");
     let mut one = String::from("(");
     for i in 0..columns.len() {
@@ -116,10 +113,7 @@ fn insert_sql(table: &str, columns: &[ColumnSpec], rows: usize, mode: &WriteMode
     }
     if let WriteMode::Upsert { key } = mode {
         s.push_str(" ON CONFLICT (");
-        for (i, k) in key.iter().enumerate() {
-            s.push_str(if i > 0 { ", " } else { "" });
-            sql::push_ident(&mut s, k);
-        }
+        sql::push_ident_list(&mut s, key, "");
         s.push_str(") DO ");
         let mut first = true;
         for c in columns {

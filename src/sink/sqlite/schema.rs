@@ -169,10 +169,7 @@ pub fn check_upsert_key(
     ddl.push_str(" ON ");
     sql::push_ident(&mut ddl, table);
     ddl.push_str(" (");
-    for (i, k) in key.iter().enumerate() {
-        ddl.push_str(if i > 0 { ", " } else { "" });
-        sql::push_ident(&mut ddl, k);
-    }
+    sql::push_ident_list(&mut ddl, key, "");
     ddl.push(')');
     Err(config(format!(
         "mode = \"upsert\" needs a primary key or unique index on exactly the key column(s) \

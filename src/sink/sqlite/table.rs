@@ -118,10 +118,7 @@ fn create_table_sql(table: &str, columns: &[ColumnSpec], key: Option<&[String]>)
     }
     if let Some(key) = key {
         s.push_str(", UNIQUE (");
-        for (i, k) in key.iter().enumerate() {
-            s.push_str(if i > 0 { ", " } else { "" });
-            sql::push_ident(&mut s, k);
-        }
+        sql::push_ident_list(&mut s, key, "");
         s.push(')');
     }
     s.push(')');
