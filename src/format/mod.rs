@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 mod convert;
 mod dialect;
 pub mod error;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod layout;
 pub mod parse;
 pub mod preamble;

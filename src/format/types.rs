@@ -151,35 +151,6 @@ impl Rows {
     }
 }
 
-/// The benchmark's `orders` columns (../shared/bench/gen.py), shared by the
-/// tests and measurements of the parser and the sinks.
-#[cfg(test)]
-pub(crate) fn orders_columns() -> Vec<ColumnSpec> {
-    let col = |name: &str, ty, nullable| ColumnSpec {
-        ty,
-        nullable,
-        ..ColumnSpec::text(name)
-    };
-    let text = ColumnType::Text { max_chars: None };
-    vec![
-        col("id", ColumnType::BigInt, false),
-        col("customer_id", ColumnType::Int, false),
-        col("customer_name", text, false),
-        col(
-            "amount",
-            ColumnType::Decimal {
-                precision: 12,
-                scale: 2,
-            },
-            false,
-        ),
-        col("currency", ColumnType::Text { max_chars: Some(3) }, false),
-        col("created_at", ColumnType::Timestamp, false),
-        col("status", text, false),
-        col("note", text, true),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

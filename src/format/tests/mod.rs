@@ -87,7 +87,7 @@ pub(super) fn uniform(n: usize, ty: ColumnType) -> Layout {
 /// The bench file's columns (bench/gen.py): what the throughput figure is for.
 pub(super) fn orders_layout() -> Layout {
     Layout {
-        columns: crate::format::types::orders_columns(),
+        columns: crate::format::fixtures::orders_columns(),
         fields: (0..8).collect(),
         field_count: 8,
     }

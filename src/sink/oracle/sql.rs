@@ -163,16 +163,8 @@ pub fn merge_sql(table: &str, columns: &[ColumnSpec], key: &[String]) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::fixtures::col;
     use crate::sink::ledger;
-
-    fn col(name: &str, ty: ColumnType, nullable: bool) -> ColumnSpec {
-        ColumnSpec {
-            name: name.into(),
-            ty,
-            nullable,
-            format: None,
-        }
-    }
 
     fn orders() -> Vec<ColumnSpec> {
         vec![

@@ -2,6 +2,7 @@
 //! chunks, rows refused before sending, and value conversion.
 
 use super::*;
+use crate::format::fixtures::text_cell;
 use chrono::NaiveDate;
 
 fn col(name: &str, ty: ColumnType) -> ColumnSpec {
@@ -25,12 +26,8 @@ fn target(name: &str, data_type: &str, char_length: u32) -> Option<TargetColumn>
 fn text_rows(texts: &[&str]) -> Rows {
     let mut rows = Rows::new(1);
     for (i, t) in texts.iter().enumerate() {
-        let start = rows.text.len() as u32;
-        rows.text.push_str(t);
-        rows.cells.push(Cell::Text {
-            start,
-            len: t.len() as u32,
-        });
+        let cell = text_cell(&mut rows, t);
+        rows.cells.push(cell);
         rows.origins.push(RowOrigin {
             offset: i as u64 * 100,
             len: 100,

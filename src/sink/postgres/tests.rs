@@ -1,7 +1,8 @@
 //! Tests of the PostgreSQL sink against the real server: each test in its
 //! own schema (created and dropped), typed values read back, the ledger
 //! (redelivery, overlap, a concurrent duplicate). Helpers here are shared
-//! with `tests_rejects` and `tests_faults`.
+//! with `tests_rejects` and `tests_faults`; columns and values come from
+//! `format::fixtures`.
 //!
 //! The server is `INGESTD_TEST_PG_URL` (default
 //! postgres://postgres@127.0.0.1:5432/test). When it cannot be reached the
@@ -15,8 +16,8 @@ use chrono::NaiveDate;
 use postgres::{Client, NoTls};
 
 use crate::config::{self, PgSslMode, PostgresSink, WriteMode};
-use crate::format::types::RowOrigin;
-use crate::format::{Cell, ColumnSpec, ColumnType, Rows};
+use crate::format::fixtures::{V, col, rows_of};
+use crate::format::{ColumnSpec, ColumnType, Rows};
 use crate::protocol::{ErrorClass, RejectNote};
 use crate::sink::{self, Session, Sink, WriteOutcome, WriteRequest};
 
@@ -138,27 +139,6 @@ pub(super) fn open_as(
     sink::open(&config::Sink::Postgres(cfg.clone()), &session)
 }
 
-pub(super) fn col(name: &str, ty: ColumnType, nullable: bool) -> ColumnSpec {
-    ColumnSpec {
-        name: name.into(),
-        ty,
-        nullable,
-        format: None,
-    }
-}
-
-/// A test value; text is copied into the batch's arena.
-#[derive(Clone, Copy)]
-pub(super) enum V<'a> {
-    N,
-    I(i64),
-    F(f64),
-    D(i128, u8),
-    T(&'a str),
-    B(bool),
-    Day(NaiveDate),
-}
-
 /// A batch of rows at `start` (one `REC`-byte record each).
 pub(super) struct Batch {
     pub rows: Rows,
@@ -168,34 +148,8 @@ pub(super) struct Batch {
 }
 
 pub(super) fn batch(start: u64, values: &[Vec<V<'_>>]) -> Batch {
-    let mut rows = Rows::new(values.first().map_or(0, Vec::len));
-    for (i, row) in values.iter().enumerate() {
-        for v in row {
-            rows.cells.push(match *v {
-                V::N => Cell::Null,
-                V::I(x) => Cell::Int(x),
-                V::F(x) => Cell::Float(x),
-                V::D(mantissa, scale) => Cell::Decimal { mantissa, scale },
-                V::T(s) => {
-                    let start = rows.text.len() as u32;
-                    rows.text.push_str(s);
-                    Cell::Text {
-                        start,
-                        len: s.len() as u32,
-                    }
-                }
-                V::B(b) => Cell::Bool(b),
-                V::Day(d) => Cell::Date(d),
-            });
-        }
-        rows.origins.push(RowOrigin {
-            offset: start + i as u64 * REC,
-            len: REC as u32,
-            line: start / REC + 1 + i as u64,
-        });
-    }
     Batch {
-        rows,
+        rows: rows_of(values, start, REC),
         start,
         end: start + values.len() as u64 * REC,
         rejects: Vec::new(),

@@ -6,9 +6,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::tests::{Db, V, batch, col, committed, open_as, open_with};
+use super::tests::{Db, batch, committed, open_as, open_with};
 use crate::config::{PgSslMode, WriteMode};
 use crate::format::ColumnType;
+use crate::format::fixtures::{V, col};
 use crate::protocol::ErrorClass;
 use crate::sink::SinkError;
 

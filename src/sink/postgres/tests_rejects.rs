@@ -4,9 +4,10 @@
 
 use std::time::Instant;
 
-use super::tests::{Batch, Db, V, batch, col, committed};
+use super::tests::{Batch, Db, batch, committed};
 use crate::config::WriteMode;
 use crate::format::ColumnType;
+use crate::format::fixtures::{V, col};
 use crate::protocol::RejectNote;
 
 const TEXT: ColumnType = ColumnType::Text { max_chars: None };

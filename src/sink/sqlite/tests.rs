@@ -1,18 +1,19 @@
 //! Tests of the SQLite sink against real files in temp folders: typed values,
 //! the ledger (redelivery, overlap), constraint rejects, tables, errors.
-//! Helpers here are shared with `tests_shared` (several connections).
+//! Helpers here (the sink, batches, reading back) are shared with the other
+//! `tests_*`; columns and values come from `format::fixtures`.
 
 use crate::config::WriteMode;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use crate::config::{self, SqliteSink, SqliteSynchronous};
-use crate::format::types::RowOrigin;
-use crate::format::{Cell, ColumnSpec, ColumnType, Rows};
+use crate::format::fixtures::{V, col, rows_of};
+use crate::format::{ColumnSpec, ColumnType, Rows};
 use crate::protocol::{ErrorClass, RejectNote};
 use crate::sink::{self, Session, Sink, WriteOutcome, WriteRequest};
 
@@ -45,27 +46,6 @@ pub(super) fn count(db: &Connection, sql: &str) -> i64 {
     db.query_row(sql, [], |r| r.get(0)).expect("count")
 }
 
-pub(super) fn col(name: &str, ty: ColumnType, nullable: bool) -> ColumnSpec {
-    ColumnSpec {
-        name: name.into(),
-        ty,
-        nullable,
-        format: None,
-    }
-}
-
-/// A test value; text is copied into the batch's arena.
-pub(super) enum V<'a> {
-    N,
-    I(i64),
-    F(f64),
-    D(i128, u8),
-    T(&'a str),
-    B(bool),
-    Day(NaiveDate),
-    Ts(NaiveDateTime),
-}
-
 /// A batch: rows at `start`, one record per `REC` bytes, plus parse rejects
 /// (each also one record) after them.
 pub(super) struct Batch {
@@ -77,35 +57,8 @@ pub(super) struct Batch {
 }
 
 pub(super) fn batch(start: u64, values: &[Vec<V<'_>>], parse_rejects: usize) -> Batch {
-    let width = values.first().map_or(0, Vec::len);
-    let mut rows = Rows::new(width);
+    let rows = rows_of(values, start, REC);
     let first_line = start / REC + 1;
-    for (i, row) in values.iter().enumerate() {
-        for v in row {
-            rows.cells.push(match *v {
-                V::N => Cell::Null,
-                V::I(x) => Cell::Int(x),
-                V::F(x) => Cell::Float(x),
-                V::D(mantissa, scale) => Cell::Decimal { mantissa, scale },
-                V::T(s) => {
-                    let start = rows.text.len() as u32;
-                    rows.text.push_str(s);
-                    Cell::Text {
-                        start,
-                        len: s.len() as u32,
-                    }
-                }
-                V::B(b) => Cell::Bool(b),
-                V::Day(d) => Cell::Date(d),
-                V::Ts(t) => Cell::Timestamp(t),
-            });
-        }
-        rows.origins.push(RowOrigin {
-            offset: start + i as u64 * REC,
-            len: REC as u32,
-            line: first_line + i as u64,
-        });
-    }
     let after = start + values.len() as u64 * REC;
     let rejects = (0..parse_rejects as u64)
         .map(|k| RejectNote {

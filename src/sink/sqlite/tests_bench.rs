@@ -11,23 +11,10 @@ use rusqlite::params;
 
 use super::tests::{cfg, count, open, peek};
 use crate::config::SqliteSink;
+use crate::format::fixtures::{orders_columns, text_cell};
 use crate::format::types::RowOrigin;
-use crate::format::{Cell, ColumnSpec, Rows};
+use crate::format::{Cell, Rows};
 use crate::sink::{WriteOutcome, WriteRequest};
-
-/// The benchmark's `orders` shape (see ../shared/bench/gen.py).
-fn bench_columns() -> Vec<ColumnSpec> {
-    crate::format::types::orders_columns()
-}
-
-fn push_text(rows: &mut Rows, s: &str) -> Cell {
-    let start = rows.text.len() as u32;
-    rows.text.push_str(s);
-    Cell::Text {
-        start,
-        len: s.len() as u32,
-    }
-}
 
 /// `n` rows of the benchmark shape, ids from `first_id`, pseudo-random but fixed.
 fn bench_rows(first_id: u64, n: usize, seed: &mut u64) -> Rows {
@@ -54,22 +41,22 @@ fn bench_rows(first_id: u64, n: usize, seed: &mut u64) -> Rows {
         rows.cells
             .push(Cell::Int((4_294_967_296 + first_id + i as u64) as i64));
         rows.cells.push(Cell::Int((r % 2_000_000) as i64 + 1));
-        let name = push_text(&mut rows, NAMES[pick(1) % 4]);
+        let name = text_cell(&mut rows, NAMES[pick(1) % 4]);
         rows.cells.push(name);
         let cents = (r % 100_000) as i128 * if pick(2) == 0 { -1 } else { 1 };
         rows.cells.push(Cell::Decimal {
             mantissa: cents,
             scale: 2,
         });
-        let cur = push_text(&mut rows, CURRENCIES[pick(3) % 3]);
+        let cur = text_cell(&mut rows, CURRENCIES[pick(3) % 3]);
         rows.cells.push(cur);
         let at = epoch + chrono::Duration::milliseconds((r % 94_608_000_000) as i64);
         rows.cells.push(Cell::Timestamp(at));
-        let status = push_text(&mut rows, STATUSES[pick(4) % 4]);
+        let status = text_cell(&mut rows, STATUSES[pick(4) % 4]);
         rows.cells.push(status);
         let note = match pick(5) {
             0..=8 => Cell::Null,
-            k => push_text(&mut rows, NOTES[k % 3]),
+            k => text_cell(&mut rows, NOTES[k % 3]),
         };
         rows.cells.push(note);
         rows.origins.push(RowOrigin {
@@ -109,7 +96,7 @@ fn run(s: &Scenario) {
         peek(&cfg).execute_batch(s.setup).expect("setup");
     }
     let mut sink = open(&cfg);
-    let cols = bench_columns();
+    let cols = orders_columns();
     sink.ensure_table("orders", &cols, s.setup.is_empty(), &s.mode)
         .expect("table");
     for pass in 0..s.passes {

@@ -6,9 +6,10 @@
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
-use super::tests::{REC, V, batch, cfg, col, committed, count, int, open, peek, select};
+use super::tests::{REC, batch, cfg, committed, count, int, open, peek, select};
 use crate::config::WriteMode;
 use crate::format::ColumnType;
+use crate::format::fixtures::{V, col};
 
 /// Rows per chunk the sink uses for two columns (`insert::CHUNK_ROWS`).
 const CHUNK: i64 = 16;

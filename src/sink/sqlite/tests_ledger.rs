@@ -5,8 +5,9 @@
 use crate::config::WriteMode;
 use rusqlite::types::Value;
 
-use super::tests::{REC, V, batch, cfg, col, committed, count, int, open, peek, select, text};
+use super::tests::{REC, batch, cfg, committed, count, int, open, peek, select, text};
 use crate::format::ColumnType;
+use crate::format::fixtures::{V, col};
 use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
 use crate::sink::WriteOutcome;
 

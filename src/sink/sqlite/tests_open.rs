@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use rusqlite::types::Value;
 
-use super::tests::{V, batch, cfg, col, count, int, open, peek, select, text};
+use super::tests::{batch, cfg, count, int, open, peek, select, text};
 use crate::config::{self, SqliteSink, SqliteSynchronous};
+use crate::format::fixtures::{V, col};
 use crate::format::{ColumnSpec, ColumnType};
 use crate::protocol::ErrorClass;
 use crate::sink::{self, Session, SinkError};

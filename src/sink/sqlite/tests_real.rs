@@ -5,9 +5,10 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
-use super::tests::{V, batch, cfg, col, committed, count, int, open, peek, select, text};
+use super::tests::{batch, cfg, committed, count, int, open, peek, select, text};
 use super::text::{Scratch, decimal_as_real};
 use crate::format::ColumnType;
+use crate::format::fixtures::{V, col};
 
 /// Declared types with the affinities the REAL path is used for, as a
 /// plain table and as a STRICT one (whose INT refuses non-integers).

@@ -5,9 +5,10 @@ use crate::config::WriteMode;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use super::tests::{REC, V, batch, cfg, col, committed, count, open, peek};
+use super::tests::{REC, batch, cfg, committed, count, open, peek};
 use crate::config::{self, SqliteSink};
 use crate::format::ColumnType;
+use crate::format::fixtures::{V, col};
 use crate::protocol::ErrorClass;
 use crate::sink::{self, Session, SinkError, WriteOutcome};
 

@@ -4,8 +4,9 @@
 
 use rusqlite::types::Value;
 
-use super::tests::{REC, V, batch, cfg, col, committed, count, int, open, peek, select, text};
+use super::tests::{REC, batch, cfg, committed, count, int, open, peek, select, text};
 use crate::config::WriteMode;
+use crate::format::fixtures::{V, col};
 use crate::format::{ColumnSpec, ColumnType};
 use crate::protocol::ErrorClass;
 use crate::sink::{SinkError, WriteOutcome, WriteRequest};
