@@ -10,6 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::chaos::{WorkerKiller, all_gone, kill_supervisor};
 use common::pg::{Cluster, PgSetup, orders_sum};
 use common::*;
 
@@ -33,8 +34,7 @@ fn every_record_lands_exactly_once_through_worker_server_and_supervisor_crashes(
     std::fs::rename(&staged, s.landing.join("orders.csv")).unwrap();
     let cfg = s.config.to_str().unwrap();
     let args = ["run", "--config", cfg, "--once"];
-    let mut rng = fastrand::Rng::with_seed(11);
-    let mut worker_kills = 0;
+    let mut killer = WorkerKiller::new(11);
     let mut watch = Watch::new(&cluster);
 
     let mut first = Daemon::start(&args, &s.path("first.log"));
@@ -43,10 +43,11 @@ fn every_record_lands_exactly_once_through_worker_server_and_supervisor_crashes(
         "{}",
         first.log_text()
     );
-    let mut next_kill = Instant::now() + Duration::from_millis(rng.u64(200..400));
     let mut restarted_at = None;
     let t0 = Instant::now();
-    loop {
+    // Workers killed every ~0.3 s until half the load is in, with the
+    // server restarted once on the way.
+    killer.until(&mut first, Duration::from_millis(20), |first| {
         assert!(
             t0.elapsed() < Duration::from_secs(300),
             "half the load never committed:\n{}",
@@ -61,34 +62,12 @@ fn every_record_lands_exactly_once_through_worker_server_and_supervisor_crashes(
             restarted_at = Some(loaded);
             watch.reconnect();
         }
-        if loaded >= ROWS / 2 && restarted_at.is_some() {
-            break;
-        }
-        assert!(
-            first.child.try_wait().unwrap().is_none(),
-            "first run ended early:\n{}",
-            first.log_text()
-        );
-        if Instant::now() >= next_kill {
-            if kill_a_worker(&mut rng, first.pid()) {
-                worker_kills += 1;
-            }
-            next_kill = Instant::now() + Duration::from_millis(rng.u64(200..400));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        loaded >= ROWS / 2 && restarted_at.is_some()
+    });
     let restarted_at = restarted_at.expect("restarted");
-    let orphans = children(first.pid());
-    kill(first.pid(), 9);
-    first
-        .wait_exit(Duration::from_secs(5))
-        .expect("supervisor killed");
-    let t1 = Instant::now();
-    while orphans.iter().any(|p| alive(*p)) && t1.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let orphans = kill_supervisor(&mut first);
     assert!(
-        !orphans.iter().any(|p| alive(*p)),
+        all_gone(&orphans, Duration::from_secs(5)),
         "workers outlived their supervisor"
     );
     let midway = watch.loaded();
@@ -103,8 +82,8 @@ fn every_record_lands_exactly_once_through_worker_server_and_supervisor_crashes(
     );
 
     let mut second = Daemon::start(&args, &s.path("second.log"));
-    let (code, kills) = finish_under_kills(&mut second, &mut rng, Duration::from_secs(600));
-    worker_kills += kills;
+    let code = killer.until_exit(&mut second, Duration::from_secs(600));
+    let worker_kills = killer.kills;
     assert_eq!(code, 0, "second run failed:\n{}", second.log_text());
     eprintln!(
         "{worker_kills} worker kills; server restarted at {restarted_at} rows; supervisor killed at {midway} rows"

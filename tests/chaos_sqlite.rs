@@ -4,8 +4,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::chaos::{WorkerKiller, all_gone, kill_supervisor};
 use common::*;
 
 const ROWS: u64 = 200_000;
@@ -24,8 +25,7 @@ fn every_record_lands_exactly_once_through_worker_and_supervisor_kills() {
     std::fs::rename(&staged, s.landing.join("orders.csv")).unwrap();
     let cfg = s.config.to_str().unwrap();
     let args = ["run", "--config", cfg, "--once"];
-    let mut rng = fastrand::Rng::with_seed(7);
-    let mut worker_kills = 0;
+    let mut killer = WorkerKiller::new(7);
 
     // First supervisor: kill workers, then kill it mid-load.
     let mut first = Daemon::start(&args, &s.path("first.log"));
@@ -35,33 +35,13 @@ fn every_record_lands_exactly_once_through_worker_and_supervisor_kills() {
         first.log_text()
     );
     // Kill a worker every ~0.3 s; kill the supervisor once 40% is in.
-    let mut next_kill = Instant::now() + Duration::from_millis(rng.u64(200..400));
-    while count(&s) < ROWS * 2 / 5 {
-        assert!(
-            first.child.try_wait().unwrap().is_none(),
-            "first run ended early:\n{}",
-            first.log_text()
-        );
-        if Instant::now() >= next_kill {
-            if kill_a_worker(&mut rng, first.pid()) {
-                worker_kills += 1;
-            }
-            next_kill = Instant::now() + Duration::from_millis(rng.u64(200..400));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let orphans = children(first.pid());
-    kill(first.pid(), 9);
-    first
-        .wait_exit(Duration::from_secs(5))
-        .expect("supervisor killed");
+    killer.until(&mut first, Duration::from_millis(20), |_| {
+        count(&s) >= ROWS * 2 / 5
+    });
+    let orphans = kill_supervisor(&mut first);
     // Its workers die with it (PR_SET_PDEATHSIG), whatever they were doing.
-    let t1 = Instant::now();
-    while orphans.iter().any(|p| alive(*p)) && t1.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
     assert!(
-        !orphans.iter().any(|p| alive(*p)),
+        all_gone(&orphans, Duration::from_secs(5)),
         "workers outlived their supervisor"
     );
     let midway = count(&s);
@@ -72,8 +52,8 @@ fn every_record_lands_exactly_once_through_worker_and_supervisor_kills() {
 
     // Second supervisor: more worker kills until it finishes.
     let mut second = Daemon::start(&args, &s.path("second.log"));
-    let (code, kills) = finish_under_kills(&mut second, &mut rng, Duration::from_secs(300));
-    worker_kills += kills;
+    let code = killer.until_exit(&mut second, Duration::from_secs(300));
+    let worker_kills = killer.kills;
     assert_eq!(code, 0, "second run failed:\n{}", second.log_text());
     eprintln!("{worker_kills} worker kills; supervisor killed at {midway} rows");
     assert!(

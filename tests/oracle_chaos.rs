@@ -9,8 +9,9 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::chaos::{WorkerKiller, kill_supervisor};
 use common::oracle::{OracleDb, oracle_sink, orders_job};
 use common::*;
 
@@ -59,8 +60,7 @@ fn every_record_lands_exactly_once_on_oracle_through_worker_and_supervisor_kills
             .unwrap_or(0)
     };
     let args = ["run", "--config", cfg.as_str(), "--once"];
-    let mut rng = fastrand::Rng::with_seed(7);
-    let mut worker_kills = 0;
+    let mut killer = WorkerKiller::new(7);
 
     let mut first = Daemon::start(&args, &dir.path().join("first.log"));
     assert!(
@@ -68,25 +68,10 @@ fn every_record_lands_exactly_once_on_oracle_through_worker_and_supervisor_kills
         "{}",
         first.log_text()
     );
-    let mut next_kill = Instant::now() + Duration::from_millis(rng.u64(200..400));
-    while count() < ROWS * 2 / 5 {
-        assert!(
-            first.child.try_wait().unwrap().is_none(),
-            "first run ended early:\n{}",
-            first.log_text()
-        );
-        if Instant::now() >= next_kill {
-            if kill_a_worker(&mut rng, first.pid()) {
-                worker_kills += 1;
-            }
-            next_kill = Instant::now() + Duration::from_millis(rng.u64(200..400));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    kill(first.pid(), 9);
-    first
-        .wait_exit(Duration::from_secs(5))
-        .expect("supervisor killed");
+    killer.until(&mut first, Duration::from_millis(50), |_| {
+        count() >= ROWS * 2 / 5
+    });
+    kill_supervisor(&mut first);
     let midway = count();
     assert!(
         midway > 0 && midway < ROWS,
@@ -94,8 +79,8 @@ fn every_record_lands_exactly_once_on_oracle_through_worker_and_supervisor_kills
     );
 
     let mut second = Daemon::start(&args, &dir.path().join("second.log"));
-    let (code, kills) = finish_under_kills(&mut second, &mut rng, Duration::from_secs(600));
-    worker_kills += kills;
+    let code = killer.until_exit(&mut second, Duration::from_secs(600));
+    let worker_kills = killer.kills;
     assert_eq!(code, 0, "second run failed:\n{}", second.log_text());
     eprintln!("{worker_kills} worker kills; supervisor killed at {midway} rows");
     assert!(worker_kills >= 6, "only {worker_kills} worker kills");

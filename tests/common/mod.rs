@@ -3,6 +3,7 @@
 //! writing, and a handle on the real `ingestd` binary running as a daemon.
 #![allow(dead_code)]
 
+pub mod chaos;
 pub mod pg;
 
 use std::fs;
@@ -421,41 +422,4 @@ pub fn fd_targets(pid: u32) -> Vec<PathBuf> {
 pub fn kill(pid: u32, sig: i32) {
     let sig = nix::sys::signal::Signal::try_from(sig).unwrap();
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
-}
-
-/// SIGKILLs one of `pid`'s workers, picked at random; false if it has none.
-pub fn kill_a_worker(rng: &mut fastrand::Rng, pid: u32) -> bool {
-    let workers = children(pid);
-    if workers.is_empty() {
-        return false;
-    }
-    kill(workers[rng.usize(..workers.len())], 9);
-    true
-}
-
-/// Waits for `d` to end while SIGKILLing one of its workers every 0.2-0.4 s;
-/// returns its exit code and how many workers were killed. Fails the test
-/// after `within`.
-pub fn finish_under_kills(d: &mut Daemon, rng: &mut fastrand::Rng, within: Duration) -> (i32, u32) {
-    let t0 = Instant::now();
-    let mut kills = 0;
-    loop {
-        if let Some(code) = d.wait_exit(Duration::from_millis(rng.u64(200..400))) {
-            return (code, kills);
-        }
-        if kill_a_worker(rng, d.pid()) {
-            kills += 1;
-        }
-        assert!(t0.elapsed() < within, "no end in sight:\n{}", d.log_text());
-    }
-}
-
-/// Whether `pid` runs (a zombie does not).
-pub fn alive(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.rsplit_once(')')
-                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
 }
