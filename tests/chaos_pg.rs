@@ -29,9 +29,7 @@ fn every_record_lands_exactly_once_through_worker_server_and_supervisor_crashes(
         "workers = 2\nbatch_rows = 250\ncreate_table = true\n",
         "on_done = \"archive\"",
     );
-    let staged = s.path("orders.csv");
-    let expected = write_orders(&staged, ROWS, 1, 4242);
-    std::fs::rename(&staged, s.landing.join("orders.csv")).unwrap();
+    let expected = drop_orders(&s.landing, "orders.csv", ROWS, 1, 4242);
     let cfg = s.config.to_str().unwrap();
     let args = ["run", "--config", cfg, "--once"];
     let mut killer = WorkerKiller::new(11);

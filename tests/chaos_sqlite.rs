@@ -20,9 +20,7 @@ fn every_record_lands_exactly_once_through_worker_and_supervisor_kills() {
         "synchronous = \"full\"",
         "on_done = \"archive\"",
     );
-    let staged = s.path("orders.csv");
-    let expected = write_orders(&staged, ROWS, 1, 42);
-    std::fs::rename(&staged, s.landing.join("orders.csv")).unwrap();
+    let expected = drop_orders(&s.landing, "orders.csv", ROWS, 1, 42);
     let cfg = s.config.to_str().unwrap();
     let args = ["run", "--config", cfg, "--once"];
     let mut killer = WorkerKiller::new(7);

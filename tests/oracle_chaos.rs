@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::chaos::{WorkerKiller, kill_supervisor};
@@ -37,13 +36,6 @@ fn setup(db: &OracleDb, job: &str, extra: &str) -> (tempfile::TempDir, String) {
     (dir, config.display().to_string())
 }
 
-fn stage(dir: &Path, name: &str, rows: u64, seed: u64) -> Sum {
-    let staged = dir.join(name);
-    let sum = write_orders(&staged, rows, 1, seed);
-    std::fs::rename(&staged, dir.join("in").join(name)).unwrap();
-    sum
-}
-
 #[test]
 fn every_record_lands_exactly_once_on_oracle_through_worker_and_supervisor_kills() {
     let Some(db) = OracleDb::from_env("oracle_chaos") else {
@@ -52,7 +44,7 @@ fn every_record_lands_exactly_once_on_oracle_through_worker_and_supervisor_kills
     let job = OracleDb::unique("ingestd_chaos");
     db.clean(&job, &job);
     let (dir, cfg) = setup(&db, &job, "workers = 3\nbatch_rows = 50\n");
-    let expected = stage(dir.path(), "orders.csv", ROWS, 42);
+    let expected = drop_orders(&dir.path().join("in"), "orders.csv", ROWS, 1, 42);
     let conn = db.conn();
     let count = || {
         conn.query_row_as::<i64>(&format!("SELECT count(*) FROM \"{job}\""), &[])
@@ -105,7 +97,7 @@ fn oracle_workers_open_and_close_their_own_pools() {
     let job = OracleDb::unique("ingestd_pm");
     db.clean(&job, &job);
     let (dir, cfg) = setup(&db, &job, "workers = 2\n");
-    let expected = stage(dir.path(), "a.csv", 2_000, 1);
+    let expected = drop_orders(&dir.path().join("in"), "a.csv", 2_000, 1, 1);
     let mut d = Daemon::start(&["run", "--config", &cfg], &dir.path().join("d.log"));
     assert!(
         d.wait_log("file done", 1, Duration::from_secs(120)),
