@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests: a deterministic orders CSV
 //! generator, order-independent checksums of a file and of a table, config
 //! writing, and a handle on the real `ingestd` binary running as a daemon.
+//! Per target or purpose: `pg` (PostgreSQL), `oracle`, `chaos` (killing
+//! workers and the supervisor under load).
 #![allow(dead_code)]
 
 pub mod chaos;
