@@ -137,15 +137,7 @@ fn sigterm_drains_within_the_limit_and_a_restart_loads_the_rest_once() {
     let expected = drop_orders(&s.landing, "big.csv", rows, 1, 77);
     let cfg = s.config.to_str().unwrap();
     let mut d = Daemon::start(&["run", "--config", cfg], &s.path("first.log"));
-    let t0 = Instant::now();
-    while count(&s) < rows / 10 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "no progress:\n{}",
-            d.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_rows(&s, &d, rows / 10);
     d.signal(15);
     let t1 = Instant::now();
     let code = d.wait_exit(Duration::from_secs(25));
@@ -196,15 +188,7 @@ fn sigint_stops_at_once_and_the_rest_loads_next_time() {
     let expected = drop_orders(&s.landing, "big.csv", rows, 1, 5);
     let cfg = s.config.to_str().unwrap();
     let mut d = Daemon::start(&["run", "--config", cfg], &s.path("first.log"));
-    let t0 = Instant::now();
-    while count(&s) < rows / 10 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "no progress:\n{}",
-            d.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_rows(&s, &d, rows / 10);
     d.signal(2);
     let t1 = Instant::now();
     assert_eq!(
@@ -353,6 +337,19 @@ fn http_get(port: u16, path: &str) -> String {
         "{head}"
     );
     body.to_string()
+}
+
+/// Waits until the table holds at least `n` rows (a load is under way).
+fn wait_rows(s: &Setup, d: &Daemon, n: u64) {
+    let t0 = Instant::now();
+    while count(s) < n {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no progress:\n{}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn count(s: &Setup) -> u64 {
