@@ -54,7 +54,7 @@ impl LogSetup {
     }
 
     /// Logs go to `file` (the journal and colours no longer apply).
-    pub fn to_file(mut self, file: Option<PathBuf>) -> Self {
+    pub fn with_file(mut self, file: Option<PathBuf>) -> Self {
         if file.is_some() {
             self.journal = false;
             self.ansi = false;

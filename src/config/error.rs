@@ -41,16 +41,6 @@ pub enum ConfigError {
     Invalid { at: Location, message: String },
 }
 
-impl ConfigError {
-    /// Where the problem is, when it is inside the file.
-    pub fn location(&self) -> Option<&Location> {
-        match self {
-            ConfigError::Parse { at, .. } | ConfigError::Invalid { at, .. } => Some(at),
-            ConfigError::Read { .. } | ConfigError::Locate { .. } => None,
-        }
-    }
-}
-
 /// A place in a configuration file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Location {

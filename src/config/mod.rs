@@ -5,14 +5,14 @@
 //! open databases or start anything: `ingestd check` runs exactly this.
 //!
 //! Steps: `raw` (the file's shape, via serde; documents every key and
-//! default) -> `validate` (rules, defaults, paths; with `source`, `dialect`,
+//! default) -> `validate` (rules, defaults, paths; with `source`, `format`,
 //! `columns` and `paths`) -> `model` (what the rest of the program sees).
 //! `error` places problems in the file; `units` parses durations and sizes.
 
 mod columns;
 mod daemon;
-mod dialect;
 mod error;
+mod format;
 mod mode;
 mod model;
 mod oracle;
@@ -30,10 +30,9 @@ mod tests;
 
 use std::path::Path;
 
-pub use error::{ConfigError, Location};
+pub use error::ConfigError;
 pub use model::*;
-pub use secret::{Secret, SecretError};
-pub use units::{parse_duration, parse_size};
+pub use secret::Secret;
 
 use error::Origin;
 use validate::Env;

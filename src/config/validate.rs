@@ -2,7 +2,7 @@
 //! every rule that is not about the TOML shape.
 //!
 //! Owns `[daemon]`, `[sinks.*]` and `[jobs.*]`; delegates sources to
-//! `source`, formats to `dialect` and columns to `columns`. Must have no side
+//! `source`, formats to `format` and columns to `columns`. Must have no side
 //! effects: it reads the file system (`paths`) but never creates or opens
 //! anything.
 
@@ -15,8 +15,8 @@ use toml::Spanned;
 
 use super::columns;
 use super::daemon;
-use super::dialect;
 use super::error::Problem;
+use super::format;
 use super::mode;
 use super::model::{Config, Job, Sink, SqliteSink, SqliteSynchronous};
 use super::paths::{check_output_dir, check_output_file, resolve};
@@ -167,7 +167,7 @@ fn job(name: &str, raw: RawJob, cx: &Ctx) -> Result<Job, Problem> {
         .as_ref()
         .and_then(|f| f.header.as_ref())
         .map(Spanned::span);
-    let format = dialect::format(&k, raw.format)?;
+    let format = format::format(&k, raw.format)?;
     let mode = mode::mode(&k, raw.mode, raw.key, raw.columns.as_ref())?;
     let columns = match raw.columns {
         Some(c) => Some(columns::columns(&k, c)?),

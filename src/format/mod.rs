@@ -8,62 +8,21 @@
 use serde::{Deserialize, Serialize};
 
 mod convert;
-mod dialect;
+pub mod csv;
 pub mod error;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod layout;
-pub mod parse;
-pub mod preamble;
-pub mod scan;
 pub mod types;
 
 #[cfg(test)]
 mod tests;
 
-pub use error::{FormatError, LayoutError};
+pub use csv::{
+    CsvFormat, Parsed, Preamble, RecordEnd, RecordScanner, Tail, parse_batch, read_preamble,
+};
 pub use layout::layout;
-pub use parse::{Parsed, parse_batch};
-pub use preamble::{Preamble, read_preamble};
-pub use scan::{RecordEnd, RecordScanner, Tail};
 pub use types::{Cell, ColumnSpec, ColumnType, DECIMAL_TEXT_BUF, RowOrigin, Rows, decimal_text};
-
-/// A CSV dialect, as configured under `[jobs.NAME.format]`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CsvFormat {
-    /// The first record (after `skip_lines`) names the fields.
-    pub header: bool,
-    pub delimiter: u8,
-    pub quote: u8,
-    /// An escape byte inside quoted fields (`\"`); `None` for RFC 4180 doubling.
-    pub escape: Option<u8>,
-    /// `""` inside a quoted field means one quote.
-    pub double_quote: bool,
-    /// Lines starting with this byte are ignored.
-    pub comment: Option<u8>,
-    /// A field whose text equals this is NULL (default: the empty string).
-    pub null: String,
-    /// Physical lines skipped before the header (or the first record).
-    pub skip_lines: u32,
-    /// Trim ASCII whitespace around unquoted field values.
-    pub trim: bool,
-}
-
-impl Default for CsvFormat {
-    fn default() -> Self {
-        CsvFormat {
-            header: true,
-            delimiter: b',',
-            quote: b'"',
-            escape: None,
-            double_quote: true,
-            comment: None,
-            null: String::new(),
-            skip_lines: 0,
-            trim: false,
-        }
-    }
-}
 
 /// The record format of a job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

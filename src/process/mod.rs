@@ -4,13 +4,17 @@
 //! Owns file descriptors and process ids; knows nothing of batches, jobs or
 //! databases (callers give it a program path and get pipes and pids back).
 
+// The crate denies `unsafe_code` (Cargo.toml `[lints]`); fork+exec and
+// adopting inherited descriptors need it, here and nowhere else.
+#![allow(unsafe_code)]
+
 mod reap;
 mod signals;
 mod spawn;
 
 pub use reap::{ExitCause, reap_children};
-pub use signals::{SignalForwarder, forward_signals};
-pub use spawn::{SpawnError, WorkerProcess, spawn_worker, worker_pipes};
+pub use signals::forward_signals;
+pub use spawn::{SpawnError, spawn_worker, worker_pipes};
 
 /// Sends `signal` to `pid`; a process that is already gone is not an error.
 pub fn kill(pid: u32, signal: nix::sys::signal::Signal) {

@@ -26,7 +26,7 @@ use crate::format::{Format, Layout};
 
 mod frame;
 
-pub use frame::{FrameError, FrameReader, FrameWriter, MAX_FRAME};
+pub use frame::{FrameError, FrameReader, FrameWriter};
 
 /// How a failure is handled; every sink error is classified once, in the sink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +71,7 @@ pub struct WorkerSetup {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Batch {
     pub id: u64,
-    /// Identity of the source (see `source`): the ledger key.
+    /// Identity of the source (see `supervisor::intake`): the ledger key.
     pub source: String,
     /// File name (or `-` for stdin), for reject notes and logs.
     pub file: String,

@@ -1,25 +1,29 @@
 //! The supervisor: reads sources, cuts batches, hands them to worker
 //! processes, tracks what is in flight, reaps and restarts workers, writes
-//! rejects and logs, talks to systemd. It never opens a database: it does not
-//! import `sink` or `worker`, only the protocol and config types both sides
-//! share.
+//! rejects and logs, talks to systemd. It never opens a database: the sinks
+//! are private to `worker`, so no file here can name one; it shares only
+//! `config`, `protocol`, `format` and `process` with the workers.
 //!
-//! This file owns starting and ending a run; the loop is in `control`.
+//! ```text
+//!  intake/      sources -> identity -> cutter -> batches (one thread per job)
+//!  job/         one job: its worker slots, dispatch by credit, redelivery
+//!  files/       each input's progress, reject files, fate (archive, set aside)
+//!  event_loop   routes events to jobs; signals; the run's phases
+//!  reload       what SIGHUP changes
+//!  ops/         what operators see: sd_notify, status socket, metrics, rates
+//!  probe        `check --connect`: one worker asked about its table
+//! ```
+//!
+//! This file owns starting and ending a run.
 
-mod control;
-mod cutter;
 mod event;
+mod event_loop;
 mod files;
+mod intake;
 mod job;
-mod job_status;
-mod job_workers;
-mod metrics;
-mod notify;
-mod rate;
-mod rejects;
+mod ops;
+pub mod probe;
 mod reload;
-mod status_server;
-mod workers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,12 +36,11 @@ use crate::logging::{LogHandle, LogSetup};
 use crate::process;
 
 pub use files::{FileReport, Outcome};
-pub use rejects::RejectLine;
 
-use control::Supervisor;
 use event::Event;
+use event_loop::Supervisor;
 use job::JobContext;
-use metrics::Metrics;
+use ops::metrics::{self, Metrics};
 
 /// Called with the bytes done so far, for a progress bar.
 pub type ProgressFn = Arc<dyn Fn(u64) + Send + Sync>;
@@ -77,7 +80,7 @@ pub enum SupervisorError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    StatusSocket(#[from] status_server::StatusSocketError),
+    StatusSocket(#[from] ops::status_socket::StatusSocketError),
     #[error("metrics on {addr}: {source}")]
     Metrics {
         addr: std::net::SocketAddr,
@@ -117,7 +120,7 @@ pub fn run(config: Config, opts: RunOptions) -> Result<RunReport, SupervisorErro
         .map_err(SupervisorError::Signals)?;
     let metrics = Metrics::new();
     let _socket = match opts.daemon {
-        true => Some(status_server::serve(
+        true => Some(ops::status_socket::serve(
             &config.daemon.runtime_dir,
             events_tx.clone(),
         )?),

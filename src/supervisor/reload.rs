@@ -11,7 +11,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{self, Daemon, Job};
 
-use super::control::Supervisor;
+use super::event_loop::Supervisor;
 use super::job::JobContext;
 
 #[derive(Debug, PartialEq, Eq)]

@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use tracing::{debug, warn};
 
+use super::sink::{Sink, SinkError, WriteOutcome, WriteRequest};
 use crate::config::WriteMode;
 use crate::format::{self, ColumnSpec, Format, Parsed, Rows};
 use crate::protocol::{Batch, BatchDone, ErrorClass, LedgerRange, RejectNote, WorkerSetup};
-use crate::sink::{Sink, SinkError, WriteOutcome, WriteRequest};
 
 use super::retry::Backoff;
 

@@ -2,12 +2,15 @@
 //! close the pool -> exit. Started by the supervisor with fork+exec, so no
 //! database client state ever crosses a fork.
 //!
-//! Owns the worker's side of the protocol and retry policy. Must not read
-//! configuration files or sources (everything arrives in frames) and never
-//! imports `source` or `supervisor`.
+//! Owns the worker's side of the protocol, the retry policy and, privately,
+//! the sinks (`sink/`): nothing outside this module can name a sink, so the
+//! supervisor cannot open a database by mistake. Must not read
+//! configuration files or sources (everything arrives in frames); the
+//! sources are private to `supervisor`, so it cannot.
 
 mod load;
 mod retry;
+mod sink;
 
 use std::fs::File;
 use std::io::BufReader;
@@ -17,7 +20,7 @@ use tracing::{error, info, info_span, warn};
 use crate::logging::LogHandle;
 use crate::process;
 use crate::protocol::{ErrorClass, FrameReader, FrameWriter, FromWorker, ToWorker, WorkerSetup};
-use crate::sink::{self, Session, Sink, SinkError};
+use sink::{Session, Sink, SinkError};
 
 use load::Loader;
 use retry::Backoff;

@@ -3,7 +3,7 @@
 //! hand cases, random inputs, every chunking of small inputs, bench-like data.
 
 use super::{Rng, dialects, uniform};
-use crate::format::dialect::{count_nl, fast_eligible};
+use crate::format::csv::dialect::{count_nl, fast_eligible};
 use crate::format::{ColumnType, CsvFormat, RecordEnd, RecordScanner, Tail, parse_batch};
 
 /// Scans `data` cut at `cuts`; returns absolute (end, lines) pairs and the tail.

@@ -107,7 +107,7 @@ fn parse_throughput() {
             let p = parse_batch(&fmt, &layout, (start + from) as u64, line, b);
             assert!(p.rejects.is_empty(), "{:?}", p.rejects.first());
             rows += p.rows.len();
-            line += crate::format::dialect::count_nl(b);
+            line += crate::format::csv::dialect::count_nl(b);
             from = to;
         }
         rows

@@ -2,7 +2,7 @@
 //! records with embedded newlines; rows keep their origins; nothing panics.
 
 use super::{Rng, dialects, orders_layout};
-use crate::format::dialect::count_nl;
+use crate::format::csv::dialect::count_nl;
 use crate::format::{Cell, ColumnSpec, ColumnType, CsvFormat, Layout, RecordScanner, parse_batch};
 
 fn layout() -> Layout {

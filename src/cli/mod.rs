@@ -1,0 +1,130 @@
+//! The command line: `run`, `load`, `check`, `status`, and the hidden
+//! `worker` that the supervisor execs. Owns the argument definitions, the
+//! exit codes and the choice of subcommand; each subcommand's work is in its
+//! own file (`run` and `load` in `run.rs`).
+
+mod check;
+mod run;
+mod status;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::logging::{self, LogSetup};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ingestd",
+    version,
+    about = "Loads files, logs and streams into Oracle, PostgreSQL and SQLite, exactly once."
+)]
+pub struct Cli {
+    /// Log line format (stderr or the configured log file).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: crate::logging::LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: watch every job's source and load what arrives.
+    Run {
+        /// Configuration file (TOML).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Load what the sources hold now, wait until it is committed, and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Load the given files (or `-` for standard input) with one job's format and sink.
+    Load {
+        #[arg(short, long)]
+        config: PathBuf,
+        /// The job whose table, columns, format and sink to use.
+        #[arg(short, long)]
+        job: String,
+        /// Files to load; `-` reads standard input.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Validate the configuration without touching any database.
+    Check {
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Also start one worker per job that opens and closes its pool and
+        /// checks the job's table and columns.
+        #[arg(long)]
+        connect: bool,
+    },
+    /// Ask the running daemon what it is doing.
+    Status {
+        #[arg(short, long)]
+        config: PathBuf,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Internal: a worker process, started by the supervisor.
+    #[command(hide = true)]
+    Worker,
+}
+
+/// Process exit codes (also documented in the README).
+pub mod exit {
+    /// Everything loaded.
+    pub const OK: u8 = 0;
+    /// Another failure: a file could not be read, a job stopped, interrupted.
+    pub const FAILURE: u8 = 1;
+    /// Bad command line (clap's own code).
+    pub const USAGE: u8 = 2;
+    /// Everything has an answer, but some records were rejected.
+    pub const REJECTS: u8 = 3;
+    /// The configuration is invalid (also: a job stopped on a configuration error).
+    pub const CONFIG: u8 = 78;
+}
+
+/// Parses the command line, runs the subcommand, returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let format = cli.log_format;
+    let code = match &cli.command {
+        Command::Run { config, once } => run::run(config, *once, format),
+        Command::Load { config, job, files } => run::load(config, job, files, format),
+        Command::Check { config, connect } => check::check(config, *connect, format),
+        Command::Status { config, json } => status::status(config, *json),
+        Command::Worker => return ExitCode::from(crate::worker::run() as u8),
+    };
+    ExitCode::from(code)
+}
+
+fn init_logging(log: &LogSetup) -> logging::LogHandle {
+    let (handle, failed) = logging::init(log);
+    if let Some(e) = failed {
+        tracing::error!("cannot open the log file, logging to stderr: {e}");
+    }
+    handle
+}
+
+fn load_config(path: &Path) -> Option<Config> {
+    match config::load(path) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("ingestd: {e}");
+            None
+        }
+    }
+}

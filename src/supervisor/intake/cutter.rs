@@ -1,0 +1,412 @@
+//! The cutter thread of a job: takes one file at a time, identifies it, asks
+//! (through the event loop and a worker) which of its ranges the ledger
+//! already holds, then reads it once, finds record ends and hands batches of
+//! the missing ranges to the loop over a bounded channel, so a slow database
+//! slows reading down instead of filling memory.
+//!
+//! Owns reading sources and cutting; never touches workers, reject files or
+//! the files' fate (the loop decides that).
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use crate::config::Job;
+use crate::format::{self, CsvFormat, Format, RecordEnd, RecordScanner, Tail};
+use crate::protocol::{Batch, LedgerRange, RejectNote, Verdict};
+use crate::supervisor::event::{CutEvent, Event, FileId, FileStart};
+
+use super::batcher::Batcher;
+use super::{Input, file_identity, stdin_identity};
+
+/// Read size; also the unit in which a header is looked for.
+const CHUNK: usize = 1 << 20;
+
+pub struct FileTask {
+    pub file: FileId,
+    pub input: Input,
+    /// Set by the loop to cut the file short (too many rejects, shutdown).
+    pub stop: Arc<AtomicBool>,
+}
+
+/// What a cutter needs; cloned into its thread.
+#[derive(Clone)]
+pub struct Cutter {
+    pub job_index: usize,
+    pub job: Arc<Job>,
+    pub events: Sender<Event>,
+    pub batches: Sender<(FileId, Batch)>,
+}
+
+enum CutError {
+    /// The loop is gone or asked us to stop: say nothing more.
+    Abandoned,
+    /// Cut short on request; `batches` were handed over before.
+    Stopped,
+    /// The file cannot be loaded.
+    Failed { reason: String, set_aside: bool },
+}
+
+impl From<io::Error> for CutError {
+    fn from(e: io::Error) -> Self {
+        CutError::Failed {
+            reason: format!("reading failed: {e}"),
+            set_aside: false,
+        }
+    }
+}
+
+impl Cutter {
+    pub fn spawn(self, tasks: Receiver<FileTask>) -> io::Result<()> {
+        std::thread::Builder::new()
+            .name(format!("cut-{}", self.job.name))
+            .spawn(move || {
+                for task in tasks {
+                    if !self.cut(&task) {
+                        return;
+                    }
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Cuts one file and reports how it ended; false when the loop is gone.
+    fn cut(&self, task: &FileTask) -> bool {
+        let mut run = Run {
+            cutter: self,
+            task,
+            sent: 0,
+            records: 0,
+        };
+        let ev = match run.go() {
+            Ok(()) => CutEvent::Finished {
+                batches: run.sent,
+                records: run.records,
+                stopped: false,
+            },
+            Err(CutError::Stopped) => CutEvent::Finished {
+                batches: run.sent,
+                records: run.records,
+                stopped: true,
+            },
+            Err(CutError::Failed { reason, set_aside }) => CutEvent::Failed {
+                reason,
+                set_aside,
+                batches: run.sent,
+            },
+            Err(CutError::Abandoned) => return false,
+        };
+        self.event(task.file, ev)
+    }
+
+    fn event(&self, file: FileId, ev: CutEvent) -> bool {
+        self.events
+            .send(Event::Cut {
+                job: self.job_index,
+                file,
+                ev,
+            })
+            .is_ok()
+    }
+}
+
+/// One file being cut.
+struct Run<'a> {
+    cutter: &'a Cutter,
+    task: &'a FileTask,
+    sent: u64,
+    records: u64,
+}
+
+impl Run<'_> {
+    fn go(&mut self) -> Result<(), CutError> {
+        let Format::Csv(csv) = &self.cutter.job.format;
+        let (source, prior) = match &self.task.input {
+            Input::File(path) => {
+                let t0 = std::time::Instant::now();
+                let (source, _size) = file_identity(path)?;
+                let hashed = t0.elapsed();
+                let prior = self.ledger(&source)?;
+                tracing::debug!(file = %path.display(), ?hashed, ledger = ?(t0.elapsed() - hashed), committed = prior.len(), "file identified");
+                (source, prior)
+            }
+            Input::Stdin => (stdin_identity(), Vec::new()),
+        };
+        let mut reader = self.task.input.open()?;
+        let (head, pre) = read_head(csv, &mut reader, self.cutter.job.max_record_bytes)?;
+        let layout = format::layout(self.cutter.job.columns.as_deref(), pre.header.as_deref())
+            .map_err(|e| CutError::Failed {
+                reason: e.to_string(),
+                set_aside: true,
+            })?;
+        let data_start = pre.data_start as usize;
+        let prior_rejects = match &self.task.input {
+            Input::File(path) => reject_bytes(path, &prior)?,
+            Input::Stdin => Vec::new(),
+        };
+        let start = FileStart {
+            source: source.clone(),
+            preamble: head[..data_start].to_vec(),
+            prior: prior.clone(),
+            prior_rejects,
+        };
+        if !self
+            .cutter
+            .event(self.task.file, CutEvent::Started(Box::new(start)))
+        {
+            return Err(CutError::Abandoned);
+        }
+        let job = &self.cutter.job;
+        let batcher = Batcher::new(
+            &source,
+            &self.task.input.name(),
+            layout,
+            job.batch_rows,
+            job.batch_bytes,
+        );
+        let mut scan = Scan {
+            scanner: RecordScanner::new(csv),
+            batcher,
+            committed: prior,
+            next_committed: 0,
+            record: Vec::new(),
+            record_start: pre.data_start,
+            line: pre.first_line,
+            oversize: false,
+            max_record: job.max_record_bytes as usize,
+            ends: Vec::new(),
+        };
+        scan.chunk(self, &head[data_start..], pre.data_start)?;
+        let mut pos = head.len() as u64;
+        drop(head);
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            scan.chunk(self, &buf[..n], pos)?;
+            pos += n as u64;
+        }
+        scan.finish(self, pos)
+    }
+
+    /// Asks the loop (which asks a worker) for the committed ranges.
+    fn ledger(&self, source: &str) -> Result<Vec<LedgerRange>, CutError> {
+        let (reply, answer) = bounded(1);
+        let ask = CutEvent::NeedLedger {
+            source: source.to_string(),
+            reply,
+        };
+        if !self.cutter.event(self.task.file, ask) {
+            return Err(CutError::Abandoned);
+        }
+        let mut ranges = answer.recv().map_err(|_| CutError::Abandoned)?;
+        ranges.sort_by_key(|r| r.start);
+        Ok(ranges)
+    }
+
+    fn send(&mut self, batch: Batch) -> Result<(), CutError> {
+        if self.task.stop.load(Ordering::Relaxed) {
+            return Err(CutError::Stopped);
+        }
+        self.cutter
+            .batches
+            .send((self.task.file, batch))
+            .map_err(|_| CutError::Abandoned)?;
+        self.sent += 1;
+        Ok(())
+    }
+}
+
+/// Reads until the preamble (BOM, skipped lines, header) is complete.
+fn read_head(
+    csv: &CsvFormat,
+    reader: &mut dyn Read,
+    max: u32,
+) -> Result<(Vec<u8>, format::Preamble), CutError> {
+    let mut head = Vec::new();
+    loop {
+        let old = head.len();
+        head.resize(old + CHUNK, 0);
+        let n = loop {
+            match reader.read(&mut head[old..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        head.truncate(old + n);
+        let fail = |reason: String| CutError::Failed {
+            reason,
+            set_aside: true,
+        };
+        match format::read_preamble(csv, &head, n == 0) {
+            Ok(Some(pre)) => return Ok((head, pre)),
+            Ok(None) if n == 0 => return Err(fail("the file ends inside its header".into())),
+            Ok(None) if head.len() > max as usize + CHUNK => {
+                return Err(fail(format!(
+                    "no end of header in the first {} bytes (max_record_bytes)",
+                    head.len()
+                )));
+            }
+            Ok(None) => {}
+            Err(e) => return Err(fail(e.to_string())),
+        }
+    }
+}
+
+/// The original bytes of the records behind earlier runs' reject notes.
+fn reject_bytes(
+    path: &std::path::Path,
+    prior: &[LedgerRange],
+) -> Result<Vec<(RejectNote, Vec<u8>)>, CutError> {
+    let notes: Vec<&RejectNote> = prior.iter().flat_map(|r| &r.rejects).collect();
+    if notes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let f = File::open(path)?;
+    let mut out = Vec::with_capacity(notes.len());
+    for note in notes {
+        let mut bytes = vec![0u8; note.len as usize];
+        f.read_exact_at(&mut bytes, note.offset)?;
+        out.push((note.clone(), bytes));
+    }
+    out.sort_by_key(|(n, _)| n.offset);
+    Ok(out)
+}
+
+/// Scanning state across chunks.
+struct Scan {
+    scanner: RecordScanner,
+    batcher: Batcher,
+    committed: Vec<LedgerRange>,
+    next_committed: usize,
+    /// Bytes of the record in progress that began in an earlier chunk.
+    record: Vec<u8>,
+    record_start: u64,
+    /// Physical line at `record_start`.
+    line: u64,
+    /// The record in progress is over `max_record`; its bytes are not kept.
+    oversize: bool,
+    max_record: usize,
+    ends: Vec<RecordEnd>,
+}
+
+impl Scan {
+    /// Scans `chunk`, which starts at absolute offset `pos`.
+    fn chunk(&mut self, run: &mut Run, chunk: &[u8], pos: u64) -> Result<(), CutError> {
+        let mut ends = std::mem::take(&mut self.ends);
+        ends.clear();
+        self.scanner.scan(chunk, &mut ends);
+        let mut p = 0;
+        for e in &ends {
+            let end = pos + e.end as u64;
+            if self.oversize {
+                self.emit(run, end, None)?;
+            } else if self.record.is_empty() {
+                self.emit(run, end, Some(&chunk[p..e.end]))?;
+            } else {
+                let mut rec = std::mem::take(&mut self.record);
+                rec.extend_from_slice(&chunk[p..e.end]);
+                self.emit(run, end, Some(&rec))?;
+                rec.clear();
+                self.record = rec;
+            }
+            self.line += e.lines;
+            self.record_start = end;
+            self.oversize = false;
+            p = e.end;
+        }
+        self.ends = ends;
+        if !self.oversize {
+            self.record.extend_from_slice(&chunk[p..]);
+            if self.record.len() > self.max_record {
+                self.oversize = true;
+                self.record = Vec::new();
+            }
+        }
+        Ok(())
+    }
+
+    /// One whole record `[record_start, end)`; `bytes` is None when too large.
+    fn emit(&mut self, run: &mut Run, end: u64, bytes: Option<&[u8]>) -> Result<(), CutError> {
+        let start = self.record_start;
+        if self.committed_before(start) {
+            return Ok(());
+        }
+        run.records += 1;
+        let batch = match bytes {
+            Some(b) => self.batcher.push(start, self.line, b),
+            None => {
+                let verdict = Verdict {
+                    code: "record_too_large".into(),
+                    reason: format!(
+                        "the record is larger than max_record_bytes ({} bytes)",
+                        self.max_record
+                    ),
+                };
+                Some(
+                    self.batcher
+                        .rejected(start, end - start, self.line, Vec::new(), verdict),
+                )
+            }
+        };
+        match batch {
+            Some(b) => run.send(b),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the record starting at `start` lies in a range committed by an
+    /// earlier run (then it is neither loaded nor counted again).
+    fn committed_before(&mut self, start: u64) -> bool {
+        while self
+            .committed
+            .get(self.next_committed)
+            .is_some_and(|r| r.end <= start)
+        {
+            self.next_committed += 1;
+        }
+        self.committed
+            .get(self.next_committed)
+            .is_some_and(|r| r.start <= start)
+    }
+
+    fn finish(mut self, run: &mut Run, eof: u64) -> Result<(), CutError> {
+        match self.scanner.finish() {
+            Tail::Empty => {}
+            Tail::Record => {
+                let rec = std::mem::take(&mut self.record);
+                let bytes = (!self.oversize).then_some(&rec[..]);
+                self.emit(run, eof, bytes)?;
+            }
+            Tail::UnterminatedQuote if !self.committed_before(self.record_start) => {
+                if let Some(b) = self.batcher.flush() {
+                    run.send(b)?;
+                }
+                run.records += 1;
+                let verdict = Verdict {
+                    code: "unterminated_quote".into(),
+                    reason: "a quoted field opened in this record is never closed".into(),
+                };
+                let start = self.record_start;
+                let rec = std::mem::take(&mut self.record);
+                let b = self
+                    .batcher
+                    .rejected(start, eof - start, self.line, rec, verdict);
+                run.send(b)?;
+            }
+            Tail::UnterminatedQuote => {}
+        }
+        if let Some(b) = self.batcher.flush() {
+            run.send(b)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,198 @@
+//! Sinks: the only code that talks to databases. Private to `worker`, so
+//! only a worker process can reach it: the supervisor cannot name it.
+//!
+//! Owns opening/closing a worker's pool, the ledger table, table creation,
+//! writing a batch together with its ledger row in one transaction, and
+//! classifying every database error once (`ErrorClass`). Here: the request
+//! and outcome types and the error classes all sinks give a refused batch or
+//! a failed whole step.
+
+pub mod ledger;
+pub mod oracle;
+pub mod postgres;
+pub mod sql;
+pub mod sqlite;
+
+use crate::config::{self, WriteMode};
+use crate::format::{ColumnSpec, Rows};
+use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
+
+/// Who is connecting, for session tags (application_name, client identifier).
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub job: String,
+    pub worker: u32,
+    pub pid: u32,
+}
+
+/// One batch to write: its good rows, the rejects found while parsing, and the
+/// ledger key. Written in one transaction with the ledger row.
+pub struct WriteRequest<'a> {
+    pub job: &'a str,
+    pub table: &'a str,
+    pub mode: &'a WriteMode,
+    pub columns: &'a [ColumnSpec],
+    pub rows: &'a Rows,
+    pub source: &'a str,
+    pub start: u64,
+    pub end: u64,
+    pub first_line: u64,
+    /// Rejects found before the database (parse/convert); stored in the ledger row.
+    pub rejects: &'a [RejectNote],
+}
+
+impl WriteRequest<'_> {
+    /// A malformed request is a bug upstream; every sink refuses it (as a
+    /// configuration-class error) before it can panic in `Rows::row` or
+    /// write a range the ledger cannot hold.
+    pub fn check_shape(&self) -> Result<(), String> {
+        let rows = self.rows;
+        let shaped = rows.cells.len() == rows.width * rows.len()
+            && (rows.is_empty() || rows.width == self.columns.len());
+        if shaped && self.end >= self.start {
+            return Ok(());
+        }
+        Err(format!(
+            "malformed batch: {} cells in {} rows of {} for {} columns, range [{}, {})",
+            rows.cells.len(),
+            rows.len(),
+            rows.width,
+            self.columns.len(),
+            self.start,
+            self.end
+        ))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Committed now. `rejects` are the database's own (constraint) rejects.
+    Committed {
+        loaded: u64,
+        rejects: Vec<RejectNote>,
+    },
+    /// The ledger already held exactly this range; nothing was written.
+    AlreadyCommitted(LedgerRange),
+}
+
+/// A failed step, with its class. Variants are named after the step.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("opening the database: {detail}")]
+    Open { class: ErrorClass, detail: String },
+    #[error("preparing the ledger table: {detail}")]
+    Ledger { class: ErrorClass, detail: String },
+    #[error("table {table}: {detail}")]
+    Table {
+        class: ErrorClass,
+        table: String,
+        detail: String,
+    },
+    #[error("writing a batch: {detail}")]
+    Write { class: ErrorClass, detail: String },
+    #[error("closing the database: {detail}")]
+    Close { class: ErrorClass, detail: String },
+    /// The database's client library could not be loaded (Oracle's
+    /// DPI-1047). Such a failure sticks for the life of the process.
+    #[error("loading the database client library: {detail}")]
+    ClientLibrary { detail: String },
+}
+
+impl SinkError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            SinkError::Open { class, .. }
+            | SinkError::Ledger { class, .. }
+            | SinkError::Table { class, .. }
+            | SinkError::Write { class, .. }
+            | SinkError::Close { class, .. } => *class,
+            // An operator must act (install the library)...
+            SinkError::ClientLibrary { .. } => ErrorClass::Config,
+        }
+    }
+
+    /// ...but not on the job's configuration: only a new process can load
+    /// the library once it is there. The worker exits without `Fatal`, and
+    /// the supervisor restarts it with back-off while other jobs go on.
+    pub fn needs_new_process(&self) -> bool {
+        matches!(self, SinkError::ClientLibrary { .. })
+    }
+
+    /// A batch the sink refuses whatever the database says (malformed, beyond
+    /// the ledger's integers, in conflict with the ledger): retrying cannot
+    /// help, so the job stops with the message.
+    pub fn bad_request(detail: String) -> SinkError {
+        SinkError::Write {
+            class: ErrorClass::Config,
+            detail,
+        }
+    }
+
+    /// A write step that failed as a whole (BEGIN, the ledger row, COMMIT).
+    /// A data-class code there (the ledger row refused, a deferred constraint
+    /// at COMMIT) is not one record's fault and cannot be rejected record by
+    /// record: the job stops with the message instead.
+    pub fn whole_step(what: &str, class: ErrorClass, detail: impl std::fmt::Display) -> SinkError {
+        let class = match class {
+            ErrorClass::Data => ErrorClass::Config,
+            c => c,
+        };
+        SinkError::Write {
+            class,
+            detail: format!("{what}: {detail}"),
+        }
+    }
+}
+
+/// A worker's connection(s) to one target.
+pub trait Sink {
+    /// Makes sure `table` exists with `columns` (creating it when `create` is
+    /// set, with a unique key on the upsert key columns) and that every column
+    /// exists; a missing table or column, or a mode the sink cannot do, is a
+    /// `Config` error that names it.
+    fn ensure_table(
+        &mut self,
+        table: &str,
+        columns: &[ColumnSpec],
+        create: bool,
+        mode: &WriteMode,
+    ) -> Result<(), SinkError>;
+
+    /// The committed ranges of `source` for `job`, ordered by start.
+    fn committed(&mut self, job: &str, source: &str) -> Result<Vec<LedgerRange>, SinkError>;
+
+    /// Writes the rows and the ledger row in one transaction, unless the ledger
+    /// already holds this range. Data errors on single rows become rejects; the
+    /// rest commits.
+    fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError>;
+
+    /// Closes the pool; called before the worker exits.
+    fn close(self: Box<Self>) -> Result<(), SinkError>;
+}
+
+/// Opens a pool for `sink` (creating the ledger table when missing).
+pub fn open(sink: &config::Sink, session: &Session) -> Result<Box<dyn Sink>, SinkError> {
+    match sink {
+        config::Sink::Sqlite(cfg) => Ok(Box::new(sqlite::SqliteTarget::open(cfg, session)?)),
+        config::Sink::Postgres(cfg) => Ok(Box::new(postgres::PgTarget::open(cfg, session)?)),
+        config::Sink::Oracle(cfg) => Ok(Box::new(oracle::OracleTarget::open(cfg, session)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_whole_step_failing_on_data_stops_the_job() {
+        let e = SinkError::whole_step("COMMIT", ErrorClass::Data, "check violated");
+        assert_eq!(e.class(), ErrorClass::Config);
+        assert_eq!(e.to_string(), "writing a batch: COMMIT: check violated");
+        let e = SinkError::whole_step("COMMIT", ErrorClass::Transient, "lost");
+        assert_eq!(e.class(), ErrorClass::Transient);
+        assert_eq!(
+            SinkError::bad_request("x".into()).class(),
+            ErrorClass::Config
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! SQL text of the Oracle sink: the MERGE of an upsert, the target table's
+//! DDL with Oracle types, the ledger's types and its overlap query, and the
+//! data dictionary queries. Text only: it never runs SQL.
+//!
+//! Identifiers are quoted exactly as configured (`sql::push_ident`). Oracle
+//! stores unquoted names in upper case, so a table created as `CREATE TABLE
+//! orders (id ...)` is `ORDERS` with column `ID`: the configuration must say
+//! `ORDERS` / `ID` to reach it; `orders` means the quoted lower-case name.
+
+use crate::format::{ColumnSpec, ColumnType};
+use crate::worker::sink::ledger::LedgerTypes;
+use crate::worker::sink::sql::{self, Placeholder};
+
+/// The ledger in Oracle. Two 512-character keys (2,048 bytes each in
+/// AL32UTF8) keep the primary key's index under the 6,398-byte limit of an
+/// 8 KiB block; a source identity is a file name, its size and a hash.
+pub const LEDGER_TYPES: LedgerTypes = LedgerTypes {
+    key_text: "VARCHAR2(512 CHAR)",
+    int: "NUMBER(19)",
+    json: "CLOB",
+    timestamp: "TIMESTAMP(3)",
+};
+
+/// Characters of the ledger's key columns, for binding them as VARCHAR2.
+pub const LEDGER_KEY_CHARS: u32 = 512;
+
+/// Whether the user's schema has the ledger (stored upper-case: its DDL
+/// does not quote the name).
+pub const LEDGER_EXISTS_SQL: &str =
+    "SELECT count(*) FROM user_tables WHERE table_name = 'INGESTD_LEDGER'";
+
+/// `committed_at`: UTC from the database's clock, so all workers stamp alike.
+pub const NOW: &str = "SYS_EXTRACT_UTC(SYSTIMESTAMP)";
+
+/// ORA-00955: name is already used by an existing object (CREATE TABLE of a
+/// table that exists: another worker won the race, or it was there).
+pub const ORA_NAME_IN_USE: i32 = 955;
+
+/// The longest text bound as VARCHAR2 into a column that is not a
+/// VARCHAR2 (an unknown target): above it, CLOB.
+pub const VARCHAR2_MAX_BYTES: usize = 4000;
+
+/// The ledger rows of (job = :1, source = :2) that overlap [:4, :3) or start
+/// at :5 (= the start again). In SQL, Oracle binds placeholders by position
+/// of occurrence, so a repeated `:3` would be two binds: each value has its
+/// own placeholder here. Same rule as `ledger::select_overlapping_sql`.
+pub fn ledger_overlapping_sql() -> String {
+    let mut s = crate::worker::sink::ledger::select_committed_sql(Placeholder::Colon);
+    let order = " ORDER BY start_off";
+    debug_assert!(s.ends_with(order));
+    s.truncate(s.len() - order.len());
+    s.push_str(" AND ((start_off < :3 AND end_off > :4) OR start_off = :5)");
+    s.push_str(order);
+    s
+}
+
+/// The target's columns: name, type, length in characters. Bound name, so
+/// no quoting question arises; the dictionary holds names as stored.
+pub const TABLE_COLUMNS_SQL: &str = "SELECT column_name, data_type, char_length \
+     FROM user_tab_columns WHERE table_name = :1 ORDER BY column_id";
+
+/// Tables whose name differs from :1 only in case: for the upper-case hint.
+pub const TABLES_IGNORING_CASE_SQL: &str =
+    "SELECT table_name FROM user_tables WHERE UPPER(table_name) = UPPER(:1)";
+
+/// The Oracle type of a configured column, for `create_table`.
+pub fn column_type(ty: ColumnType) -> String {
+    match ty {
+        ColumnType::Int => "NUMBER(10)".into(),
+        ColumnType::BigInt => "NUMBER(19)".into(),
+        ColumnType::Decimal { precision, scale } => format!("NUMBER({precision},{scale})"),
+        ColumnType::Float => "BINARY_DOUBLE".into(),
+        // Plain `text` has no length: the longest VARCHAR2 every database
+        // takes. Longer declared texts become CLOB.
+        ColumnType::Text { max_chars: None } => "VARCHAR2(4000 CHAR)".into(),
+        ColumnType::Text { max_chars: Some(n) } if n <= 4000 => format!("VARCHAR2({n} CHAR)"),
+        ColumnType::Text { max_chars: Some(_) } => "CLOB".into(),
+        ColumnType::Bool => "NUMBER(1)".into(),
+        ColumnType::Date => "DATE".into(),
+        ColumnType::Timestamp => "TIMESTAMP(9)".into(),
+    }
+}
+
+/// `CREATE TABLE "t" ("a" NUMBER(19) NOT NULL, ...)`, with a unique key on
+/// `key` (an upsert's columns) so concurrent MERGEs cannot both insert.
+/// No IF NOT EXISTS in Oracle: the caller takes ORA-00955 as "exists".
+pub fn create_table_sql(table: &str, columns: &[ColumnSpec], key: Option<&[String]>) -> String {
+    let mut s = String::from("CREATE TABLE ");
+    sql::push_ident(&mut s, table);
+    s.push_str(" (");
+    for (i, c) in columns.iter().enumerate() {
+        s.push_str(if i > 0 { ", " } else { "" });
+        sql::push_ident(&mut s, &c.name);
+        s.push(' ');
+        s.push_str(&column_type(c.ty));
+        if !c.nullable {
+            s.push_str(" NOT NULL");
+        }
+    }
+    if let Some(key) = key.filter(|k| !k.is_empty()) {
+        s.push_str(", UNIQUE (");
+        sql::push_ident_list(&mut s, key, "");
+        s.push(')');
+    }
+    s.push(')');
+    s
+}
+
+/// The upsert of one row by `key`:
+///
+/// ```sql
+/// MERGE INTO "t" d USING (SELECT :1 "id", :2 "v" FROM dual) s ON (d."id" = s."id")
+/// WHEN MATCHED THEN UPDATE SET d."v" = s."v"
+/// WHEN NOT MATCHED THEN INSERT ("id", "v") VALUES (s."id", s."v")
+/// ```
+///
+/// Parameters are the columns in order, like the INSERT's. Key columns are
+/// matched as configured; a table whose columns are all key columns has no
+/// UPDATE branch (nothing to change on a match).
+pub fn merge_sql(table: &str, columns: &[ColumnSpec], key: &[String]) -> String {
+    let mut s = String::from("MERGE INTO ");
+    sql::push_ident(&mut s, table);
+    s.push_str(" d USING (SELECT ");
+    for (i, c) in columns.iter().enumerate() {
+        s.push_str(if i > 0 { ", " } else { "" });
+        Placeholder::Colon.push(&mut s, i + 1);
+        s.push(' ');
+        sql::push_ident(&mut s, &c.name);
+    }
+    s.push_str(" FROM dual) s ON (");
+    for (i, k) in key.iter().enumerate() {
+        s.push_str(if i > 0 { " AND " } else { "" });
+        s.push_str("d.");
+        sql::push_ident(&mut s, k);
+        s.push_str(" = s.");
+        sql::push_ident(&mut s, k);
+    }
+    s.push(')');
+    let rest: Vec<&str> = columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|n| !key.iter().any(|k| k == n))
+        .collect();
+    if !rest.is_empty() {
+        s.push_str(" WHEN MATCHED THEN UPDATE SET ");
+        for (i, n) in rest.iter().enumerate() {
+            s.push_str(if i > 0 { ", " } else { "" });
+            s.push_str("d.");
+            sql::push_ident(&mut s, n);
+            s.push_str(" = s.");
+            sql::push_ident(&mut s, n);
+        }
+    }
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    s.push_str(" WHEN NOT MATCHED THEN INSERT (");
+    sql::push_ident_list(&mut s, &names, "");
+    s.push_str(") VALUES (");
+    sql::push_ident_list(&mut s, &names, "s.");
+    s.push(')');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::fixtures::col;
+    use crate::worker::sink::ledger;
+
+    fn orders() -> Vec<ColumnSpec> {
+        vec![
+            col("id", ColumnType::BigInt, false),
+            col(
+                "Amount",
+                ColumnType::Decimal {
+                    precision: 12,
+                    scale: 2,
+                },
+                true,
+            ),
+            col("note", ColumnType::Text { max_chars: None }, true),
+        ]
+    }
+
+    #[test]
+    fn insert_text_uses_colon_placeholders_and_quotes_as_configured() {
+        assert_eq!(
+            sql::insert_sql("orders", &orders(), Placeholder::Colon),
+            r#"INSERT INTO "orders" ("id", "Amount", "note") VALUES (:1, :2, :3)"#
+        );
+        assert_eq!(
+            sql::insert_sql("ORDERS", &orders()[..1], Placeholder::Colon),
+            r#"INSERT INTO "ORDERS" ("id") VALUES (:1)"#
+        );
+    }
+
+    #[test]
+    fn merge_text() {
+        let key = vec!["id".to_string()];
+        assert_eq!(
+            merge_sql("orders", &orders(), &key),
+            "MERGE INTO \"orders\" d USING (SELECT :1 \"id\", :2 \"Amount\", :3 \"note\" FROM dual) s \
+             ON (d.\"id\" = s.\"id\") \
+             WHEN MATCHED THEN UPDATE SET d.\"Amount\" = s.\"Amount\", d.\"note\" = s.\"note\" \
+             WHEN NOT MATCHED THEN INSERT (\"id\", \"Amount\", \"note\") \
+             VALUES (s.\"id\", s.\"Amount\", s.\"note\")"
+        );
+        let two = vec!["id".to_string(), "note".to_string()];
+        let m = merge_sql("t", &orders(), &two);
+        assert!(
+            m.contains("ON (d.\"id\" = s.\"id\" AND d.\"note\" = s.\"note\")"),
+            "{m}"
+        );
+        assert!(
+            m.contains("UPDATE SET d.\"Amount\" = s.\"Amount\" WHEN"),
+            "{m}"
+        );
+        // Only key columns: no UPDATE branch (Oracle refuses an empty SET).
+        let all = vec!["id".to_string()];
+        let m = merge_sql("t", &orders()[..1], &all);
+        assert!(!m.contains("WHEN MATCHED"), "{m}");
+        assert!(m.ends_with("INSERT (\"id\") VALUES (s.\"id\")"), "{m}");
+    }
+
+    #[test]
+    fn create_table_with_oracle_types() {
+        let mut cols = orders();
+        cols.extend([
+            col("n", ColumnType::Int, true),
+            col("f", ColumnType::Float, true),
+            col("c", ColumnType::Text { max_chars: Some(3) }, false),
+            col(
+                "long",
+                ColumnType::Text {
+                    max_chars: Some(10_000),
+                },
+                true,
+            ),
+            col("b", ColumnType::Bool, true),
+            col("d", ColumnType::Date, true),
+            col("ts", ColumnType::Timestamp, true),
+        ]);
+        assert_eq!(
+            create_table_sql("orders", &cols, None),
+            "CREATE TABLE \"orders\" (\"id\" NUMBER(19) NOT NULL, \"Amount\" NUMBER(12,2), \
+             \"note\" VARCHAR2(4000 CHAR), \"n\" NUMBER(10), \"f\" BINARY_DOUBLE, \
+             \"c\" VARCHAR2(3 CHAR) NOT NULL, \"long\" CLOB, \"b\" NUMBER(1), \"d\" DATE, \
+             \"ts\" TIMESTAMP(9))"
+        );
+        let key = vec!["id".to_string()];
+        assert!(
+            create_table_sql("t", &orders(), Some(&key))
+                .ends_with("\"note\" VARCHAR2(4000 CHAR), UNIQUE (\"id\"))")
+        );
+    }
+
+    #[test]
+    fn ledger_text() {
+        let ddl = ledger::create_sql(&LEDGER_TYPES, false);
+        assert!(ddl.starts_with("CREATE TABLE ingestd_ledger (\n"), "{ddl}");
+        // Unquoted in the DDL, so Oracle stores it upper-case.
+        assert!(LEDGER_EXISTS_SQL.ends_with(&format!("'{}'", ledger::TABLE.to_uppercase())));
+        assert!(!ddl.contains("IF NOT EXISTS"), "{ddl}");
+        assert!(ddl.contains("job VARCHAR2(512 CHAR) NOT NULL"), "{ddl}");
+        assert!(ddl.contains("rejects CLOB NOT NULL"), "{ddl}");
+        assert!(ddl.contains("committed_at TIMESTAMP(3) NOT NULL"), "{ddl}");
+        assert!(
+            ddl.contains("PRIMARY KEY (job, source, start_off)"),
+            "{ddl}"
+        );
+        let q = ledger_overlapping_sql();
+        assert_eq!(
+            q,
+            "SELECT start_off, end_off, first_line, rows_loaded, rows_rejected, rejects \
+             FROM ingestd_ledger WHERE job = :1 AND source = :2 \
+             AND ((start_off < :3 AND end_off > :4) OR start_off = :5) ORDER BY start_off"
+        );
+        // Each placeholder once: Oracle binds SQL placeholders by occurrence.
+        for n in 1..=5 {
+            assert_eq!(q.matches(&format!(":{n}")).count(), 1, "{q}");
+        }
+        let ins = ledger::insert_sql(Placeholder::Colon, NOW);
+        assert!(
+            ins.ends_with(":8, :9, SYS_EXTRACT_UTC(SYSTIMESTAMP))"),
+            "{ins}"
+        );
+    }
+}

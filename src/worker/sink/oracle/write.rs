@@ -1,0 +1,309 @@
+//! Writing one batch's rows with array DML: `conn.batch(sql, n)` with batch
+//! errors and row counts, an explicit `execute()` every `n` rows (with batch
+//! errors the crate does not flush by itself), each row's failure turned
+//! into a reject note with its ORA code. Must not commit or roll back: the
+//! caller owns the transaction, which also holds the ledger row.
+
+use oracle::{Batch, Connection, DbError};
+use tracing::warn;
+
+use super::bind::{self, LIMITS, Plan, TargetColumn, Value};
+use super::classify::{classify, classify_ora, describe, ora_name};
+use crate::format::ColumnSpec;
+use crate::protocol::{ErrorClass, RejectNote};
+use crate::worker::sink::{SinkError, WriteRequest};
+
+/// ORA-00001: unique constraint violated.
+const ORA_UNIQUE: i32 = 1;
+
+pub fn step_err(step: &str, e: &oracle::Error) -> SinkError {
+    SinkError::Write {
+        class: classify(e),
+        detail: format!("{step}: {}", describe(e)),
+    }
+}
+
+/// Inserts (or merges) the request's rows with `sql`; returns the rows
+/// loaded and the rows refused, in source order. Rows refused for their
+/// values are rejects; any other failure ends the batch (the caller rolls
+/// back).
+pub fn write_rows(
+    conn: &Connection,
+    sql: &str,
+    req: &WriteRequest<'_>,
+    targets: &[Option<TargetColumn>],
+) -> Result<(u64, Vec<RejectNote>), SinkError> {
+    let plan = bind::plan(req.columns, targets, req.rows, LIMITS);
+    tracing::trace!(
+        rows = plan.send.len(),
+        chunk_rows = plan.chunk_rows,
+        row_bytes = plan.row_bytes,
+        "array DML plan"
+    );
+    let Plan {
+        types,
+        chunk_rows,
+        send,
+        mut rejects,
+        ..
+    } = plan;
+    if send.is_empty() {
+        return Ok((0, rejects));
+    }
+    let prepare =
+        |e: &oracle::Error| step_err(&format!("preparing the write into {:?}", req.table), e);
+    let mut batch = conn
+        .batch(sql, chunk_rows)
+        .with_batch_errors()
+        .with_row_counts()
+        .build()
+        .map_err(|e| prepare(&e))?;
+    // Types freeze at the first row: set them all, from the plan, first.
+    for (j, ty) in types.iter().enumerate() {
+        batch.set_type(j + 1, ty).map_err(|e| prepare(&e))?;
+    }
+    // A MERGE that lost a race with another worker's insert of the same
+    // key fails with ORA-00001 once the other commits; run again, it updates.
+    let upsert = matches!(req.mode, crate::config::WriteMode::Upsert { .. });
+    let mut again = Vec::new();
+    let mut run = Run {
+        batch: &mut batch,
+        req,
+        rejects: &mut rejects,
+    };
+    let mut loaded = run.chunks(&send, chunk_rows, upsert.then_some(&mut again))?;
+    if !again.is_empty() {
+        loaded += run.chunks(&again, chunk_rows, None)?;
+    }
+    rejects.sort_by_key(|r| r.offset);
+    Ok((loaded, rejects))
+}
+
+struct Run<'b, 'c, 'r> {
+    batch: &'b mut Batch<'c>,
+    req: &'b WriteRequest<'r>,
+    rejects: &'b mut Vec<RejectNote>,
+}
+
+impl Run<'_, '_, '_> {
+    /// Sends rows `send` (indices into the request's rows), `chunk_rows` per
+    /// `execute()`. ORA-00001 rows go to `again` when given.
+    fn chunks(
+        &mut self,
+        send: &[usize],
+        chunk_rows: usize,
+        mut again: Option<&mut Vec<usize>>,
+    ) -> Result<u64, SinkError> {
+        let (rows, table) = (self.req.rows, self.req.table);
+        let mut loaded = 0u64;
+        for chunk in send.chunks(chunk_rows) {
+            for &i in chunk {
+                for (j, cell) in rows.row(i).iter().enumerate() {
+                    // Checked by the plan: a failure here is a bug, not data.
+                    let v = bind::value(cell, rows).map_err(|m| SinkError::Write {
+                        class: ErrorClass::Config,
+                        detail: format!("line {}: {m}", rows.origins[i].line),
+                    })?;
+                    self.set(j, &v, i)?;
+                }
+                // The values are set: this only moves to the next array row.
+                self.batch
+                    .append_row(&[])
+                    .map_err(|e| step_err("adding a row to the batch", &e))?;
+            }
+            let errors = match self.batch.execute() {
+                Ok(()) => Vec::new(),
+                Err(e) => match e.batch_errors() {
+                    Some(errs) => errs.clone(),
+                    None => return Err(step_err(&format!("writing into {table:?}"), &e)),
+                },
+            };
+            let failed = self.row_errors(chunk, errors, again.as_deref_mut())?;
+            let counts = self
+                .batch
+                .row_counts()
+                .ok()
+                .filter(|c| c.len() == chunk.len());
+            let ok = failed.iter().filter(|f| !**f).count() as u64;
+            loaded += match counts {
+                Some(c) => {
+                    let n = c
+                        .iter()
+                        .zip(&failed)
+                        .filter(|(n, f)| **n > 0 && !**f)
+                        .count() as u64;
+                    if n != ok {
+                        warn!(
+                            rows = ok,
+                            counted = n,
+                            "row counts differ from the rows without errors"
+                        );
+                    }
+                    n
+                }
+                None => ok,
+            };
+        }
+        Ok(loaded)
+    }
+
+    fn set(&mut self, j: usize, v: &Value<'_>, i: usize) -> Result<(), SinkError> {
+        self.batch.set(j + 1, v).map_err(|e| {
+            let line = self.req.rows.origins[i].line;
+            step_err(
+                &format!("binding line {line}, column {:?}", self.req.columns[j].name),
+                &e,
+            )
+        })
+    }
+
+    /// Turns batch errors (offset = row index within this `execute()`, in
+    /// any order) into reject notes; returns which rows failed. A row error
+    /// that is not about the row's values fails the whole batch.
+    fn row_errors(
+        &mut self,
+        chunk: &[usize],
+        errors: Vec<DbError>,
+        mut again: Option<&mut Vec<usize>>,
+    ) -> Result<Vec<bool>, SinkError> {
+        let mut failed = vec![false; chunk.len()];
+        for err in errors {
+            let at = err.offset() as usize;
+            let Some(&i) = chunk.get(at) else {
+                // Cannot be pinned on a row: reject the batch as a whole.
+                return Err(SinkError::Write {
+                    class: ErrorClass::Data,
+                    detail: format!(
+                        "a row error at position {at} of a {}-row execute: {}",
+                        chunk.len(),
+                        err.message()
+                    ),
+                });
+            };
+            let origin = self.req.rows.origins[i];
+            let class = classify_ora(err.code());
+            if class != ErrorClass::Data {
+                return Err(SinkError::Write {
+                    class,
+                    detail: format!("line {}: {}", origin.line, err.message()),
+                });
+            }
+            failed[at] = true;
+            match again.as_deref_mut() {
+                Some(list) if err.code() == ORA_UNIQUE => list.push(i),
+                _ => self.rejects.push(row_note(&err, origin, self.req.columns)),
+            }
+        }
+        if let Some(list) = again {
+            list.sort_unstable();
+        }
+        Ok(failed)
+    }
+}
+
+/// The reject note for a row Oracle refused.
+fn row_note(
+    err: &DbError,
+    origin: crate::format::types::RowOrigin,
+    columns: &[ColumnSpec],
+) -> RejectNote {
+    let message = err.message().trim_end().to_string();
+    bind::note(
+        origin,
+        column_in_message(&message, columns),
+        &ora_name(err.code()),
+        message,
+    )
+}
+
+/// The configured column Oracle's message names. Its messages name columns
+/// as a chain of quoted names, `"SCHEMA"."TABLE"."COLUMN"` (ORA-01400,
+/// ORA-12899, ORA-01407): the chain's last name, if it is one of ours.
+pub fn column_in_message(msg: &str, columns: &[ColumnSpec]) -> Option<String> {
+    let mut names = Vec::new();
+    let mut rest = msg;
+    while let Some(open) = rest.find('"') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('"') else { break };
+        names.push(&after[..close]);
+        let tail = &after[close + 1..];
+        if !tail.starts_with(".\"") {
+            if names.len() >= 2 {
+                break;
+            }
+            names.clear();
+        }
+        rest = tail;
+    }
+    let last = names.last().filter(|_| names.len() >= 2)?;
+    columns
+        .iter()
+        .find(|c| c.name == *last)
+        .map(|c| c.name.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_named_in_messages() {
+        let cols = [
+            ColumnSpec::text("id"),
+            ColumnSpec::text("NOTE"),
+            ColumnSpec::text("Amount"),
+        ];
+        let col = |m: &str| column_in_message(m, &cols);
+        assert_eq!(
+            col("ORA-01400: cannot insert NULL into (\"LOADER\".\"ORDERS\".\"NOTE\")").as_deref(),
+            Some("NOTE")
+        );
+        assert_eq!(
+            col("ORA-12899: value too large for column \"LOADER\".\"orders\".\"Amount\" (actual: 5, maximum: 3)")
+                .as_deref(),
+            Some("Amount")
+        );
+        // Case matters: a quoted "id" is not ID.
+        assert_eq!(
+            col("ORA-01400: cannot insert NULL into (\"L\".\"T\".\"ID\")"),
+            None
+        );
+        assert_eq!(
+            col("ORA-01438: value larger than specified precision"),
+            None
+        );
+        assert_eq!(
+            col("ORA-02290: check constraint (LOADER.SYS_C008) violated"),
+            None
+        );
+        assert_eq!(
+            col("ORA-00001: unique constraint (\"L\".\"PK\") violated"),
+            None
+        );
+        assert_eq!(col("ORA-00000: \"unterminated"), None);
+    }
+
+    #[test]
+    fn row_notes_carry_the_ora_code_and_message() {
+        let err = DbError::new(
+            1400,
+            3,
+            "ORA-01400: cannot insert NULL into (\"L\".\"T\".\"id\")\n",
+            "",
+            "",
+        );
+        let origin = crate::format::types::RowOrigin {
+            offset: 120,
+            len: 40,
+            line: 7,
+        };
+        let n = row_note(&err, origin, &[ColumnSpec::text("id")]);
+        assert_eq!(n.code, "ORA-01400");
+        assert_eq!(
+            n.reason,
+            "ORA-01400: cannot insert NULL into (\"L\".\"T\".\"id\")"
+        );
+        assert_eq!((n.offset, n.len, n.line, n.records), (120, 40, 7, 1));
+        assert_eq!(n.column.as_deref(), Some("id"));
+    }
+}

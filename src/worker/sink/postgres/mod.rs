@@ -1,0 +1,288 @@
+//! The PostgreSQL sink: one session per worker process, opened after the
+//! worker starts (never in the supervisor), tagged with
+//! `application_name = ingestd/<job>/w<n>/<pid>`, and closed before it exits.
+//!
+//! Batches are written with binary COPY in one transaction with their ledger
+//! row (`write.rs`); rows the server refuses are isolated and rejected with
+//! their SQLSTATE, the rest commit. A failure of the connection or a
+//! transient server state drops the session: the next call opens a new one,
+//! and the worker's back-off decides when that is. `pool_max` caps the
+//! sessions a worker holds; a worker runs one batch at a time on one thread,
+//! so it holds one.
+//!
+//! Owns the session's life, the ledger table's creation and the cached
+//! plans. Must not touch files other than the configured CA and password
+//! files, pipes, or the supervisor's state.
+
+mod classify;
+mod connect;
+mod encode;
+mod isolate;
+mod numeric;
+mod table;
+mod values;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+use postgres::Client;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+pub use self::classify::Fail;
+pub use self::connect::application_name;
+use self::encode::{Encoder, Target};
+use self::table::Plan;
+use self::write::{LedgerStmts, step_err};
+use super::ledger::{self, LedgerTypes};
+use super::sql::Placeholder;
+use super::{Session, Sink, SinkError, WriteOutcome, WriteRequest};
+use crate::config::{PostgresSink, WriteMode};
+use crate::format::ColumnSpec;
+use crate::protocol::{ErrorClass, LedgerRange};
+
+const LEDGER_TYPES: LedgerTypes = LedgerTypes {
+    key_text: "text",
+    int: "bigint",
+    json: "text",
+    timestamp: "timestamptz",
+};
+
+/// A worker's session with one PostgreSQL database.
+pub struct PgTarget {
+    cfg: PostgresSink,
+    session: Session,
+    tls: MakeRustlsConnect,
+    /// `None` after the session failed: the next call opens a new one.
+    conn: Option<Conn>,
+    /// A session was open once (so a new one is a reconnect).
+    opened: bool,
+    plans: Vec<Plan>,
+    encoder: Encoder,
+}
+
+struct Conn {
+    client: Client,
+    ledger: LedgerStmts,
+}
+
+impl PgTarget {
+    /// Connects, checks the schema and creates the ledger table if missing.
+    pub fn open(cfg: &PostgresSink, session: &Session) -> Result<Self, SinkError> {
+        let mut target = PgTarget {
+            cfg: cfg.clone(),
+            session: session.clone(),
+            tls: connect::tls(cfg)?,
+            conn: None,
+            opened: false,
+            plans: Vec::new(),
+            encoder: Encoder::default(),
+        };
+        target.conn()?;
+        tracing::debug!(
+            target = %connect::shown(cfg),
+            application_name = %application_name(session),
+            "postgres session open"
+        );
+        Ok(target)
+    }
+
+    /// The live session, opening one when there is none.
+    fn conn(&mut self) -> Result<&mut Conn, SinkError> {
+        if self.conn.as_ref().is_some_and(|c| c.client.is_closed()) {
+            self.conn = None;
+        }
+        if self.conn.is_none() {
+            let mut client = connect::connect(&self.cfg, &self.session, &self.tls)?;
+            ensure_ledger(&mut client, &self.cfg)?;
+            let prepare = |client: &mut Client, sql: String| {
+                client.prepare(&sql).map_err(|e| SinkError::Ledger {
+                    class: Fail::from_pg(&e).class,
+                    detail: format!("preparing {sql:?}: {}", Fail::from_pg(&e).describe()),
+                })
+            };
+            let ledger = LedgerStmts {
+                overlapping: prepare(
+                    &mut client,
+                    ledger::select_overlapping_sql(Placeholder::Dollar),
+                )?,
+                committed: prepare(
+                    &mut client,
+                    ledger::select_committed_sql(Placeholder::Dollar),
+                )?,
+                insert: prepare(
+                    &mut client,
+                    ledger::insert_sql(Placeholder::Dollar, "now()"),
+                )?,
+            };
+            if self.opened {
+                // After a lost session: says the retries are over.
+                tracing::info!(target = %connect::shown(&self.cfg), "postgres session reopened");
+            }
+            self.opened = true;
+            self.conn = Some(Conn { client, ledger });
+        }
+        Ok(self.conn.as_mut().expect("set above"))
+    }
+
+    /// Keeps the session after `class` of failure only if it is still usable:
+    /// transient failures (a lost connection, a server restarting) drop it.
+    fn after<T>(&mut self, result: Result<T, SinkError>) -> Result<T, SinkError> {
+        if let Err(e) = &result {
+            let broken = self.conn.as_ref().is_none_or(|c| c.client.is_closed());
+            if (broken || matches!(e.class(), ErrorClass::Transient))
+                && let Some(c) = self.conn.take()
+            {
+                // A dead session closes with an error; nothing to do about it.
+                let _ = c.client.close();
+            }
+        }
+        result
+    }
+
+    fn plan(
+        &mut self,
+        table: &str,
+        columns: &[ColumnSpec],
+        create: bool,
+        mode: &WriteMode,
+    ) -> Result<usize, SinkError> {
+        if let Some(i) = self.plans.iter().position(|p| {
+            p.fits(table, columns) && p.key.is_some() == matches!(mode, WriteMode::Upsert { .. })
+        }) {
+            return Ok(i);
+        }
+        let schema = self.cfg.schema.clone();
+        let conn = self.conn()?;
+        let plan = table::plan(&mut conn.client, &schema, table, columns, create, mode)?;
+        self.plans.push(plan);
+        Ok(self.plans.len() - 1)
+    }
+}
+
+/// Makes sure the schema is there and usable and the ledger exists in it.
+fn ensure_ledger(client: &mut Client, cfg: &PostgresSink) -> Result<(), SinkError> {
+    let err = |f: Fail, what: &str| SinkError::Ledger {
+        class: f.class,
+        detail: format!("{}: {what}: {}", connect::shown(cfg), f.describe()),
+    };
+    let config = |detail: String| SinkError::Ledger {
+        class: ErrorClass::Config,
+        detail,
+    };
+    let row = client
+        .query_one(
+            "SELECT n.oid IS NOT NULL, coalesce(has_schema_privilege(n.oid, 'USAGE'), false), \
+             to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL \
+             FROM (SELECT 1) AS one LEFT JOIN pg_namespace n ON n.nspname = $1",
+            &[&cfg.schema, &ledger::TABLE],
+        )
+        .map_err(|e| err(Fail::from_pg(&e), "reading the catalog"))?;
+    let (exists, usable, has_ledger): (bool, bool, bool) = (row.get(0), row.get(1), row.get(2));
+    if !exists {
+        return Err(config(format!(
+            "schema {:?} does not exist in database {:?}; create it (CREATE SCHEMA {}) or set `schema`",
+            cfg.schema,
+            cfg.dbname,
+            crate::worker::sink::sql::quote_ident(&cfg.schema)
+        )));
+    }
+    if !usable {
+        return Err(config(format!(
+            "permission denied for schema {:?}: role {:?} needs USAGE on it",
+            cfg.schema, cfg.user
+        )));
+    }
+    if has_ledger {
+        return Ok(());
+    }
+    // Workers of one job start together: serialise the creation.
+    let ddl = ledger::create_sql(&LEDGER_TYPES, true);
+    let lock = format!("{}.{}", cfg.schema, ledger::TABLE);
+    let created = client.transaction().and_then(|mut tx| {
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&lock])?;
+        tx.batch_execute(&ddl)?;
+        tx.commit()
+    });
+    created.map_err(|e| {
+        let f = Fail::from_pg(&e);
+        let what = format!("creating {} in schema {:?}", ledger::TABLE, cfg.schema);
+        err(f, &what)
+    })
+}
+
+impl Sink for PgTarget {
+    fn ensure_table(
+        &mut self,
+        table: &str,
+        columns: &[ColumnSpec],
+        create: bool,
+        mode: &WriteMode,
+    ) -> Result<(), SinkError> {
+        let r = self.plan(table, columns, create, mode).map(|_| ());
+        self.after(r)
+    }
+
+    fn committed(&mut self, job: &str, source: &str) -> Result<Vec<LedgerRange>, SinkError> {
+        let r = (|| {
+            let conn = self.conn()?;
+            let ledger_err = ledger::committed_err(job, source);
+            let rows = conn
+                .client
+                .query(&conn.ledger.committed, &[&job, &source])
+                .map_err(|e| {
+                    let f = Fail::from_pg(&e);
+                    ledger_err(f.class, f.describe())
+                })?;
+            rows.iter()
+                .map(|r| {
+                    let ints = [r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)];
+                    let rejects: String = r.get(5);
+                    ledger::range_from_row(ints, &rejects)
+                        .map_err(|m| ledger_err(ErrorClass::Config, m))
+                })
+                .collect()
+        })();
+        self.after(r)
+    }
+
+    fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
+        let r = self.write_batch(req);
+        self.after(r)
+    }
+
+    fn close(self: Box<Self>) -> Result<(), SinkError> {
+        let Some(conn) = self.conn else {
+            return Ok(());
+        };
+        conn.client.close().map_err(|e| {
+            let f = Fail::from_pg(&e);
+            SinkError::Close {
+                class: f.class,
+                detail: format!("{}: {}", connect::shown(&self.cfg), f.describe()),
+            }
+        })
+    }
+}
+
+impl PgTarget {
+    fn write_batch(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
+        req.check_shape()
+            .map_err(|m| step_err("checking the batch", &Fail::plain(ErrorClass::Config, m)))?;
+        let rows = req.rows;
+        let i = self.plan(req.table, req.columns, false, req.mode)?;
+        let plan = &self.plans[i];
+        let targets: Vec<Target<'_>> = req
+            .columns
+            .iter()
+            .zip(&plan.types)
+            .map(|(c, &ty)| Target { name: &c.name, ty })
+            .collect();
+        // Encoded before the transaction begins, so it stays short.
+        let enc = self.encoder.encode(rows, &targets, plan.key.is_some());
+        let plan = self.plans[i].clone();
+        let pid = self.session.pid;
+        let conn = self.conn()?;
+        write::write(&mut conn.client, &conn.ledger, &plan, &enc, req, pid)
+    }
+}
