@@ -67,6 +67,23 @@ pub struct WorkerSetup {
     pub log: crate::logging::LogSetup,
 }
 
+impl WorkerSetup {
+    /// The setup of worker `number` of `job`.
+    pub fn for_job(job: &crate::config::Job, number: u32, log: crate::logging::LogSetup) -> Self {
+        WorkerSetup {
+            job: job.name.clone(),
+            worker: number,
+            sink_name: job.sink_name.clone(),
+            sink: job.sink.clone(),
+            table: job.table.clone(),
+            create_table: job.create_table,
+            mode: job.mode.clone(),
+            format: job.format.clone(),
+            log,
+        }
+    }
+}
+
 /// A run of whole records from one source.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Batch {

@@ -1,12 +1,11 @@
 //! Everything the supervisor's event loop reacts to. Threads (signal
-//! forwarder, pipe readers, directory watchers, cutters) only send these; the
+//! forwarder, pipe readers, sources' watchers, cutters) only send these; the
 //! loop does the work.
-
-use std::path::PathBuf;
 
 use crossbeam_channel::Sender;
 
 use crate::protocol::{FromWorker, LedgerRange, RejectNote};
+use crate::supervisor::intake::Found;
 
 /// Identifies one file (or one read of stdin) within this run.
 pub type FileId = u64;
@@ -25,14 +24,10 @@ pub enum Event {
         slot: usize,
         generation: u64,
     },
-    /// A directory watcher found a complete file.
-    FileFound {
+    /// A job's source found an input (or has no more to give).
+    Found {
         job: usize,
-        path: PathBuf,
-    },
-    /// A directory watcher finished its start-up scan.
-    ScanDone {
-        job: usize,
+        found: Found,
     },
     Cut {
         job: usize,

@@ -117,7 +117,7 @@ impl Supervisor {
             }
             self.wait_and_handle();
             if let Some(p) = &self.progress {
-                p(self.jobs.iter().flatten().map(|j| j.bytes_done).sum());
+                p(self.jobs.iter().flatten().map(|j| j.bytes_done()).sum());
             }
             self.retire_finished();
             self.report_to_operators();
@@ -136,7 +136,7 @@ impl Supervisor {
             .collect();
         let receivers: Vec<_> = wanting
             .iter()
-            .filter_map(|&i| self.jobs[i].as_ref().map(|j| j.batches.clone()))
+            .filter_map(|&i| self.jobs[i].as_ref().map(|j| j.batch_channel().clone()))
             .collect();
         for r in &receivers {
             sel.recv(r);
@@ -185,14 +185,9 @@ impl Supervisor {
                     j.worker_gone(slot, generation);
                 }
             }
-            Event::FileFound { job: i, path } => {
+            Event::Found { job: i, found } => {
                 if let Some(j) = job(&mut self.jobs, i) {
-                    j.file_found(path);
-                }
-            }
-            Event::ScanDone { job: i } => {
-                if let Some(j) = job(&mut self.jobs, i) {
-                    j.scan_done();
+                    j.found(found);
                 }
             }
             Event::Cut { job: i, file, ev } => {
@@ -276,7 +271,7 @@ impl Supervisor {
                         .iter()
                         .flatten()
                         .filter(|j| !j.all_ready())
-                        .map(|j| j.cfg.name.as_str())
+                        .map(|j| j.name())
                         .collect();
                     warn!(jobs = ?late, "ready, although some workers are not up yet");
                 }
@@ -302,15 +297,15 @@ impl Supervisor {
     /// STATUS= for systemd: one short line.
     pub(super) fn status_line(&self) -> String {
         let jobs: Vec<&JobRun> = self.jobs.iter().flatten().collect();
-        let workers: usize = jobs.iter().map(|j| j.slots.len()).sum();
+        let workers: usize = jobs.iter().map(|j| j.worker_count()).sum();
         let ready: usize = jobs.iter().map(|j| j.workers_ready()).sum();
-        let rate: f64 = jobs.iter().map(|j| j.rate.per_second()).sum();
-        let rejected: u64 = jobs.iter().map(|j| j.rejected_total).sum();
+        let rate: f64 = jobs.iter().map(|j| j.rows_per_second()).sum();
+        let rejected: u64 = jobs.iter().map(|j| j.rejected_total()).sum();
         let (files, batches) = jobs.iter().fold((0, 0), |acc, j| {
             let (f, b) = j.backlog();
             (acc.0 + f, acc.1 + b)
         });
-        let stopped = jobs.iter().filter(|j| j.failed.is_some()).count();
+        let stopped = jobs.iter().filter(|j| j.failure().is_some()).count();
         let mut line = format!(
             "{} jobs, {ready}/{workers} workers, {rate:.0} rows/s, {rejected} rejected, backlog {files} files/{batches} batches",
             jobs.len()
@@ -394,17 +389,17 @@ impl Supervisor {
         report.files.append(&mut self.reports);
         report.failed_jobs.append(&mut self.failed_jobs);
         for j in self.jobs.iter_mut().flatten() {
-            let reason = if j.failed.is_some() {
+            let reason = if j.failure().is_some() {
                 "the job stopped"
             } else {
                 "the daemon stopped"
             };
             j.abandon_files(reason);
-            report.files.append(&mut j.reports);
-            if let Some((class, msg)) = &j.failed {
+            report.files.extend(j.take_reports());
+            if let Some((class, msg)) = j.failure() {
                 report
                     .failed_jobs
-                    .push((j.cfg.name.clone(), *class, msg.clone()));
+                    .push((j.name().to_string(), *class, msg.clone()));
             }
         }
         report

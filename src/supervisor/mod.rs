@@ -19,6 +19,8 @@
 mod event;
 mod event_loop;
 mod files;
+#[cfg(test)]
+mod fixtures;
 mod intake;
 mod job;
 mod ops;

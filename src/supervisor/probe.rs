@@ -54,16 +54,10 @@ pub fn probe(exe: &Path, job: &Job, log: &LogSetup, timeout: Duration) -> Probe 
 fn converse(to: std::fs::File, from: std::fs::File, job: &Job, log: &LogSetup) -> Probe {
     let mut tx = FrameWriter::new(to);
     let mut rx = FrameReader::new(BufReader::new(from));
+    // The probe only looks: the table is never created.
     let setup = WorkerSetup {
-        job: job.name.clone(),
-        worker: 0,
-        sink_name: job.sink_name.clone(),
-        sink: job.sink.clone(),
-        table: job.table.clone(),
         create_table: false,
-        mode: job.mode.clone(),
-        format: job.format.clone(),
-        log: log.clone(),
+        ..WorkerSetup::for_job(job, 0, log.clone())
     };
     let columns = job.columns.clone().unwrap_or_default();
     let sent = tx

@@ -81,8 +81,8 @@ impl Supervisor {
             .jobs
             .iter()
             .flatten()
-            .filter(|j| !j.draining)
-            .map(|j| (j.cfg.name.clone(), (&*j.cfg, j.failed.is_some())))
+            .filter(|j| !j.is_draining())
+            .map(|j| (j.name().to_string(), (j.settings(), j.failure().is_some())))
             .collect();
         let changes = plan(&running, &new.jobs);
         for change in &changes {
@@ -96,7 +96,7 @@ impl Supervisor {
         // replacement follows the newest configuration.
         for (i, replacement) in &mut self.retiring {
             if let Some(Some(j)) = self.jobs.get(*i) {
-                *replacement = new.jobs.get(&j.cfg.name).cloned();
+                *replacement = new.jobs.get(j.name()).cloned();
             }
         }
         info!(changes = ?changes, "configuration reloaded");
@@ -113,11 +113,10 @@ impl Supervisor {
 
     /// Starts a job now, or once a draining job of the same name is gone.
     fn start_or_queue(&mut self, job: Job) {
-        let draining = self.retiring.iter_mut().find(|(i, _)| {
-            self.jobs[*i]
-                .as_ref()
-                .is_some_and(|j| j.cfg.name == job.name)
-        });
+        let draining = self
+            .retiring
+            .iter_mut()
+            .find(|(i, _)| self.jobs[*i].as_ref().is_some_and(|j| j.name() == job.name));
         match draining {
             Some((_, replacement)) => *replacement = Some(job),
             None => {
@@ -132,7 +131,7 @@ impl Supervisor {
     fn retire(&mut self, name: &str, replacement: Option<Job>) {
         let found = self.jobs.iter().position(|j| {
             j.as_ref()
-                .is_some_and(|j| j.cfg.name == name && !j.draining)
+                .is_some_and(|j| j.name() == name && !j.is_draining())
         });
         if let Some(i) = found {
             if let Some(j) = self.jobs[i].as_mut() {
@@ -160,8 +159,8 @@ impl Supervisor {
             }
             let mut job = self.jobs[index].take().expect("checked");
             job.abandon_files("the job was reloaded");
-            self.reports.append(&mut job.reports);
-            info!(job = %job.cfg.name, "job stopped by the reload");
+            self.reports.extend(job.take_reports());
+            info!(job = %job.name(), "job stopped by the reload");
             let (_, replacement) = self.retiring.remove(i);
             if let Some(r) = replacement {
                 self.start_or_queue(r);

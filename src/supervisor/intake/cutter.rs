@@ -1,11 +1,12 @@
-//! The cutter thread of a job: takes one file at a time, identifies it, asks
+//! The cutter thread of a job: takes one input at a time, identifies it, asks
 //! (through the event loop and a worker) which of its ranges the ledger
-//! already holds, then reads it once, finds record ends and hands batches of
-//! the missing ranges to the loop over a bounded channel, so a slow database
-//! slows reading down instead of filling memory.
+//! already holds, then reads it once and hands the bytes to `records.rs`,
+//! which finds record ends and cuts batches of the missing ranges; they go to
+//! the loop over a bounded channel, so a slow database slows reading down
+//! instead of filling memory.
 //!
-//! Owns reading sources and cutting; never touches workers, reject files or
-//! the files' fate (the loop decides that).
+//! Owns reading inputs; never touches workers, reject files or the inputs'
+//! fate (the loop decides that).
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -16,12 +17,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::config::Job;
-use crate::format::{self, CsvFormat, Format, RecordEnd, RecordScanner, Tail};
-use crate::protocol::{Batch, LedgerRange, RejectNote, Verdict};
+use crate::format::{self, CsvFormat, Format, RecordScanner};
+use crate::protocol::{Batch, LedgerRange, RejectNote};
 use crate::supervisor::event::{CutEvent, Event, FileId, FileStart};
 
+use super::Input;
 use super::batcher::Batcher;
-use super::{Input, file_identity, stdin_identity};
+use super::records::Scan;
 
 /// Read size; also the unit in which a header is looked for.
 const CHUNK: usize = 1 << 20;
@@ -42,7 +44,7 @@ pub struct Cutter {
     pub batches: Sender<(FileId, Batch)>,
 }
 
-enum CutError {
+pub(super) enum CutError {
     /// The loop is gone or asked us to stop: say nothing more.
     Abandoned,
     /// Cut short on request; `batches` were handed over before.
@@ -115,27 +117,27 @@ impl Cutter {
 }
 
 /// One file being cut.
-struct Run<'a> {
+pub(super) struct Run<'a> {
     cutter: &'a Cutter,
     task: &'a FileTask,
     sent: u64,
+    /// Records handed over (in batches, or rejected whole).
     records: u64,
 }
 
 impl Run<'_> {
     fn go(&mut self) -> Result<(), CutError> {
         let Format::Csv(csv) = &self.cutter.job.format;
-        let (source, prior) = match &self.task.input {
-            Input::File(path) => {
-                let t0 = std::time::Instant::now();
-                let (source, _size) = file_identity(path)?;
-                let hashed = t0.elapsed();
-                let prior = self.ledger(&source)?;
-                tracing::debug!(file = %path.display(), ?hashed, ledger = ?(t0.elapsed() - hashed), committed = prior.len(), "file identified");
-                (source, prior)
-            }
-            Input::Stdin => (stdin_identity(), Vec::new()),
+        let input = &self.task.input;
+        let t0 = std::time::Instant::now();
+        let id = input.identify()?;
+        let hashed = t0.elapsed();
+        let prior = match id.may_be_committed {
+            true => self.ledger(&id.key)?,
+            false => Vec::new(),
         };
+        tracing::debug!(file = %input.name(), ?hashed, ledger = ?(t0.elapsed() - hashed), committed = prior.len(), "input identified");
+        let source = id.key;
         let mut reader = self.task.input.open()?;
         let (head, pre) = read_head(csv, &mut reader, self.cutter.job.max_record_bytes)?;
         let layout = format::layout(self.cutter.job.columns.as_deref(), pre.header.as_deref())
@@ -144,9 +146,9 @@ impl Run<'_> {
                 set_aside: true,
             })?;
         let data_start = pre.data_start as usize;
-        let prior_rejects = match &self.task.input {
-            Input::File(path) => reject_bytes(path, &prior)?,
-            Input::Stdin => Vec::new(),
+        let prior_rejects = match input.path() {
+            Some(path) => reject_bytes(path, &prior)?,
+            None => Vec::new(),
         };
         let start = FileStart {
             source: source.clone(),
@@ -168,18 +170,13 @@ impl Run<'_> {
             job.batch_rows,
             job.batch_bytes,
         );
-        let mut scan = Scan {
-            scanner: RecordScanner::new(csv),
+        let mut scan = Scan::new(
+            RecordScanner::new(csv),
             batcher,
-            committed: prior,
-            next_committed: 0,
-            record: Vec::new(),
-            record_start: pre.data_start,
-            line: pre.first_line,
-            oversize: false,
-            max_record: job.max_record_bytes as usize,
-            ends: Vec::new(),
-        };
+            prior,
+            (pre.data_start, pre.first_line),
+            job.max_record_bytes as usize,
+        );
         scan.chunk(self, &head[data_start..], pre.data_start)?;
         let mut pos = head.len() as u64;
         drop(head);
@@ -212,7 +209,11 @@ impl Run<'_> {
         Ok(ranges)
     }
 
-    fn send(&mut self, batch: Batch) -> Result<(), CutError> {
+    pub(super) fn count_record(&mut self) {
+        self.records += 1;
+    }
+
+    pub(super) fn send(&mut self, batch: Batch) -> Result<(), CutError> {
         if self.task.stop.load(Ordering::Relaxed) {
             return Err(CutError::Stopped);
         }
@@ -279,134 +280,4 @@ fn reject_bytes(
     }
     out.sort_by_key(|(n, _)| n.offset);
     Ok(out)
-}
-
-/// Scanning state across chunks.
-struct Scan {
-    scanner: RecordScanner,
-    batcher: Batcher,
-    committed: Vec<LedgerRange>,
-    next_committed: usize,
-    /// Bytes of the record in progress that began in an earlier chunk.
-    record: Vec<u8>,
-    record_start: u64,
-    /// Physical line at `record_start`.
-    line: u64,
-    /// The record in progress is over `max_record`; its bytes are not kept.
-    oversize: bool,
-    max_record: usize,
-    ends: Vec<RecordEnd>,
-}
-
-impl Scan {
-    /// Scans `chunk`, which starts at absolute offset `pos`.
-    fn chunk(&mut self, run: &mut Run, chunk: &[u8], pos: u64) -> Result<(), CutError> {
-        let mut ends = std::mem::take(&mut self.ends);
-        ends.clear();
-        self.scanner.scan(chunk, &mut ends);
-        let mut p = 0;
-        for e in &ends {
-            let end = pos + e.end as u64;
-            if self.oversize {
-                self.emit(run, end, None)?;
-            } else if self.record.is_empty() {
-                self.emit(run, end, Some(&chunk[p..e.end]))?;
-            } else {
-                let mut rec = std::mem::take(&mut self.record);
-                rec.extend_from_slice(&chunk[p..e.end]);
-                self.emit(run, end, Some(&rec))?;
-                rec.clear();
-                self.record = rec;
-            }
-            self.line += e.lines;
-            self.record_start = end;
-            self.oversize = false;
-            p = e.end;
-        }
-        self.ends = ends;
-        if !self.oversize {
-            self.record.extend_from_slice(&chunk[p..]);
-            if self.record.len() > self.max_record {
-                self.oversize = true;
-                self.record = Vec::new();
-            }
-        }
-        Ok(())
-    }
-
-    /// One whole record `[record_start, end)`; `bytes` is None when too large.
-    fn emit(&mut self, run: &mut Run, end: u64, bytes: Option<&[u8]>) -> Result<(), CutError> {
-        let start = self.record_start;
-        if self.committed_before(start) {
-            return Ok(());
-        }
-        run.records += 1;
-        let batch = match bytes {
-            Some(b) => self.batcher.push(start, self.line, b),
-            None => {
-                let verdict = Verdict {
-                    code: "record_too_large".into(),
-                    reason: format!(
-                        "the record is larger than max_record_bytes ({} bytes)",
-                        self.max_record
-                    ),
-                };
-                Some(
-                    self.batcher
-                        .rejected(start, end - start, self.line, Vec::new(), verdict),
-                )
-            }
-        };
-        match batch {
-            Some(b) => run.send(b),
-            None => Ok(()),
-        }
-    }
-
-    /// Whether the record starting at `start` lies in a range committed by an
-    /// earlier run (then it is neither loaded nor counted again).
-    fn committed_before(&mut self, start: u64) -> bool {
-        while self
-            .committed
-            .get(self.next_committed)
-            .is_some_and(|r| r.end <= start)
-        {
-            self.next_committed += 1;
-        }
-        self.committed
-            .get(self.next_committed)
-            .is_some_and(|r| r.start <= start)
-    }
-
-    fn finish(mut self, run: &mut Run, eof: u64) -> Result<(), CutError> {
-        match self.scanner.finish() {
-            Tail::Empty => {}
-            Tail::Record => {
-                let rec = std::mem::take(&mut self.record);
-                let bytes = (!self.oversize).then_some(&rec[..]);
-                self.emit(run, eof, bytes)?;
-            }
-            Tail::UnterminatedQuote if !self.committed_before(self.record_start) => {
-                if let Some(b) = self.batcher.flush() {
-                    run.send(b)?;
-                }
-                run.records += 1;
-                let verdict = Verdict {
-                    code: "unterminated_quote".into(),
-                    reason: "a quoted field opened in this record is never closed".into(),
-                };
-                let start = self.record_start;
-                let rec = std::mem::take(&mut self.record);
-                let b = self
-                    .batcher
-                    .rejected(start, eof - start, self.line, rec, verdict);
-                run.send(b)?;
-            }
-            Tail::UnterminatedQuote => {}
-        }
-        if let Some(b) = self.batcher.flush() {
-            run.send(b)?;
-        }
-        Ok(())
-    }
 }

@@ -1,12 +1,13 @@
-//! Landing directories: announces files that are complete. A file counts as
-//! complete when inotify reports it closed after writing (CLOSE_WRITE) or
-//! renamed in (MOVED_TO); files found by the start-up scan or the slow
-//! periodic rescan (inotify misses events on network filesystems and on queue
-//! overflow) are taken once they have not changed for `settle`.
+//! Landing directories: the `dir` source. A file counts as complete when
+//! inotify reports it closed after writing (CLOSE_WRITE) or renamed in
+//! (MOVED_TO); files found by the start-up scan or the slow periodic rescan
+//! (inotify misses events on network filesystems and on queue overflow) are
+//! taken once they have not changed for `settle`. A loaded file is archived,
+//! deleted or kept (`on_done`); one set aside moves to the reject folder.
 //!
-//! Owns the watching thread only. It announces every complete matching file
-//! it sees, again on every rescan; telling new files from known ones is the
-//! caller's business.
+//! Owns the watching thread, which announces every complete matching file it
+//! sees, again on every rescan, and on the loop's side which announced files
+//! are new (`accept`) and what happens to them at the end (`settle`).
 
 use std::collections::HashMap;
 use std::os::fd::AsFd;
@@ -20,25 +21,134 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use tracing::warn;
 
-use crate::config::DirSource;
+use tracing::error;
 
-/// What the watcher reports.
-#[derive(Debug, PartialEq, Eq)]
-pub enum DirEvent {
-    /// A complete file matching the pattern.
-    Found(PathBuf),
-    /// The start-up scan has been reported in full (`--once` stops here).
-    ScanDone,
+use super::identity::FileFingerprint;
+use super::{Announce, Fate, Found, Input, Source};
+use crate::config::{self, Job, OnDone};
+
+/// A landing directory as a job's source.
+pub struct DirSource {
+    cfg: config::DirSource,
+    job: String,
+    reject_dir: PathBuf,
+    rescan: Duration,
+    once: bool,
+    watch: Option<DirWatch>,
+    /// Files taken and not yet let go (kept in place, or in progress): a
+    /// rescan that finds one unchanged does not take it again.
+    known: HashMap<PathBuf, FileFingerprint>,
+}
+
+impl DirSource {
+    /// With `once`, only the start-up scan is made (every matching file counts
+    /// as complete) and the source is exhausted after it.
+    pub fn new(cfg: &config::DirSource, job: &Job, rescan: Duration, once: bool) -> Self {
+        DirSource {
+            cfg: cfg.clone(),
+            job: job.name.clone(),
+            reject_dir: job.reject_dir.clone(),
+            rescan,
+            once,
+            watch: None,
+            known: HashMap::new(),
+        }
+    }
+}
+
+impl Source for DirSource {
+    fn start(&mut self, announce: Announce) -> std::io::Result<()> {
+        self.watch = Some(watch(&self.cfg, self.rescan, self.once, announce)?);
+        Ok(())
+    }
+
+    fn accept(&mut self, input: &Input) -> bool {
+        let Some(path) = input.path() else {
+            return false;
+        };
+        let Ok(meta) = std::fs::metadata(path) else {
+            return false;
+        };
+        let fp = FileFingerprint::of(&meta);
+        if self.known.get(path) == Some(&fp) {
+            return false;
+        }
+        self.known.insert(path.to_path_buf(), fp);
+        true
+    }
+
+    fn settle(&mut self, input: &Input, fate: &Fate) {
+        let Some(path) = input.path() else {
+            return;
+        };
+        let (job, name) = (&self.job, input.name());
+        let moved = match fate {
+            Fate::Loaded => match self.cfg.on_done {
+                // Stays known, so a rescan does not take it again.
+                OnDone::Keep => return,
+                OnDone::Delete => std::fs::remove_file(path).map(|()| None),
+                OnDone::Archive => move_into(path, &self.cfg.archive_dir).map(Some),
+            },
+            Fate::SetAside { reason } => match move_into(path, &self.reject_dir) {
+                Ok(to) => {
+                    warn!(job = %job, file = %name, to = %to.display(), "file set aside: {reason}");
+                    Ok(Some(to))
+                }
+                Err(e) => {
+                    error!(job = %job, file = %name, "cannot set the file aside ({reason}): {e}");
+                    Ok(None)
+                }
+            },
+            // Read again when a rescan finds it.
+            Fate::Unfinished => Ok(None),
+        };
+        if let Err(e) = moved {
+            error!(job = %job, file = %name, "cannot {:?} the loaded file: {e}", self.cfg.on_done);
+        }
+        self.known.remove(path);
+    }
+
+    fn stop(&mut self) {
+        if let Some(w) = self.watch.take() {
+            w.stop();
+        }
+    }
+}
+
+/// Moves `path` into `dir` (created if missing), never overwriting: a name
+/// already taken gets a timestamp suffix. Returns the new path.
+fn move_into(path: &Path, dir: &Path) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let mut to = dir.join(&name);
+    if to.exists() {
+        let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S%.3f");
+        to = dir.join(format!("{name}.{stamp}"));
+    }
+    match std::fs::rename(path, &to) {
+        Ok(()) => Ok(to),
+        // Another filesystem: copy, then remove the original.
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+            std::fs::copy(path, &to)?;
+            std::fs::remove_file(path)?;
+            Ok(to)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The watching thread; dropping or `stop` ends it.
-pub struct DirWatch {
+struct DirWatch {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl DirWatch {
-    pub fn stop(mut self) {
+    fn stop(mut self) {
         self.halt();
     }
 
@@ -56,14 +166,13 @@ impl Drop for DirWatch {
     }
 }
 
-/// Starts watching `src`. With `once`, only the start-up scan is made (every
-/// matching file counts as complete) and the thread ends after `ScanDone`.
-/// `deliver` returns false when nobody listens any more.
-pub fn watch(
-    src: &DirSource,
+/// Starts watching `src`. With `once`, only the start-up scan is made and
+/// the thread ends after announcing `Exhausted`.
+fn watch(
+    src: &config::DirSource,
     rescan: Duration,
     once: bool,
-    deliver: impl FnMut(DirEvent) -> bool + Send + 'static,
+    deliver: Announce,
 ) -> std::io::Result<DirWatch> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut w = Watcher {
@@ -71,7 +180,7 @@ pub fn watch(
         pattern: glob::Pattern::new(&src.pattern).map_err(std::io::Error::other)?,
         settle: src.settle,
         rescan,
-        deliver: Box::new(deliver),
+        deliver,
         settling: HashMap::new(),
         stop: stop.clone(),
     };
@@ -89,7 +198,7 @@ struct Watcher {
     pattern: glob::Pattern,
     settle: Duration,
     rescan: Duration,
-    deliver: Box<dyn FnMut(DirEvent) -> bool + Send>,
+    deliver: Announce,
     /// Files seen by a scan but still changing: path -> last modification.
     settling: HashMap<PathBuf, SystemTime>,
     stop: Arc<AtomicBool>,
@@ -101,13 +210,14 @@ const SETTLE_CHECK: Duration = Duration::from_secs(1);
 impl Watcher {
     fn run(&mut self, once: bool) {
         if once {
-            self.scan(true);
-            (self.deliver)(DirEvent::ScanDone);
+            if self.scan(true) {
+                (self.deliver)(Found::Exhausted);
+            }
             return;
         }
         // Watch before the first scan so that nothing written in between is missed.
         let inotify = self.inotify();
-        if !self.scan(false) || !(self.deliver)(DirEvent::ScanDone) {
+        if !self.scan(false) {
             return;
         }
         let (mut next_rescan, mut next_settle) =
@@ -173,7 +283,7 @@ impl Watcher {
     fn found(&mut self, path: PathBuf) -> bool {
         self.settling.remove(&path);
         match std::fs::metadata(&path) {
-            Ok(m) if m.is_file() => (self.deliver)(DirEvent::Found(path)),
+            Ok(m) if m.is_file() => (self.deliver)(Found::Input(Input::File(path))),
             _ => true,
         }
     }
@@ -235,5 +345,70 @@ impl Watcher {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::OnDone;
+
+    fn source(d: &Path, on_done: OnDone) -> DirSource {
+        let on_done = format!("{on_done:?}").to_lowercase();
+        let source = format!("archive_dir = \"archive\"\non_done = \"{on_done}\"");
+        let job = crate::supervisor::fixtures::job(d, &source);
+        let config::Source::Dir(dir) = &job.source else {
+            panic!("a dir source")
+        };
+        DirSource::new(dir, &job, Duration::from_secs(60), true)
+    }
+
+    #[test]
+    fn a_file_is_taken_once_until_it_changes_or_is_let_go() {
+        let d = tempfile::tempdir().unwrap();
+        let mut src = source(d.path(), OnDone::Keep);
+        let path = d.path().join("in/a.csv");
+        std::fs::write(&path, "x\n1\n").unwrap();
+        let input = Input::File(path.clone());
+        assert!(src.accept(&input));
+        assert!(!src.accept(&input), "announced again by a rescan: not new");
+        // Kept in place after loading: still known.
+        src.settle(&input, &Fate::Loaded);
+        assert!(path.exists());
+        assert!(!src.accept(&input));
+        // Changed: new.
+        std::fs::write(&path, "x\n1\n2\n").unwrap();
+        assert!(src.accept(&input));
+        // Unfinished: forgotten, so the next rescan takes it again.
+        src.settle(&input, &Fate::Unfinished);
+        assert!(src.accept(&input));
+        assert!(!src.accept(&Input::File(d.path().join("in/missing.csv"))));
+    }
+
+    #[test]
+    fn settle_archives_deletes_or_sets_aside() {
+        let d = tempfile::tempdir().unwrap();
+        let mut archive = source(d.path(), OnDone::Archive);
+        let a = d.path().join("in/a.csv");
+        std::fs::write(&a, "x\n").unwrap();
+        archive.settle(&Input::File(a.clone()), &Fate::Loaded);
+        assert!(!a.exists() && d.path().join("archive/a.csv").exists());
+        // The same name again: archived beside it, never over it.
+        std::fs::write(&a, "y\n").unwrap();
+        archive.settle(&Input::File(a.clone()), &Fate::Loaded);
+        let archived = std::fs::read_dir(d.path().join("archive")).unwrap().count();
+        assert_eq!(archived, 2);
+
+        let mut delete = source(d.path(), OnDone::Delete);
+        std::fs::write(&a, "x\n").unwrap();
+        delete.settle(&Input::File(a.clone()), &Fate::Loaded);
+        assert!(!a.exists());
+
+        std::fs::write(&a, "x\n").unwrap();
+        let aside = Fate::SetAside {
+            reason: "too many rejects".into(),
+        };
+        delete.settle(&Input::File(a.clone()), &aside);
+        assert!(!a.exists() && d.path().join("rejects/a.csv").exists());
     }
 }

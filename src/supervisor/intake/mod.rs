@@ -1,26 +1,75 @@
-//! Sources: where bytes come from and what identifies them. The supervisor
-//! reads them; workers never do.
+//! Intake: bytes from a source -> record-aligned batches with their
+//! positions. Supervisor side only (private to `supervisor`): a worker never
+//! reads a source.
 //!
-//! Owns opening inputs, file identity (the ledger key) and watching landing
-//! directories. Must not parse records or talk to workers.
+//! ```text
+//!  Source (dir.rs, listed.rs)   finds inputs, says what becomes of each
+//!     | Event::Found(Input)     through the event loop, which tracks files
+//!     v
+//!  cutter.rs (one thread/job)   Input::identify -> ledger question ->
+//!     |                         read once, records.rs finds record ends,
+//!     |                         batcher.rs cuts the missing ranges
+//!     v
+//!  bounded channel of batches   -> the job dispatches them to workers
+//! ```
+//!
+//! Owns finding inputs, their identity (the ledger key), reading them, record
+//! boundaries and batch boundaries. Must not talk to workers, write reject
+//! files or decide a file's counts: the job and `files` do that.
+//!
+//! ## How a new source plugs in
+//! 1. An `Input` variant for what it reads, with its `name`, its `identify`
+//!    (a stable ledger key, and whether an earlier run may have committed
+//!    ranges of it) and its `open` (the bytes from position 0). A followed log
+//!    file is identified by a fingerprint of its first bytes; a stream by its
+//!    name, with message sequence numbers as positions.
+//! 2. A `Source` that finds inputs (`start`, announcing each through the
+//!    event loop and `Found::Exhausted` when no more will come), decides
+//!    whether an announced input is read now (`accept`: a rescan announces
+//!    files again), and acts once every record of an input has an answer
+//!    (`settle`: archive, delete, let go, acknowledge).
+//! 3. A `config::Source` variant, turned into the `Source` by `Intake::start`.
+//!
+//! Everything after that (ledger gaps, batches, credit, redelivery, rejects,
+//! exactly once) is the same for every source.
 
 mod batcher;
 mod cutter;
-pub mod dir;
+mod dir;
 mod identity;
+mod listed;
+mod records;
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
-pub use cutter::{Cutter, FileTask};
-pub use identity::{FileFingerprint, file_identity, stdin_identity};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
-/// One input to read from start to end.
+use crate::config::{self, Job};
+use crate::protocol::Batch;
+use crate::supervisor::event::{Event, FileId};
+
+use cutter::{Cutter, FileTask};
+
+/// One input the cutter reads from start to end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
+    /// A file that is complete: its bytes do not change while it is read.
     File(PathBuf),
+    /// Standard input, read once.
     Stdin,
+}
+
+/// What the ledger knows an input by.
+pub struct Identity {
+    /// The ledger key (`source` column).
+    pub key: String,
+    /// An earlier run may have committed ranges of it: ask the ledger first.
+    pub may_be_committed: bool,
 }
 
 impl Input {
@@ -35,10 +84,160 @@ impl Input {
         }
     }
 
+    /// The file behind it, when it can be read again at an offset (for the
+    /// bytes of rejected records and `.rest`).
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Input::File(p) => Some(p),
+            Input::Stdin => None,
+        }
+    }
+
+    /// Its ledger key. A file's is its name, size and content hash, so the
+    /// same file dropped in again is recognised; standard input gets a new
+    /// one on every run.
+    pub fn identify(&self) -> io::Result<Identity> {
+        Ok(match self {
+            Input::File(path) => Identity {
+                key: identity::file_identity(path)?.0,
+                may_be_committed: true,
+            },
+            Input::Stdin => Identity {
+                key: identity::stdin_identity(),
+                may_be_committed: false,
+            },
+        })
+    }
+
+    /// Its bytes from position 0.
     pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
         Ok(match self {
             Input::File(p) => Box::new(File::open(p)?),
             Input::Stdin => Box::new(io::stdin()),
         })
+    }
+}
+
+/// What a source announces to the event loop.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    Input(Input),
+    /// No more inputs will come (a `--once` scan is over, a list is given).
+    Exhausted,
+}
+
+/// Sends one announcement to the loop; false when nobody listens any more.
+pub type Announce = Box<dyn FnMut(Found) -> bool + Send>;
+
+/// What became of an input once every record has an answer, or the run gave
+/// up on it. The job decides; the source acts on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Every record is loaded or rejected (now or by an earlier run).
+    Loaded,
+    /// To be set aside (too many rejects, an unusable header).
+    SetAside { reason: String },
+    /// Not finished; it is to be read again later.
+    Unfinished,
+}
+
+/// Where a job's inputs come from.
+pub trait Source: Send {
+    /// Starts finding inputs; each goes to `announce`.
+    fn start(&mut self, announce: Announce) -> io::Result<()>;
+    /// Whether an announced input is to be read now.
+    fn accept(&mut self, input: &Input) -> bool;
+    /// Acts on an input's fate (archive, delete, set aside, keep, forget).
+    fn settle(&mut self, input: &Input, fate: &Fate);
+    /// Stops finding inputs.
+    fn stop(&mut self);
+}
+
+/// A job's intake: its source, its cutter thread and the batches it cut.
+pub struct Intake {
+    source: Box<dyn Source>,
+    /// `None` once stopped: the cutter thread ends when this closes.
+    tasks: Option<Sender<FileTask>>,
+    batches: Receiver<(FileId, Batch)>,
+    exhausted: bool,
+}
+
+impl Intake {
+    /// Starts the source and the cutter of job `index`. At most `depth`
+    /// batches wait in the channel, so a slow database slows reading down.
+    pub fn start(
+        index: usize,
+        job: Arc<Job>,
+        events: Sender<Event>,
+        depth: usize,
+        once: bool,
+        rescan: Duration,
+    ) -> io::Result<Intake> {
+        let (batch_tx, batches) = bounded(depth.max(1));
+        let (tasks, task_rx) = unbounded();
+        let mut source: Box<dyn Source> = match &job.source {
+            config::Source::Dir(d) => Box::new(dir::DirSource::new(d, &job, rescan, once)),
+            config::Source::Files(list) => Box::new(listed::Listed::files(&job.name, list)),
+            config::Source::Stdin => Box::new(listed::Listed::stdin(&job.name)),
+        };
+        Cutter {
+            job_index: index,
+            job,
+            events: events.clone(),
+            batches: batch_tx,
+        }
+        .spawn(task_rx)?;
+        source.start(Box::new(move |found| {
+            events.send(Event::Found { job: index, found }).is_ok()
+        }))?;
+        Ok(Intake {
+            source,
+            tasks: Some(tasks),
+            batches,
+            exhausted: false,
+        })
+    }
+
+    /// Whether an announced input is to be read now (see `Source::accept`).
+    pub fn accept(&mut self, input: &Input) -> bool {
+        self.tasks.is_some() && self.source.accept(input)
+    }
+
+    /// Hands `input` to the cutter as `file`; `stop` cuts it short. False
+    /// when the intake is stopped.
+    pub fn cut(&self, file: FileId, input: Input, stop: Arc<AtomicBool>) -> bool {
+        let Some(tasks) = &self.tasks else {
+            return false;
+        };
+        tasks.send(FileTask { file, input, stop }).is_ok()
+    }
+
+    pub fn settle(&mut self, input: &Input, fate: &Fate) {
+        self.source.settle(input, fate);
+    }
+
+    /// The source said no more inputs will come.
+    pub fn set_exhausted(&mut self) {
+        self.exhausted = true;
+    }
+
+    pub fn is_exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    /// Where the cutter's batches arrive (for the loop's select).
+    pub fn batches(&self) -> &Receiver<(FileId, Batch)> {
+        &self.batches
+    }
+
+    /// Batches cut and waiting in the channel.
+    pub fn waiting(&self) -> usize {
+        self.batches.len()
+    }
+
+    /// Stops finding and cutting; the cutter thread ends after its file.
+    pub fn stop(&mut self) {
+        self.source.stop();
+        self.tasks = None;
     }
 }

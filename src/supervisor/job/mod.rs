@@ -1,34 +1,42 @@
-//! One job at run time: its worker slots, the batches waiting for a worker,
-//! the files in progress, and the ledger questions of its cutter. Reacts to
-//! the events the loop routes to it.
+//! One job at run time, reacting to the events the loop routes to it. Its
+//! parts, each changed only through its own methods:
+//!
+//! ```text
+//!  intake    Intake    its source and cutter thread (supervisor/intake)
+//!  files     Files     the inputs in progress (supervisor/files)
+//!  queue     Queue     batches and ledger questions waiting for a worker
+//!  workers   Workers   the worker slots, blame and quarantine
+//!  totals    Totals    what it did since the daemon started (report.rs)
+//! ```
 //!
 //! Owns dispatch (credit-based: at most `in_flight` batches per worker),
-//! redelivery of a dead worker's batches, quarantine of batches that kill
-//! workers, and the job's stop on a configuration error.
+//! redelivery of a dead worker's batches, the end of each input, and the
+//! job's stop on a configuration error.
 
+mod queue;
 mod report;
 mod slot;
 mod workers;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
-use tracing::{error, info, warn};
+use crossbeam_channel::Sender;
+use tracing::{debug, error, warn};
+
+use crate::config::Job;
+use crate::logging::LogSetup;
+use crate::process::ExitCause;
+use crate::protocol::{Batch, BatchDone, ErrorClass, FromWorker, WorkerSetup};
 
 use super::event::{CutEvent, Event, FileId};
-use super::files::{FileReport, FileState};
-use super::intake::dir::{self, DirEvent, DirWatch};
-use super::intake::{Cutter, FileFingerprint, FileTask, Input};
+use super::files::{FileReport, Files};
+use super::intake::{Found, Input, Intake};
 use super::ops::metrics::Metrics;
-use super::ops::rate::Rate;
-use crate::config::{Job, Source};
-use crate::logging::LogSetup;
-use crate::protocol::{Batch, BatchDone, ErrorClass, FromWorker, LedgerRange, ToWorker};
-use slot::{Slot, SlotState};
+use queue::Queue;
+use report::Totals;
+use workers::Workers;
 
 /// What a job needs from the supervisor.
 #[derive(Clone)]
@@ -41,43 +49,19 @@ pub struct JobContext {
     pub rescan: std::time::Duration,
 }
 
-pub(super) struct Query {
-    source: String,
-    reply: Sender<Vec<LedgerRange>>,
-}
-
 pub struct JobRun {
-    pub index: usize,
-    pub cfg: Arc<Job>,
-    pub(super) ctx: Arc<JobContext>,
-    pub slots: Vec<Slot>,
-    /// Batches waiting for a worker: redeliveries first, then the cutter's.
-    pub(super) pending: VecDeque<(FileId, Arc<Batch>)>,
-    pub batches: Receiver<(FileId, Batch)>,
-    tasks: Option<Sender<FileTask>>,
-    pub(super) files: BTreeMap<FileId, FileState>,
-    next_file: FileId,
-    /// Files taken and kept in place: a rescan that finds one unchanged skips it.
-    known: HashMap<PathBuf, FileFingerprint>,
-    pub(super) queries_waiting: VecDeque<(u64, Query)>,
-    pub(super) queries_sent: HashMap<u64, Query>,
-    next_query: u64,
-    /// Worker deaths per batch id, for quarantine.
-    pub(super) attempts: HashMap<u64, u32>,
-    pub failed: Option<(ErrorClass, String)>,
-    /// No more files will come (run --once, load).
-    pub source_done: bool,
-    pub draining: bool,
-    watch: Option<DirWatch>,
-    pub reports: Vec<FileReport>,
-    pub bytes_done: u64,
-    /// Since the daemon started (for status, progress and metrics).
-    pub loaded_total: u64,
-    pub rejected_total: u64,
-    pub restarts: u64,
-    /// When each batch in flight was sent, for its latency.
-    pub(super) sent_at: HashMap<u64, Instant>,
-    pub(super) rate: Rate,
+    index: usize,
+    cfg: Arc<Job>,
+    ctx: Arc<JobContext>,
+    intake: Intake,
+    files: Files,
+    queue: Queue,
+    workers: Workers,
+    totals: Totals,
+    /// Inputs that ended, for the run's report.
+    reports: Vec<FileReport>,
+    failed: Option<(ErrorClass, String)>,
+    draining: bool,
 }
 
 impl JobRun {
@@ -85,194 +69,145 @@ impl JobRun {
         let cfg = Arc::new(cfg);
         ctx.metrics.add_job(&cfg.name);
         let depth = (cfg.workers * cfg.in_flight) as usize;
-        let (batch_tx, batch_rx) = bounded(depth.max(1));
-        let (task_tx, task_rx) = unbounded();
-        Cutter {
-            job_index: index,
-            job: cfg.clone(),
-            events: ctx.events.clone(),
-            batches: batch_tx,
-        }
-        .spawn(task_rx)?;
-        let mut job = JobRun {
+        let intake = Intake::start(
             index,
-            slots: (1..=cfg.workers).map(Slot::new).collect(),
+            cfg.clone(),
+            ctx.events.clone(),
+            depth,
+            ctx.once,
+            ctx.rescan,
+        )?;
+        Ok(JobRun {
+            index,
+            workers: Workers::new(&cfg.name, cfg.workers, cfg.max_batch_attempts),
             cfg,
             ctx,
-            pending: VecDeque::new(),
-            batches: batch_rx,
-            tasks: Some(task_tx),
-            files: BTreeMap::new(),
-            next_file: 1,
-            known: HashMap::new(),
-            queries_waiting: VecDeque::new(),
-            queries_sent: HashMap::new(),
-            next_query: 1,
-            attempts: HashMap::new(),
-            failed: None,
-            source_done: false,
-            draining: false,
-            watch: None,
+            intake,
+            files: Files::default(),
+            queue: Queue::default(),
+            totals: Totals::default(),
             reports: Vec::new(),
-            bytes_done: 0,
-            loaded_total: 0,
-            rejected_total: 0,
-            restarts: 0,
-            sent_at: HashMap::new(),
-            rate: Rate::default(),
-        };
-        job.start_source()?;
-        Ok(job)
+            failed: None,
+            draining: false,
+        })
     }
 
-    fn start_source(&mut self) -> std::io::Result<()> {
-        match &self.cfg.source {
-            Source::Dir(d) => {
-                let (events, job) = (self.ctx.events.clone(), self.index);
-                let deliver = move |ev| {
-                    let ev = match ev {
-                        DirEvent::Found(path) => Event::FileFound { job, path },
-                        DirEvent::ScanDone => Event::ScanDone { job },
-                    };
-                    events.send(ev).is_ok()
-                };
-                self.watch = Some(dir::watch(d, self.ctx.rescan, self.ctx.once, deliver)?);
-            }
-            Source::Files(list) => {
-                for p in list.clone() {
-                    self.take(Input::File(p));
-                }
-                self.source_done = true;
-            }
-            Source::Stdin => {
-                self.take(Input::Stdin);
-                self.source_done = true;
-            }
-        }
-        Ok(())
+    pub fn name(&self) -> &str {
+        &self.cfg.name
     }
 
-    pub(super) fn ctx_metrics(&self) -> &Metrics {
-        &self.ctx.metrics
+    /// The settings it runs with.
+    pub fn settings(&self) -> &Job {
+        &self.cfg
     }
 
-    pub(super) fn active(&self) -> bool {
+    /// Stopped by an error: its class and message.
+    pub fn failure(&self) -> Option<&(ErrorClass, String)> {
+        self.failed.as_ref()
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
+    fn active(&self) -> bool {
         self.failed.is_none() && !self.draining
     }
 
-    fn take(&mut self, input: Input) {
-        let Some(tasks) = &self.tasks else { return };
-        let id = self.next_file;
-        self.next_file += 1;
-        let state = FileState::new(input.clone());
-        let task = FileTask {
-            file: id,
-            input,
-            stop: state.stop.clone(),
-        };
-        if tasks.send(task).is_ok() {
-            self.files.insert(id, state);
-        }
+    /// The reports of inputs that ended since the last call.
+    pub fn take_reports(&mut self) -> Vec<FileReport> {
+        std::mem::take(&mut self.reports)
     }
 
-    pub fn file_found(&mut self, path: PathBuf) {
+    /// Where the cutter's batches arrive (for the loop's select).
+    pub fn batch_channel(&self) -> &crossbeam_channel::Receiver<(FileId, Batch)> {
+        self.intake.batches()
+    }
+
+    /// Starts the workers whose restart time has come.
+    pub fn tick(&mut self, now: Instant) {
         if !self.active() {
             return;
         }
-        let Ok(meta) = std::fs::metadata(&path) else {
-            return;
-        };
-        let fp = FileFingerprint::of(&meta);
-        let busy = self
-            .files
-            .values()
-            .any(|f| f.path() == Some(path.as_path()));
-        if busy || self.known.get(&path) == Some(&fp) {
-            return;
-        }
-        self.known.insert(path.clone(), fp);
-        self.take(Input::File(path));
+        let (cfg, ctx) = (&self.cfg, &self.ctx);
+        let setup = |number| WorkerSetup::for_job(cfg, number, ctx.log.clone());
+        self.workers
+            .start_due(now, (&ctx.exe, self.index, &ctx.events), setup);
     }
 
-    pub fn scan_done(&mut self) {
-        if self.ctx.once {
-            self.source_done = true;
+    /// A source announced something.
+    pub fn found(&mut self, found: Found) {
+        match found {
+            Found::Exhausted => self.intake.set_exhausted(),
+            Found::Input(input) => self.take(input),
+        }
+    }
+
+    fn take(&mut self, input: Input) {
+        let busy = input.path().is_some_and(|p| self.files.reading(p));
+        if !self.active() || busy || !self.intake.accept(&input) {
+            return;
+        }
+        let (id, stop) = self.files.open(input.clone());
+        if !self.intake.cut(id, input, stop) {
+            self.files.forget(id);
         }
     }
 
     /// Whether the loop should take batches from the cutter for this job now.
     pub fn wants_batches(&self) -> bool {
         self.active()
-            && self.pending.is_empty()
-            && self.slots.iter().any(|s| s.has_credit(self.cfg.in_flight))
+            && self.queue.batches() == 0
+            && self
+                .workers
+                .least_loaded(Some(self.cfg.in_flight))
+                .is_some()
     }
 
     pub fn batch_arrived(&mut self, file: FileId, batch: Batch) {
-        self.pending.push_back((file, Arc::new(batch)));
+        self.queue.push(file, batch);
         self.dispatch();
     }
 
-    /// Hands waiting batches and ledger questions to ready workers.
+    /// Hands waiting ledger questions and batches to ready workers.
     pub fn dispatch(&mut self) {
         if !self.active() {
             return;
         }
-        while let Some(q) = self.queries_waiting.pop_front() {
-            let Some(i) = self.least_loaded(|s| s.state == SlotState::Ready) else {
-                self.queries_waiting.push_front(q);
+        while let Some((id, q)) = self.queue.next_question() {
+            let Some(i) = self.workers.least_loaded(None) else {
+                self.queue.unsent(id, q);
                 break;
             };
-            let (id, query) = q;
-            self.slots[i].send(ToWorker::Ledger {
-                query: id,
-                source: query.source.clone(),
-            });
-            self.slots[i].queries.push(id);
-            self.queries_sent.insert(id, query);
+            self.workers.ask(i, id, &q.source);
+            self.queue.sent(id, q);
         }
-        let credit = self.cfg.in_flight;
-        while let Some(i) = self.least_loaded(|s| s.has_credit(credit)) {
-            let next = match self.pending.pop_front() {
+        while let Some(i) = self.workers.least_loaded(Some(self.cfg.in_flight)) {
+            let (file, batch) = match self.queue.pop() {
                 Some(b) => b,
-                None => match self.batches.try_recv() {
+                None => match self.intake.batches().try_recv() {
                     Ok((f, b)) => (f, Arc::new(b)),
                     Err(_) => break,
                 },
             };
-            if self.files.get(&next.0).is_none_or(|f| f.stopped.is_some()) {
-                self.dropped(next.0);
+            if !self.files.wants(file) {
+                self.dropped(file, 1);
                 continue;
             }
-            self.slots[i].send(ToWorker::Batch(next.1.clone()));
-            self.sent_at.insert(next.1.id, Instant::now());
-            self.slots[i].in_flight.push_back(next);
+            self.workers.send_batch(i, file, batch);
         }
-    }
-
-    fn least_loaded(&self, eligible: impl Fn(&Slot) -> bool) -> Option<usize> {
-        (0..self.slots.len())
-            .filter(|&i| eligible(&self.slots[i]))
-            .min_by_key(|&i| self.slots[i].in_flight.len())
     }
 
     pub fn worker_message(&mut self, slot: usize, generation: u64, msg: FromWorker) {
-        if self.slots[slot].generation != generation {
+        if !self.workers.is_current(slot, generation) {
             return;
         }
         match msg {
-            FromWorker::Ready { pid } => {
-                let s = &mut self.slots[slot];
-                if s.state == SlotState::Starting {
-                    s.state = SlotState::Ready;
-                }
-                info!(job = %self.cfg.name, worker = s.number, pid, "worker ready");
-            }
+            FromWorker::Ready { pid } => self.workers.ready(slot, pid),
             FromWorker::Done(done) => self.batch_done(slot, done),
             FromWorker::Ledger { query, ranges } => {
-                self.slots[slot].queries.retain(|q| *q != query);
-                if let Some(q) = self.queries_sent.remove(&query) {
-                    let _ = q.reply.send(ranges);
-                }
+                self.workers.answered(slot, query);
+                self.queue.answer(query, ranges);
             }
             FromWorker::Fatal { class, message } => self.fail(class, message),
             FromWorker::Checked { .. } => {} // only `check --connect` asks
@@ -281,93 +216,56 @@ impl JobRun {
     }
 
     fn batch_done(&mut self, slot: usize, done: BatchDone) {
-        let s = &mut self.slots[slot];
-        let Some(pos) = s.in_flight.iter().position(|(_, b)| b.id == done.id) else {
+        let Some((file, batch, seconds)) = self.workers.batch_done(slot, done.id) else {
             warn!(job = %self.cfg.name, batch = done.id, "answer for a batch that is not in flight");
             return;
         };
-        let (file, batch) = s.in_flight.remove(pos).expect("position found");
-        s.failures = 0;
-        s.batches_done += 1;
-        self.attempts.remove(&batch.id);
-        self.bytes_done += batch.end - batch.start;
         let rejected: u64 = done.rejects.iter().map(|r| u64::from(r.records)).sum();
-        self.loaded_total += done.loaded;
-        self.rejected_total += rejected;
-        let seconds = self
-            .sent_at
-            .remove(&batch.id)
-            .map_or(0.0, |t| t.elapsed().as_secs_f64());
-        self.ctx
-            .metrics
-            .batch_done(&self.cfg.name, seconds, done.loaded, rejected);
-        let cfg = self.cfg.clone();
-        let Some(f) = self.files.get_mut(&file) else {
+        self.totals
+            .batch_done(batch.end - batch.start, done.loaded, rejected);
+        let metrics = &self.ctx.metrics;
+        metrics.batch_done(&self.cfg.name, seconds, done.loaded, rejected);
+        let Some(f) = self.files.get_mut(file) else {
             return;
         };
-        if let Err(e) = f.batch_done(&cfg, &batch, done.loaded, &done.rejects) {
-            error!(job = %cfg.name, file = %f.name, "cannot write reject files: {e}");
+        if let Err(e) = f.batch_done(&self.cfg, &batch, done.loaded, &done.rejects) {
+            error!(job = %self.cfg.name, file = %f.name(), "cannot write reject files: {e}");
         }
-        if f.stopped.is_none() && f.total_rejected() > cfg.max_errors {
-            let reason = format!(
-                "{} records rejected, more than max_errors = {}",
-                f.total_rejected(),
-                cfg.max_errors
-            );
-            warn!(job = %cfg.name, file = %f.name, "stopping the file: {reason}");
-            f.stopped = Some(reason);
-            f.stop.store(true, Ordering::Relaxed);
-            let before = self.pending.len();
-            self.pending.retain(|(fid, _)| *fid != file);
-            let n = (before - self.pending.len()) as u64;
-            if let Some(f) = self.files.get_mut(&file) {
-                f.handled += n;
-            }
+        if let Some(reason) = f.stop_if_over(self.cfg.max_errors) {
+            warn!(job = %self.cfg.name, file = %f.name(), "stopping the file: {reason}");
+            f.dropped(self.queue.drop_file(file));
         }
         self.check_complete(file);
     }
 
-    /// A batch of a stopped file that will not be sent.
-    fn dropped(&mut self, file: FileId) {
-        if let Some(f) = self.files.get_mut(&file) {
-            f.handled += 1;
+    /// `batches` of `file` that will not be sent.
+    fn dropped(&mut self, file: FileId, batches: u64) {
+        if let Some(f) = self.files.get_mut(file) {
+            f.dropped(batches);
         }
         self.check_complete(file);
     }
 
+    /// Ends `file` if every batch of it has an answer.
     fn check_complete(&mut self, file: FileId) {
-        if !self.files.get(&file).is_some_and(|f| f.complete()) {
-            return;
+        if let Some(f) = self.files.take_complete(file) {
+            let (report, input, fate) = f.finish(&self.cfg, None);
+            self.intake.settle(&input, &fate);
+            self.reports.push(report);
         }
-        let f = self.files.remove(&file).expect("checked");
-        let path = f.path().map(|p| p.to_path_buf());
-        // A file kept in place stays known, so a rescan does not take it again;
-        // any other is gone from the folder, or is to be retried.
-        let kept = f.failed.is_none()
-            && f.stopped.is_none()
-            && matches!(&self.cfg.source, Source::Dir(d) if d.on_done == crate::config::OnDone::Keep);
-        let report = f.finish(&self.cfg, None);
-        if let (Some(p), false) = (path, kept) {
-            self.known.remove(&p);
-        }
-        self.reports.push(report);
     }
 
     pub fn cut_event(&mut self, file: FileId, ev: CutEvent) {
         match ev {
             CutEvent::NeedLedger { source, reply } => {
-                let id = self.next_query;
-                self.next_query += 1;
-                self.queries_waiting
-                    .push_back((id, Query { source, reply }));
+                self.queue.ask(source, reply);
                 self.dispatch();
             }
             CutEvent::Started(start) => {
-                let cfg = self.cfg.clone();
-                if let Some(f) = self.files.get_mut(&file)
-                    && let Err(e) = f.started(&cfg, start)
+                if let Some(f) = self.files.get_mut(file)
+                    && let Err(e) = f.started(&self.cfg, start)
                 {
-                    error!(job = %cfg.name, file = %f.name, "cannot write reject files: {e}");
+                    error!(job = %self.cfg.name, file = %f.name(), "cannot write reject files: {e}");
                 }
             }
             CutEvent::Finished {
@@ -375,9 +273,9 @@ impl JobRun {
                 records,
                 stopped,
             } => {
-                if let Some(f) = self.files.get_mut(&file) {
-                    f.produced = Some(batches);
-                    tracing::debug!(job = %self.cfg.name, file = %f.name, batches, records, stopped, "file cut");
+                if let Some(f) = self.files.get_mut(file) {
+                    f.cut(batches);
+                    debug!(job = %self.cfg.name, file = %f.name(), batches, records, stopped, "file cut");
                 }
                 self.check_complete(file);
             }
@@ -386,14 +284,32 @@ impl JobRun {
                 set_aside,
                 batches,
             } => {
-                if let Some(f) = self.files.get_mut(&file) {
-                    error!(job = %self.cfg.name, file = %f.name, "{reason}");
-                    f.failed = Some((reason, set_aside));
-                    f.produced = Some(batches);
+                if let Some(f) = self.files.get_mut(file) {
+                    error!(job = %self.cfg.name, file = %f.name(), "{reason}");
+                    f.cut_failed(reason, set_aside, batches);
                 }
                 self.check_complete(file);
             }
         }
+    }
+
+    /// The pipe of a worker ended: its batches and questions go to others.
+    pub fn worker_gone(&mut self, slot: usize, generation: u64) {
+        let restart = self.active();
+        let Some(orphans) = self.workers.gone(slot, generation, restart) else {
+            return;
+        };
+        if orphans.unexpected {
+            self.ctx.metrics.worker_restart(&self.cfg.name);
+        }
+        self.queue.put_back(orphans.batches);
+        self.queue.ask_again(orphans.questions);
+        self.dispatch();
+    }
+
+    /// Logs how a reaped process ended; true if it was one of this job's.
+    pub fn reaped(&mut self, pid: u32, cause: ExitCause) -> bool {
+        self.workers.reaped(pid, cause)
     }
 
     /// Stops the job: a configuration error no retry can fix.
@@ -404,25 +320,15 @@ impl JobRun {
         error!(job = %self.cfg.name, class = %class, "job stopped: {message}");
         self.failed = Some((class, message));
         self.stop_intake();
-        for s in &mut self.slots {
-            s.shut_down();
-            s.retire();
-        }
+        self.workers.shut_down();
     }
 
-    /// Stops taking files and cutting; batches not yet sent are dropped (the
+    /// Stops taking inputs and cutting; batches not yet sent are dropped (the
     /// ledger has them as missing, so the next start loads them).
-    pub fn stop_intake(&mut self) {
-        if let Some(w) = self.watch.take() {
-            w.stop();
-        }
-        self.tasks = None;
-        for f in self.files.values() {
-            f.stop.store(true, Ordering::Relaxed);
-        }
-        self.pending.clear();
-        self.queries_waiting.clear();
-        self.queries_sent.clear();
+    fn stop_intake(&mut self) {
+        self.intake.stop();
+        self.files.stop_all();
+        self.queue.clear();
     }
 
     pub fn begin_drain(&mut self) {
@@ -432,25 +338,43 @@ impl JobRun {
         }
     }
 
+    pub fn shut_down_workers(&mut self) {
+        self.workers.shut_down();
+    }
+
+    /// See `Workers::kill`.
+    pub fn kill_workers(&mut self, signal: nix::sys::signal::Signal) {
+        self.workers.kill(signal);
+    }
+
+    pub fn reopen_logs(&self) {
+        self.workers.reopen_logs();
+    }
+
+    /// Worker processes not yet reaped.
+    pub fn workers_alive(&self) -> usize {
+        self.workers.alive()
+    }
+
     pub fn in_flight(&self) -> usize {
-        self.slots.iter().map(|s| s.in_flight.len()).sum()
+        self.workers.in_flight()
     }
 
     /// `--once`: everything there was to load has an answer.
     pub fn finished(&self) -> bool {
         self.failed.is_some()
-            || (self.source_done
+            || (self.intake.is_exhausted()
                 && self.files.is_empty()
-                && self.pending.is_empty()
+                && self.queue.batches() == 0
                 && self.in_flight() == 0)
     }
 
-    /// Files still in progress when the run ends: reported, left for next time.
+    /// Inputs still in progress when the run ends: reported, left for next time.
     pub fn abandon_files(&mut self, reason: &str) {
-        let files = std::mem::take(&mut self.files);
-        for (_, f) in files {
-            let r = f.finish(&self.cfg, Some(reason.to_string()));
-            self.reports.push(r);
+        for f in self.files.take_all() {
+            let (report, input, fate) = f.finish(&self.cfg, Some(reason.to_string()));
+            self.intake.settle(&input, &fate);
+            self.reports.push(report);
         }
     }
 }

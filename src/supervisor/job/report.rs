@@ -1,35 +1,67 @@
-//! What a job tells operators: its status report, its progress line, its
-//! metrics levels, and whether its workers are all up (for READY=1).
+//! What a job tells operators: its totals since the daemon started, its
+//! status report, its progress line, its metrics levels, and whether its
+//! workers are all up (for READY=1). Reads the job; changes only `Totals`.
 
 use std::time::Instant;
 
 use tracing::info;
 
-use crate::status::{FileStatus, JobStatus, WorkerStatus};
+use crate::status::JobStatus;
+use crate::supervisor::ops::rate::Rate;
 
 use super::JobRun;
-use super::slot::SlotState;
+
+/// What a job did since the daemon started.
+#[derive(Default)]
+pub struct Totals {
+    bytes_done: u64,
+    loaded: u64,
+    rejected: u64,
+    rate: Rate,
+}
+
+impl Totals {
+    pub fn batch_done(&mut self, bytes: u64, loaded: u64, rejected: u64) {
+        self.bytes_done += bytes;
+        self.loaded += loaded;
+        self.rejected += rejected;
+    }
+}
 
 impl JobRun {
-    /// Files found and not started; batches cut and not yet sent.
+    /// Inputs found and not started; batches cut and not yet sent.
     pub fn backlog(&self) -> (usize, usize) {
-        let files = self.files.values().filter(|f| f.start.is_none()).count();
-        (files, self.pending.len() + self.batches.len())
+        let (_, waiting) = self.files.counts();
+        (waiting, self.queue.batches() + self.intake.waiting())
     }
 
     /// Every worker has its pool open (or the job has stopped for good).
     pub fn all_ready(&self) -> bool {
-        self.failed.is_some() || self.slots.iter().all(|s| s.state == SlotState::Ready)
+        self.failed.is_some() || self.workers.ready_count() == self.workers.count()
     }
 
     pub fn workers_ready(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| s.state == SlotState::Ready)
-            .count()
+        self.workers.ready_count()
     }
 
-    pub fn state(&self) -> String {
+    pub fn worker_count(&self) -> usize {
+        self.workers.count()
+    }
+
+    /// Bytes of input committed (or rejected) since the daemon started.
+    pub fn bytes_done(&self) -> u64 {
+        self.totals.bytes_done
+    }
+
+    pub fn rejected_total(&self) -> u64 {
+        self.totals.rejected
+    }
+
+    pub fn rows_per_second(&self) -> f64 {
+        self.totals.rate.per_second()
+    }
+
+    fn state(&self) -> String {
         match (&self.failed, self.draining) {
             (Some((class, msg)), _) => format!("stopped ({class} error): {msg}"),
             (None, true) => "draining".into(),
@@ -39,22 +71,23 @@ impl JobRun {
 
     /// Samples the rate and updates the metrics levels; called every tick.
     pub fn observe(&mut self, now: Instant) {
-        self.rate.sample(now, self.loaded_total);
+        self.totals.rate.sample(now, self.totals.loaded);
         let (files, batches) = self.backlog();
-        self.ctx_metrics()
-            .levels(&self.cfg.name, self.in_flight(), files, batches);
+        let metrics = &self.ctx.metrics;
+        metrics.levels(&self.cfg.name, self.in_flight(), files, batches);
     }
 
     pub fn progress(&self) {
-        let (files, batches) = self.backlog();
+        let (reading, waiting) = self.files.counts();
+        let (_, batches) = self.backlog();
         info!(
             job = %self.cfg.name,
-            rows_per_s = self.rate.per_second() as u64,
-            loaded = self.loaded_total,
-            rejected = self.rejected_total,
+            rows_per_s = self.totals.rate.per_second() as u64,
+            loaded = self.totals.loaded,
+            rejected = self.totals.rejected,
             in_flight = self.in_flight(),
-            files_in_progress = self.files.len() - files,
-            backlog_files = files,
+            files_in_progress = reading,
+            backlog_files = waiting,
             backlog_batches = batches,
             "progress"
         );
@@ -62,53 +95,17 @@ impl JobRun {
 
     pub fn status(&self) -> JobStatus {
         let (backlog_files, backlog_batches) = self.backlog();
-        let now = Instant::now();
         JobStatus {
             name: self.cfg.name.clone(),
             state: self.state(),
             sink: format!("{} sink {:?}", self.cfg.sink.kind(), self.cfg.sink_name),
             table: self.cfg.table.clone(),
-            workers: self
-                .slots
-                .iter()
-                .map(|s| WorkerStatus {
-                    slot: s.number,
-                    pid: s.pid,
-                    state: match s.state {
-                        SlotState::Down => "down",
-                        SlotState::Starting => "starting",
-                        SlotState::Ready => "ready",
-                        SlotState::Stopping => "stopping",
-                    }
-                    .into(),
-                    uptime_s: if s.pid.is_some() {
-                        now.duration_since(s.started).as_secs_f64()
-                    } else {
-                        0.0
-                    },
-                    batches: s.batches_done,
-                    in_flight: s.in_flight.len(),
-                })
-                .collect(),
-            loaded: self.loaded_total,
-            rejected: self.rejected_total,
-            rows_per_s: self.rate.per_second(),
+            workers: self.workers.statuses(),
+            loaded: self.totals.loaded,
+            rejected: self.totals.rejected,
+            rows_per_s: self.totals.rate.per_second(),
             in_flight: self.in_flight(),
-            files: self
-                .files
-                .values()
-                .filter(|f| f.start.is_some())
-                .map(|f| FileStatus {
-                    file: f.name.clone(),
-                    bytes_done: f.bytes_done,
-                    size: f
-                        .path()
-                        .and_then(|p| std::fs::metadata(p).ok())
-                        .map(|m| m.len()),
-                    loaded: f.loaded,
-                    rejected: f.rejected,
-                })
-                .collect(),
+            files: self.files.statuses(),
             backlog_files,
             backlog_batches,
         }

@@ -1,8 +1,8 @@
-//! The worker table of one job: slots, each holding at most one live worker
-//! process at a time, its pipes (a reader and a writer thread), the batches
-//! in flight on it (credit), and its restart back-off.
+//! One worker slot of a job: at most one live worker process at a time, its
+//! pipes (a reader and a writer thread), the batches and questions in flight
+//! on it (credit), and its restart back-off.
 //!
-//! Owns processes' life cycles; dispatch decisions are the job's.
+//! Owns one process's life cycle; dispatch decisions are the job's.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -16,6 +16,7 @@ use tracing::warn;
 
 use crate::process::{self, SpawnError};
 use crate::protocol::{Batch, FrameReader, FrameWriter, FromWorker, ToWorker, WorkerSetup};
+use crate::status::WorkerStatus;
 
 use crate::supervisor::event::{Event, FileId};
 
@@ -32,25 +33,26 @@ pub enum SlotState {
 
 pub struct Slot {
     /// 1-based, for logs and session names.
-    pub number: u32,
+    number: u32,
     /// Incremented at every start, so events from an earlier process are ignored.
-    pub generation: u64,
-    pub state: SlotState,
-    pub pid: Option<u32>,
+    generation: u64,
+    state: SlotState,
+    pid: Option<u32>,
     /// Processes of this slot that ended (or were told to) and are not reaped
     /// yet: the run is not over until they are.
-    pub unreaped: Vec<u32>,
-    pub started: Instant,
+    unreaped: Vec<u32>,
+    started: Instant,
     tx: Option<Sender<ToWorker>>,
     /// Batches sent and not yet answered, oldest first (the worker handles
-    /// its pipe in order, so the front one is the one being loaded).
-    pub in_flight: VecDeque<(FileId, Arc<Batch>)>,
+    /// its pipe in order, so the front one is the one being loaded), with
+    /// when each was sent.
+    in_flight: VecDeque<(FileId, Arc<Batch>, Instant)>,
     /// Ledger questions sent and not yet answered.
-    pub queries: Vec<u64>,
+    queries: Vec<u64>,
     /// Deaths since this slot last finished a batch: drives the back-off.
-    pub failures: u32,
-    pub restart_at: Option<Instant>,
-    pub batches_done: u64,
+    failures: u32,
+    restart_at: Option<Instant>,
+    batches_done: u64,
 }
 
 const RESTART_FIRST: Duration = Duration::from_millis(100);
@@ -99,9 +101,97 @@ impl Slot {
         Ok(proc.pid)
     }
 
+    pub fn number(&self) -> u32 {
+        self.number
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    pub fn state(&self) -> SlotState {
+        self.state
+    }
+
+    /// Whether `generation` is this slot's current process.
+    pub fn is(&self, generation: u64) -> bool {
+        self.generation == generation
+    }
+
+    /// Down, and its restart time has come.
+    pub fn due(&self, now: Instant) -> bool {
+        self.state == SlotState::Down && self.restart_at.is_some_and(|t| t <= now)
+    }
+
+    /// Its process opened its pool.
+    pub fn ready(&mut self) {
+        if self.state == SlotState::Starting {
+            self.state = SlotState::Ready;
+        }
+    }
+
     /// Queues a message for the worker; false if it has no live process.
     pub fn send(&self, msg: ToWorker) -> bool {
         self.tx.as_ref().is_some_and(|tx| tx.send(msg).is_ok())
+    }
+
+    /// Sends a batch and counts it in flight.
+    pub fn send_batch(&mut self, file: FileId, batch: Arc<Batch>) {
+        self.send(ToWorker::Batch(batch.clone()));
+        self.in_flight.push_back((file, batch, Instant::now()));
+    }
+
+    /// Sends ledger question `id` about `source`.
+    pub fn ask(&mut self, id: u64, source: &str) {
+        self.send(ToWorker::Ledger {
+            query: id,
+            source: source.to_string(),
+        });
+        self.queries.push(id);
+    }
+
+    pub fn answered(&mut self, id: u64) {
+        self.queries.retain(|q| *q != id);
+    }
+
+    /// Batch `id` has its answer: no longer in flight. Returns it, with the
+    /// seconds since it was sent.
+    pub fn batch_done(&mut self, id: u64) -> Option<(FileId, Arc<Batch>, f64)> {
+        let pos = self.in_flight.iter().position(|(_, b, _)| b.id == id)?;
+        let (file, batch, sent) = self.in_flight.remove(pos)?;
+        self.failures = 0;
+        self.batches_done += 1;
+        Some((file, batch, sent.elapsed().as_secs_f64()))
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Whether it is the one that started process `pid` (reaped or not).
+    pub fn owns(&self, pid: u32) -> bool {
+        self.unreaped.contains(&pid)
+    }
+
+    /// What `ingestd status` shows of it.
+    pub fn status(&self, now: Instant) -> WorkerStatus {
+        WorkerStatus {
+            slot: self.number,
+            pid: self.pid,
+            state: match self.state {
+                SlotState::Down => "down",
+                SlotState::Starting => "starting",
+                SlotState::Ready => "ready",
+                SlotState::Stopping => "stopping",
+            }
+            .into(),
+            uptime_s: match self.pid {
+                Some(_) => now.duration_since(self.started).as_secs_f64(),
+                None => 0.0,
+            },
+            batches: self.batches_done,
+            in_flight: self.in_flight.len(),
+        }
     }
 
     pub fn has_credit(&self, in_flight: u32) -> bool {
@@ -118,9 +208,11 @@ impl Slot {
         }
     }
 
-    /// The process is gone: forget it and schedule a restart with back-off.
-    /// Returns what was in flight so the caller can hand it to others.
-    pub fn died(&mut self) -> (VecDeque<(FileId, Arc<Batch>)>, Vec<u64>) {
+    /// The process is gone: forget it and schedule a restart with back-off
+    /// (none when `expected`: it was told to stop, or its job no longer
+    /// runs). Returns what was in flight, oldest first, so the caller can
+    /// hand it to others, and the questions it had.
+    pub fn died(&mut self, expected: bool) -> (VecDeque<(FileId, Arc<Batch>)>, Vec<u64>) {
         if let Some(pid) = self.pid.take()
             && self.state != SlotState::Stopping
         {
@@ -134,10 +226,25 @@ impl Slot {
         let shift = self.failures.saturating_sub(1).min(16);
         let wait = (RESTART_FIRST * 2u32.pow(shift)).min(RESTART_MAX);
         self.restart_at = Some(Instant::now() + wait);
+        if expected {
+            self.restart_at = None;
+            self.failures = 0;
+        }
+        let in_flight = std::mem::take(&mut self.in_flight);
         (
-            std::mem::take(&mut self.in_flight),
+            in_flight.into_iter().map(|(f, b, _)| (f, b)).collect(),
             std::mem::take(&mut self.queries),
         )
+    }
+
+    /// When it will be started again, if it will.
+    pub fn restart_at(&self) -> Option<Instant> {
+        self.restart_at
+    }
+
+    /// Whether it was told to stop (its end is expected).
+    pub fn stopping(&self) -> bool {
+        self.state == SlotState::Stopping
     }
 
     /// Stops restarting this slot (job stopped or shutting down).

@@ -1,121 +1,169 @@
-//! A job's worker processes: starting them when their restart time comes,
-//! what happens when one dies (its batches go back to the queue, the one it
-//! was loading is blamed and quarantined after `max_batch_attempts`),
-//! stopping them, reaping them.
+//! A job's worker processes: the slots, starting them when their restart
+//! time comes, choosing the least loaded one, what happens when one dies (its
+//! batches go back, the one it was loading is blamed and quarantined after
+//! `max_batch_attempts`), stopping, killing and reaping them.
+//!
+//! Owns the slots and the blame; what to send is the job's choice.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crossbeam_channel::Sender;
 use tracing::{error, info, warn};
 
 use crate::process::ExitCause;
 use crate::protocol::{Batch, ToWorker, Verdict, WorkerSetup};
+use crate::status::WorkerStatus;
+use crate::supervisor::event::{Event, FileId};
 
-use super::JobRun;
-use super::slot::SlotState;
-use crate::supervisor::event::FileId;
+use super::slot::{Slot, SlotState};
 
-impl JobRun {
-    /// Starts the workers whose restart time has come.
-    pub fn tick(&mut self, now: Instant) {
-        if !self.active() {
-            return;
+/// What a dead worker had: to be handed to the others.
+pub struct Orphans {
+    /// Oldest first; the first may now carry a quarantine verdict.
+    pub batches: VecDeque<(FileId, Arc<Batch>)>,
+    pub questions: Vec<u64>,
+    /// Whether the process ended unasked (a crash, a kill).
+    pub unexpected: bool,
+}
+
+pub struct Workers {
+    job: String,
+    slots: Vec<Slot>,
+    /// Worker deaths per batch id, for quarantine.
+    attempts: HashMap<u64, u32>,
+    max_attempts: u32,
+}
+
+impl Workers {
+    pub fn new(job: &str, count: u32, max_attempts: u32) -> Self {
+        Workers {
+            job: job.to_string(),
+            slots: (1..=count).map(Slot::new).collect(),
+            attempts: HashMap::new(),
+            max_attempts,
         }
-        for i in 0..self.slots.len() {
-            let slot = &self.slots[i];
-            if slot.state != SlotState::Down || slot.restart_at.is_none_or(|t| t > now) {
+    }
+
+    /// Starts the workers whose restart time has come; `setup(number)` is
+    /// what each gets as its first frame.
+    pub fn start_due(
+        &mut self,
+        now: Instant,
+        (exe, job_index, events): (&Path, usize, &Sender<Event>),
+        setup: impl Fn(u32) -> WorkerSetup,
+    ) {
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if !slot.due(now) {
                 continue;
             }
-            let setup = self.setup(slot.number);
-            let slot = &mut self.slots[i];
-            match slot.start(&self.ctx.exe, setup, self.index, i, &self.ctx.events) {
-                Ok(pid) => info!(job = %self.cfg.name, worker = slot.number, pid, "worker started"),
+            match slot.start(exe, setup(slot.number()), job_index, i, events) {
+                Ok(pid) => info!(job = %self.job, worker = slot.number(), pid, "worker started"),
                 Err(e) => {
-                    error!(job = %self.cfg.name, worker = slot.number, "{e}");
-                    slot.died();
+                    error!(job = %self.job, worker = slot.number(), "{e}");
+                    slot.died(false);
                 }
             }
         }
     }
 
-    pub(super) fn setup(&self, worker: u32) -> WorkerSetup {
-        WorkerSetup {
-            job: self.cfg.name.clone(),
-            worker,
-            sink_name: self.cfg.sink_name.clone(),
-            sink: self.cfg.sink.clone(),
-            table: self.cfg.table.clone(),
-            create_table: self.cfg.create_table,
-            mode: self.cfg.mode.clone(),
-            format: self.cfg.format.clone(),
-            log: self.ctx.log.clone(),
-        }
+    /// Whether a message of `generation` from `slot` is from its current process.
+    pub fn is_current(&self, slot: usize, generation: u64) -> bool {
+        self.slots[slot].is(generation)
     }
 
-    pub fn worker_gone(&mut self, slot: usize, generation: u64) {
-        let active = self.active();
+    pub fn ready(&mut self, slot: usize, pid: u32) {
         let s = &mut self.slots[slot];
-        if s.generation != generation || !s.is_alive() {
-            return;
+        s.ready();
+        info!(job = %self.job, worker = s.number(), pid, "worker ready");
+    }
+
+    /// The ready slot with the fewest batches in flight, among those with
+    /// credit left when `credit` is given.
+    pub fn least_loaded(&self, credit: Option<u32>) -> Option<usize> {
+        (0..self.slots.len())
+            .filter(|&i| match credit {
+                Some(c) => self.slots[i].has_credit(c),
+                None => self.slots[i].state() == SlotState::Ready,
+            })
+            .min_by_key(|&i| self.slots[i].in_flight())
+    }
+
+    pub fn send_batch(&mut self, slot: usize, file: FileId, batch: Arc<Batch>) {
+        self.slots[slot].send_batch(file, batch);
+    }
+
+    pub fn ask(&mut self, slot: usize, id: u64, source: &str) {
+        self.slots[slot].ask(id, source);
+    }
+
+    pub fn answered(&mut self, slot: usize, id: u64) {
+        self.slots[slot].answered(id);
+    }
+
+    /// Batch `id` was answered by `slot`: see `Slot::batch_done`.
+    pub fn batch_done(&mut self, slot: usize, id: u64) -> Option<(FileId, Arc<Batch>, f64)> {
+        let done = self.slots[slot].batch_done(id);
+        if done.is_some() {
+            self.attempts.remove(&id);
         }
-        let expected = s.state == SlotState::Stopping;
-        let (pid, number) = (s.pid, s.number);
-        let (in_flight, queries) = s.died();
-        if expected || !active {
-            s.retire();
-            s.failures = 0;
+        done
+    }
+
+    /// The pipe of `slot`'s process `generation` ended. `restart`: the job
+    /// still runs, so a process that ended unasked is started again. The
+    /// batch it was loading (the oldest) is blamed, and quarantined once it
+    /// has been fatal `max_attempts` times.
+    pub fn gone(&mut self, slot: usize, generation: u64, restart: bool) -> Option<Orphans> {
+        let s = &mut self.slots[slot];
+        if !s.is(generation) || !s.is_alive() {
+            return None;
         }
-        let restart = s.restart_at;
-        if !expected {
-            self.restarts += 1;
-            self.ctx.metrics.worker_restart(&self.cfg.name);
-        }
-        for (_, b) in &in_flight {
-            self.sent_at.remove(&b.id);
-        }
-        if !expected || !in_flight.is_empty() {
+        let expected = s.stopping();
+        let (pid, number) = (s.pid(), s.number());
+        let (mut batches, questions) = s.died(expected || !restart);
+        if !expected || !batches.is_empty() {
+            let restart_in = s
+                .restart_at()
+                .map(|t| t.saturating_duration_since(Instant::now()));
             warn!(
-                job = %self.cfg.name, worker = number, pid = pid.unwrap_or(0),
-                in_flight = in_flight.len(), restart_in = ?restart.map(|t| t.saturating_duration_since(Instant::now())),
+                job = %self.job, worker = number, pid = pid.unwrap_or(0),
+                in_flight = batches.len(), restart_in = ?restart_in,
                 "worker died; its batches go to other workers"
             );
         }
-        self.requeue(in_flight);
-        for id in queries.into_iter().rev() {
-            if let Some(q) = self.queries_sent.remove(&id) {
-                self.queries_waiting.push_front((id, q));
-            }
+        if let Some((_, b)) = batches.front_mut() {
+            self.blame(b);
         }
-        self.dispatch();
+        Some(Orphans {
+            batches,
+            questions,
+            unexpected: !expected,
+        })
     }
 
-    /// Puts a dead worker's batches back at the front of the queue. The oldest
-    /// one was being loaded when it died: it is blamed, and quarantined once it
-    /// has been fatal `max_batch_attempts` times.
-    pub(super) fn requeue(&mut self, mut in_flight: VecDeque<(FileId, Arc<Batch>)>) {
-        if let Some((_, b)) = in_flight.front_mut() {
-            let n = self.attempts.entry(b.id).or_insert(0);
-            *n += 1;
-            if *n >= self.cfg.max_batch_attempts && b.verdict.is_none() {
-                error!(
-                    job = %self.cfg.name, file = %b.file, first_line = b.first_line, records = b.records,
-                    "quarantining a batch: {n} workers died while loading it"
-                );
-                let mut q = (**b).clone();
-                q.verdict = Some(Verdict {
-                    code: "quarantined".into(),
-                    reason: format!("{n} worker processes died while loading these records"),
-                });
-                *b = Arc::new(q);
-            }
+    fn blame(&mut self, b: &mut Arc<Batch>) {
+        let n = self.attempts.entry(b.id).or_insert(0);
+        *n += 1;
+        if *n < self.max_attempts || b.verdict.is_some() {
+            return;
         }
-        while let Some(b) = in_flight.pop_back() {
-            self.pending.push_front(b);
-        }
+        error!(
+            job = %self.job, file = %b.file, first_line = b.first_line, records = b.records,
+            "quarantining a batch: {n} workers died while loading it"
+        );
+        let mut q = (**b).clone();
+        q.verdict = Some(Verdict {
+            code: "quarantined".into(),
+            reason: format!("{n} worker processes died while loading these records"),
+        });
+        *b = Arc::new(q);
     }
 
-    pub fn shut_down_workers(&mut self) {
+    /// Asks every worker to finish what it has and exit; none is restarted.
+    pub fn shut_down(&mut self) {
         for s in &mut self.slots {
             s.shut_down();
             s.retire();
@@ -124,9 +172,9 @@ impl JobRun {
 
     /// Ends the workers with `signal` (SIGTERM: they die at once, their
     /// transaction rolls back) and restarts none.
-    pub fn kill_workers(&mut self, signal: nix::sys::signal::Signal) {
+    pub fn kill(&mut self, signal: nix::sys::signal::Signal) {
         for s in &mut self.slots {
-            if let Some(pid) = s.pid {
+            if let Some(pid) = s.pid() {
                 crate::process::kill(pid, signal);
             }
             s.retire();
@@ -139,23 +187,39 @@ impl JobRun {
         }
     }
 
-    /// Worker processes not yet reaped.
-    pub fn workers_alive(&self) -> usize {
-        self.slots.iter().map(|s| s.processes()).sum()
-    }
-
-    /// Logs how a reaped worker ended; true if it was one of ours.
+    /// Logs how a reaped process ended; true if it was one of ours.
     pub fn reaped(&mut self, pid: u32, cause: ExitCause) -> bool {
-        let Some(s) = self.slots.iter_mut().find(|s| s.unreaped.contains(&pid)) else {
+        let Some(s) = self.slots.iter_mut().find(|s| s.owns(pid)) else {
             return false;
         };
         s.reaped(pid);
         match cause {
-            ExitCause::Code(0) => {
-                info!(job = %self.cfg.name, worker = s.number, pid, "worker exited")
-            }
-            cause => warn!(job = %self.cfg.name, worker = s.number, pid, "worker ended: {cause}"),
+            ExitCause::Code(0) => info!(job = %self.job, worker = s.number(), pid, "worker exited"),
+            cause => warn!(job = %self.job, worker = s.number(), pid, "worker ended: {cause}"),
         }
         true
+    }
+
+    /// Processes not yet reaped (live or exiting).
+    pub fn alive(&self) -> usize {
+        self.slots.iter().map(Slot::processes).sum()
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.slots.iter().map(Slot::in_flight).sum()
+    }
+
+    pub fn count(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn ready_count(&self) -> usize {
+        let ready = |s: &&Slot| s.state() == SlotState::Ready;
+        self.slots.iter().filter(ready).count()
+    }
+
+    pub fn statuses(&self) -> Vec<WorkerStatus> {
+        let now = Instant::now();
+        self.slots.iter().map(|s| s.status(now)).collect()
     }
 }
