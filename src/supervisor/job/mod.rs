@@ -6,7 +6,7 @@
 //!  files     Files     the inputs in progress (supervisor/files)
 //!  queue     Queue     batches and ledger questions waiting for a worker
 //!  workers   Workers   the worker slots, blame and quarantine
-//!  totals    Totals    what it did since the daemon started (report.rs)
+//!  totals    Totals    what it did since the daemon started (totals.rs)
 //! ```
 //!
 //! Owns dispatch (credit-based: at most `in_flight` batches per worker),
@@ -14,8 +14,8 @@
 //! job's stop on a configuration error.
 
 mod queue;
-mod report;
 mod slot;
+mod totals;
 mod workers;
 
 use std::path::PathBuf;
@@ -35,7 +35,7 @@ use super::files::{FileReport, Files};
 use super::intake::{Found, Input, Intake};
 use super::ops::metrics::Metrics;
 use queue::Queue;
-use report::Totals;
+use totals::Totals;
 use workers::Workers;
 
 /// What a job needs from the supervisor.
