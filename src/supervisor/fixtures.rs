@@ -16,3 +16,24 @@ pub fn job(dir: &Path, source: &str) -> Job {
     let mut cfg = config::parse(&text, &dir.join("c.toml")).unwrap();
     cfg.jobs.remove("j").unwrap()
 }
+
+/// A batch of `a.csv` (source `src`) holding `data` from byte `start`; its id
+/// is `start`.
+pub fn batch(start: u64, data: &[u8]) -> crate::protocol::Batch {
+    crate::protocol::Batch {
+        id: start,
+        source: "src".into(),
+        file: "a.csv".into(),
+        start,
+        end: start + data.len() as u64,
+        first_line: 2,
+        records: 1,
+        layout: crate::format::Layout {
+            columns: vec![],
+            fields: vec![],
+            field_count: 1,
+        },
+        verdict: None,
+        data: data.to_vec(),
+    }
+}

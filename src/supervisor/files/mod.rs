@@ -345,7 +345,7 @@ impl Files {
 mod tests {
     use super::*;
     use crate::protocol::LedgerRange;
-    use crate::supervisor::fixtures;
+    use crate::supervisor::fixtures::{self, batch};
 
     fn note(offset: u64, len: u64) -> RejectNote {
         RejectNote {
@@ -356,25 +356,6 @@ mod tests {
             column: None,
             code: "bad".into(),
             reason: "bad value".into(),
-        }
-    }
-
-    fn batch(start: u64, data: &[u8]) -> Batch {
-        Batch {
-            id: start,
-            source: "src".into(),
-            file: "a.csv".into(),
-            start,
-            end: start + data.len() as u64,
-            first_line: 2,
-            records: 1,
-            layout: crate::format::Layout {
-                columns: vec![],
-                fields: vec![],
-                field_count: 1,
-            },
-            verdict: None,
-            data: data.to_vec(),
         }
     }
 

@@ -107,22 +107,7 @@ mod tests {
     use super::*;
 
     fn batch(id: u64) -> Batch {
-        Batch {
-            id,
-            source: "s".into(),
-            file: "f".into(),
-            start: id * 10,
-            end: id * 10 + 10,
-            first_line: id,
-            records: 1,
-            layout: crate::format::Layout {
-                columns: vec![],
-                fields: vec![],
-                field_count: 1,
-            },
-            verdict: None,
-            data: vec![],
-        }
+        crate::supervisor::fixtures::batch(id, b"")
     }
 
     #[test]
