@@ -20,18 +20,23 @@
 //! ## How a new source plugs in
 //! 1. An `Input` variant for what it reads, with its `name`, its `identify`
 //!    (a stable ledger key, and whether an earlier run may have committed
-//!    ranges of it) and its `open` (the bytes from position 0). A followed log
-//!    file is identified by a fingerprint of its first bytes; a stream by its
-//!    name, with message sequence numbers as positions.
+//!    ranges of it) and its `open` (the bytes from position 0; positions are
+//!    what the ledger's ranges count).
 //! 2. A `Source` that finds inputs (`start`, announcing each through the
-//!    event loop and `Found::Exhausted` when no more will come), decides
-//!    whether an announced input is read now (`accept`: a rescan announces
-//!    files again), and acts once every record of an input has an answer
+//!    event loop, then `Found::Exhausted` if it is finite), decides whether
+//!    an announced input is read now (`accept`: a rescan announces files
+//!    again), and acts once every record of an input has an answer
 //!    (`settle`: archive, delete, let go, acknowledge).
 //! 3. A `config::Source` variant, turned into the `Source` by `Intake::start`.
 //!
-//! Everything after that (ledger gaps, batches, credit, redelivery, rejects,
-//! exactly once) is the same for every source.
+//! Ledger gaps, batches, credit, redelivery, rejects and exactly once then
+//! come for free. What the coming sources add here, and where: a followed
+//! (tailed) file is an input whose reader waits for growth instead of ending,
+//! identified by a fingerprint of its first bytes, so the batcher also needs
+//! a time limit (`batch_linger`) to close a batch that stops growing; a
+//! message stream is an input whose positions are message sequence numbers
+//! (one message, one position) rather than bytes, and whose `settle` per
+//! committed range acknowledges the messages.
 
 mod batcher;
 mod cutter;
