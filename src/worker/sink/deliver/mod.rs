@@ -15,6 +15,8 @@
 //! driver: each sink supplies its `Steps` and classifies its own errors.
 
 #[cfg(test)]
+mod race;
+#[cfg(test)]
 mod tests;
 
 use super::ledger;
