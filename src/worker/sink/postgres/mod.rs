@@ -5,11 +5,10 @@
 //! Batches are written with binary COPY in one transaction with their ledger
 //! row (the driver `deliver` with this sink's steps in `write.rs`); rows the
 //! server refuses are isolated and rejected with their SQLSTATE, the rest
-//! commit. A failure of the connection or a
-//! transient server state drops the session: the next call opens a new one,
-//! and the worker's back-off decides when that is. `pool_max` caps the
-//! sessions a worker holds; a worker runs one batch at a time on one thread,
-//! so it holds one.
+//! commit. A failure of the connection or a transient server state drops
+//! the session: the next call opens a new one, and the worker's back-off
+//! decides when that is. `pool_max` caps the sessions a worker holds; a
+//! worker runs one batch at a time on one thread, so it holds one.
 //!
 //! Owns the session's life, the ledger table's creation and the cached
 //! plans. Must not touch files other than the configured CA and password
