@@ -2,11 +2,13 @@
 //! only a worker process can reach it: the supervisor cannot name it.
 //!
 //! Owns opening/closing a worker's pool, the ledger table, table creation,
-//! writing a batch together with its ledger row in one transaction, and
+//! writing a batch together with its ledger row in one transaction (its
+//! shape and rules in `deliver`, each sink's own steps in its folder), and
 //! classifying every database error once (`ErrorClass`). Here: the request
 //! and outcome types and the error classes all sinks give a refused batch or
 //! a failed whole step.
 
+pub mod deliver;
 pub mod ledger;
 pub mod oracle;
 pub mod postgres;

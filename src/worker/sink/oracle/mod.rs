@@ -7,8 +7,9 @@
 //! `ingestd check`).
 //!
 //! Owns client initialisation (`InitParams`, once per process), the pool
-//! and its session tags, table checks and creation, and the batch
-//! transaction: rows by array DML (`write`) + the ledger row, one COMMIT.
+//! and its session tags, table checks and creation, and Oracle's steps of
+//! the batch transaction (`steps.rs`: rows by array DML in `write.rs`, the
+//! ledger row, one COMMIT; its shape and the ledger's rules are `deliver`'s).
 //! Must not touch pipes, files or the supervisor's state.
 //!
 //! A client library that cannot be loaded (DPI-1047) is
@@ -20,6 +21,7 @@ mod classify;
 
 mod session;
 mod sql;
+mod steps;
 mod table;
 mod write;
 
@@ -32,10 +34,11 @@ use self::bind::TargetColumn;
 pub use self::classify::classify;
 use self::classify::describe;
 use self::session::Tags;
+use self::steps::Tx;
 use self::write::step_err;
-use super::ledger;
 use super::sql::{self as common_sql, Placeholder};
 use super::{Session, Sink, SinkError, WriteOutcome, WriteRequest};
+use super::{deliver, ledger};
 use crate::config::{OracleSink, WriteMode};
 use crate::format::ColumnSpec;
 use crate::protocol::{ErrorClass, LedgerRange};
@@ -58,7 +61,7 @@ pub struct OracleTarget {
 /// The ledger's key columns bind as VARCHAR2, never NVARCHAR2: an NVARCHAR2
 /// bind compared with a VARCHAR2 column converts the column, not the value,
 /// and the primary key's index goes unused.
-const KEY_BIND: OracleType = OracleType::Varchar2(sql::LEDGER_KEY_CHARS);
+pub(super) const KEY_BIND: OracleType = OracleType::Varchar2(sql::LEDGER_KEY_CHARS);
 
 /// Loads the Oracle Client library (once per process: ODPI-C keeps one
 /// global environment). Any failure here is about the library itself.
@@ -157,89 +160,9 @@ impl OracleTarget {
         session::acquire(&mut self.conn, &self.pool, &self.tags)
     }
 
-    /// After a failed step: a lost session is dropped (the pool makes a new
-    /// one); otherwise the transaction is rolled back and the session kept.
+    /// After a failed step outside a batch (see `steps::after_error`).
     fn after_error(&mut self, e: &SinkError) {
-        let Some(conn) = self.conn.take() else { return };
-        if e.class() == ErrorClass::Transient || conn.rollback().is_err() {
-            let _ = conn.close_with_mode(oracle::conn::CloseMode::Drop);
-        } else {
-            self.conn = Some(conn);
-        }
-    }
-
-    fn write_tx(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
-        req.check_shape().map_err(SinkError::bad_request)?;
-        let rows = req.rows;
-        let [start, end, first_line] = ledger::offsets(req, INT)?;
-        let targets = self.targets(req.table, req.columns);
-        let insert = match req.mode {
-            WriteMode::Insert => common_sql::insert_sql(req.table, req.columns, Placeholder::Colon),
-            WriteMode::Upsert { key } => sql::merge_sql(req.table, req.columns, key),
-        };
-        let (overlapping, ledger_insert) = (&self.ledger_overlapping, &self.ledger_insert);
-        let conn = session::acquire(&mut self.conn, &self.pool, &self.tags)
-            .map_err(|e| step_err("taking a session from the pool", &e))?;
-
-        let read = |e: oracle::Error| step_err("reading the ledger", &e);
-        let mut stored = Vec::new();
-        let found = conn
-            .query(
-                overlapping,
-                &[
-                    &(&req.job, &KEY_BIND),
-                    &(&req.source, &KEY_BIND),
-                    &end,
-                    &start,
-                    &start,
-                ],
-            )
-            .map_err(read)?;
-        for row in found {
-            stored.push(read_range(&row.map_err(read)?)?);
-        }
-        let check = ledger::check_overlap(req.job, req.source, req.start, req.end, stored);
-        if let Some(range) = check? {
-            return Ok(WriteOutcome::AlreadyCommitted(range));
-        }
-
-        let (loaded, db_rejects) = if rows.is_empty() {
-            (0, Vec::new())
-        } else {
-            write::write_rows(conn, &insert, req, &targets)?
-        };
-        let (json, counts) = ledger::outcome(req, loaded, &db_rejects, INT)?;
-        let pid = i64::from(self.pid);
-        let params: [&dyn oracle::sql_type::ToSql; 9] = [
-            &(&req.job, &KEY_BIND),
-            &(&req.source, &KEY_BIND),
-            &start,
-            &end,
-            &first_line,
-            &counts[0],
-            &counts[1],
-            &(&json.as_str(), &OracleType::CLOB),
-            &pid,
-        ];
-        match conn.execute(ledger_insert, &params) {
-            Ok(_) => {}
-            // The primary key says another worker committed this range
-            // meanwhile (a redelivery that raced): the retry finds it.
-            Err(e) if e.oci_code() == Some(1) => {
-                return Err(SinkError::Write {
-                    class: ErrorClass::Transient,
-                    detail: format!(
-                        "writing the ledger row: another worker committed the same range: {e}"
-                    ),
-                });
-            }
-            Err(e) => return Err(whole_step("writing the ledger row", &e)),
-        }
-        conn.commit().map_err(|e| whole_step("COMMIT", &e))?;
-        Ok(WriteOutcome::Committed {
-            loaded,
-            rejects: db_rejects,
-        })
+        steps::after_error(&mut self.conn, e);
     }
 
     /// The dictionary's description of `columns` in `table` (as checked by
@@ -257,7 +180,7 @@ impl OracleTarget {
 }
 
 /// A step that is not one row's (see `SinkError::whole_step`).
-fn whole_step(what: &str, e: &oracle::Error) -> SinkError {
+pub(super) fn whole_step(what: &str, e: &oracle::Error) -> SinkError {
     SinkError::whole_step(what, classify(e), describe(e))
 }
 
@@ -265,7 +188,7 @@ fn whole_step(what: &str, e: &oracle::Error) -> SinkError {
 const INT: &str = sql::LEDGER_TYPES.int;
 
 /// One ledger row as `ledger::range_from_row` takes it.
-fn read_range(row: &oracle::Row) -> Result<LedgerRange, SinkError> {
+pub(super) fn read_range(row: &oracle::Row) -> Result<LedgerRange, SinkError> {
     let err = |e: oracle::Error| step_err("reading a ledger row", &e);
     let mut ints = [0i64; 5];
     for (i, v) in ints.iter_mut().enumerate() {
@@ -324,18 +247,24 @@ impl Sink for OracleTarget {
     }
 
     fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
-        let result = self.write_tx(req);
-        match &result {
-            Err(e) => self.after_error(e),
-            // Nothing was written for a redelivery; end the read-only work.
-            Ok(WriteOutcome::AlreadyCommitted(_)) => {
-                if let Some(conn) = &self.conn {
-                    let _ = conn.rollback();
-                }
-            }
-            Ok(_) => {}
-        }
-        result
+        let batch = deliver::check(req, INT)?;
+        let targets = self.targets(req.table, req.columns);
+        let insert = match req.mode {
+            WriteMode::Insert => common_sql::insert_sql(req.table, req.columns, Placeholder::Colon),
+            WriteMode::Upsert { key } => sql::merge_sql(req.table, req.columns, key),
+        };
+        let mut tx = Tx {
+            slot: &mut self.conn,
+            pool: &self.pool,
+            tags: &self.tags,
+            insert: &insert,
+            targets: &targets,
+            ledger_overlapping: &self.ledger_overlapping,
+            ledger_insert: &self.ledger_insert,
+            pid: self.pid,
+        };
+        // Any failure ends in `Tx::abort`, which keeps or drops the session.
+        deliver::run(&mut tx, &batch)
     }
 
     fn close(self: Box<Self>) -> Result<(), SinkError> {

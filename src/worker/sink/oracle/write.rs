@@ -14,7 +14,7 @@ use crate::protocol::{ErrorClass, RejectNote};
 use crate::worker::sink::{SinkError, WriteRequest};
 
 /// ORA-00001: unique constraint violated.
-const ORA_UNIQUE: i32 = 1;
+pub const ORA_UNIQUE: i32 = 1;
 
 pub fn step_err(step: &str, e: &oracle::Error) -> SinkError {
     SinkError::Write {

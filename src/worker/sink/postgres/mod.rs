@@ -3,12 +3,12 @@
 //! `application_name = ingestd/<job>/w<n>/<pid>`, and closed before it exits.
 //!
 //! Batches are written with binary COPY in one transaction with their ledger
-//! row (`write.rs`); rows the server refuses are isolated and rejected with
-//! their SQLSTATE, the rest commit. A failure of the connection or a
-//! transient server state drops the session: the next call opens a new one,
-//! and the worker's back-off decides when that is. `pool_max` caps the
-//! sessions a worker holds; a worker runs one batch at a time on one thread,
-//! so it holds one.
+//! row (the driver `deliver` with this sink's steps in `write.rs`); rows the
+//! server refuses are isolated and rejected with their SQLSTATE, the rest
+//! commit. A failure of the connection or a transient server state drops
+//! the session: the next call opens a new one, and the worker's back-off
+//! decides when that is. `pool_max` caps the sessions a worker holds; a
+//! worker runs one batch at a time on one thread, so it holds one.
 //!
 //! Owns the session's life, the ledger table's creation and the cached
 //! plans. Must not touch files other than the configured CA and password
@@ -33,7 +33,8 @@ pub use self::classify::Fail;
 pub use self::connect::application_name;
 use self::encode::{Encoder, Target};
 use self::table::Plan;
-use self::write::{LedgerStmts, step_err};
+use self::write::{LedgerStmts, Tx, read_range};
+use super::deliver;
 use super::ledger::{self, LedgerTypes};
 use super::sql::Placeholder;
 use super::{Session, Sink, SinkError, WriteOutcome, WriteRequest};
@@ -47,6 +48,9 @@ const LEDGER_TYPES: LedgerTypes = LedgerTypes {
     json: "text",
     timestamp: "timestamptz",
 };
+
+/// How `ledger::to_i64` names PostgreSQL's integers (the ledger's bigint).
+const INT: &str = LEDGER_TYPES.int;
 
 /// A worker's session with one PostgreSQL database.
 pub struct PgTarget {
@@ -235,12 +239,7 @@ impl Sink for PgTarget {
                     ledger_err(f.class, f.describe())
                 })?;
             rows.iter()
-                .map(|r| {
-                    let ints = [r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)];
-                    let rejects: String = r.get(5);
-                    ledger::range_from_row(ints, &rejects)
-                        .map_err(|m| ledger_err(ErrorClass::Config, m))
-                })
+                .map(|r| read_range(r).map_err(|m| ledger_err(ErrorClass::Config, m)))
                 .collect()
         })();
         self.after(r)
@@ -267,9 +266,7 @@ impl Sink for PgTarget {
 
 impl PgTarget {
     fn write_batch(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
-        req.check_shape()
-            .map_err(|m| step_err("checking the batch", &Fail::plain(ErrorClass::Config, m)))?;
-        let rows = req.rows;
+        let batch = deliver::check(req, INT)?;
         let i = self.plan(req.table, req.columns, false, req.mode)?;
         let plan = &self.plans[i];
         let targets: Vec<Target<'_>> = req
@@ -279,10 +276,17 @@ impl PgTarget {
             .map(|(c, &ty)| Target { name: &c.name, ty })
             .collect();
         // Encoded before the transaction begins, so it stays short.
-        let enc = self.encoder.encode(rows, &targets, plan.key.is_some());
+        let enc = self.encoder.encode(req.rows, &targets, plan.key.is_some());
         let plan = self.plans[i].clone();
         let pid = self.session.pid;
         let conn = self.conn()?;
-        write::write(&mut conn.client, &conn.ledger, &plan, &enc, req, pid)
+        let mut tx = Tx {
+            client: &mut conn.client,
+            stmts: &conn.ledger,
+            plan: &plan,
+            enc: &enc,
+            pid,
+        };
+        deliver::run(&mut tx, &batch)
     }
 }

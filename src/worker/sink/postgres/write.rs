@@ -1,19 +1,23 @@
-//! One batch, one transaction: the ledger's overlap check, the rows by binary
-//! COPY (insert), or COPY into a temporary table and `INSERT ... ON CONFLICT
-//! DO UPDATE` (upsert), the ledger row, COMMIT.
+//! PostgreSQL's steps of a batch's transaction, for the delivery driver
+//! (`deliver::Steps`): `BEGIN; SET CONSTRAINTS ALL IMMEDIATE`, the ledger
+//! read and insert with the session's prepared statements, the rows by
+//! binary COPY (insert), or COPY into a temporary table and `INSERT ... ON
+//! CONFLICT DO UPDATE` (upsert), COMMIT / ROLLBACK.
 //!
-//! The first try sends everything in one go, with no savepoint (savepoints
-//! cost a subtransaction per batch). If a row's value or a constraint fails
-//! it, the transaction is rolled back and done again carefully: the same
-//! steps with the bad rows isolated (`isolate.rs`) and rejected, so the rest
-//! commits. A duplicate ledger row (a concurrent redelivery) is checked
-//! again and reported as already committed.
+//! The fast try sends the rows in one go, with no savepoint (savepoints cost
+//! a subtransaction per batch). If a row's value or a constraint fails it,
+//! it answers `Written::Redo` and the driver does the transaction again
+//! carefully: the same steps with the bad rows isolated (`isolate.rs`) and
+//! rejected, so the rest commits. A duplicate key on the ledger (23505 on
+//! `ingestd_ledger`: a concurrent redelivery) is told to the driver, whose
+//! rule reads the ledger again.
 //!
-//! Owns the statement texts of the write and the transaction's shape. Must
-//! not reconnect or keep state: `mod.rs` owns the connection.
+//! Owns the statement texts of the write. Must not reconnect or keep state
+//! (`mod.rs` owns the connection), nor decide about the ledger (`deliver`).
 
 use std::io::Write as _;
 
+use postgres::types::ToSql;
 use postgres::{Client, Statement};
 
 use super::classify::Fail;
@@ -22,9 +26,10 @@ use super::isolate::isolate;
 use super::table::Plan;
 use crate::format::ColumnSpec;
 use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
+use crate::worker::sink::deliver::{Care, Key, LedgerInsert, LedgerRow, Steps, Written};
 use crate::worker::sink::ledger;
 use crate::worker::sink::sql::{push_ident_list, quote_ident};
-use crate::worker::sink::{SinkError, WriteOutcome, WriteRequest};
+use crate::worker::sink::{SinkError, WriteRequest};
 
 /// The session's prepared ledger statements.
 pub struct LedgerStmts {
@@ -33,12 +38,10 @@ pub struct LedgerStmts {
     pub insert: Statement,
 }
 
-/// Why one try of the transaction stopped.
+/// Why writing the rows stopped.
 enum Stop {
     /// A row was refused on the fast try: do it again carefully.
     Rows,
-    /// The ledger row's key is taken: someone committed this range meanwhile.
-    LedgerTaken,
     Failed(SinkError),
 }
 
@@ -53,144 +56,112 @@ pub fn step_err(what: &str, f: &Fail) -> SinkError {
     SinkError::whole_step(what, f.class, f.describe())
 }
 
-/// How `ledger::to_i64` names PostgreSQL's integers (the ledger's bigint).
-const INT: &str = super::LEDGER_TYPES.int;
+/// One batch's transaction on `client`: `enc` holds the request's rows,
+/// encoded before it begins so that it stays short.
+pub struct Tx<'a> {
+    pub client: &'a mut Client,
+    pub stmts: &'a LedgerStmts,
+    pub plan: &'a Plan,
+    pub enc: &'a Encoded,
+    pub pid: u32,
+}
 
-/// Writes `enc` (the encoded rows of `req`) and the ledger row.
-pub fn write(
-    client: &mut Client,
-    stmts: &LedgerStmts,
-    plan: &Plan,
-    enc: &Encoded,
-    req: &WriteRequest<'_>,
-    pid: u32,
-) -> Result<WriteOutcome, SinkError> {
-    let mut careful = false;
-    loop {
-        let tried = try_once(client, stmts, plan, enc, req, pid, careful);
-        if tried.is_err() {
-            // Best effort: on a lost connection this fails too, and the
-            // caller drops the connection.
-            let _ = client.batch_execute("ROLLBACK");
-        }
-        match tried {
-            Ok(outcome) => return Ok(outcome),
-            Err(Stop::Rows) if !careful => careful = true,
-            Err(Stop::Rows) => {
-                return Err(SinkError::bad_request(
-                    "a row was refused while the bad rows were being isolated (a bug)".into(),
-                ));
-            }
-            Err(Stop::LedgerTaken) => return recheck(client, stmts, req),
+/// One ledger row as `ledger::range_from_row` takes it.
+pub fn read_range(r: &postgres::Row) -> Result<LedgerRange, String> {
+    let ints = [r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)];
+    let rejects: &str = r.get(5);
+    ledger::range_from_row(ints, rejects)
+}
+
+impl Tx<'_> {
+    fn exec(&mut self, sql: &str) -> Result<(), SinkError> {
+        self.client
+            .batch_execute(sql)
+            .map_err(|e| step_err(sql, &Fail::from_pg(&e)))
+    }
+}
+
+impl Steps for Tx<'_> {
+    fn begin(&mut self) -> Result<(), SinkError> {
+        // Deferrable constraints are checked per statement, where a bad row
+        // can still be isolated, instead of at COMMIT, where it cannot.
+        self.client
+            .batch_execute("BEGIN; SET CONSTRAINTS ALL IMMEDIATE")
+            .map_err(|e| step_err("BEGIN", &Fail::from_pg(&e)))
+    }
+
+    fn overlapping(&mut self, key: &Key<'_>) -> Result<Vec<LedgerRange>, SinkError> {
+        let params: [&(dyn ToSql + Sync); 4] = [&key.job, &key.source, &key.start, &key.end];
+        let rows = self
+            .client
+            .query(&self.stmts.overlapping, &params)
+            .map_err(|e| step_err("reading the ledger", &Fail::from_pg(&e)))?;
+        rows.iter()
+            .map(|r| read_range(r).map_err(SinkError::bad_request))
+            .collect()
+    }
+
+    /// The fast try sends everything in one go, with no savepoint
+    /// (savepoints cost a subtransaction per batch); the careful one
+    /// isolates the bad rows (`isolate.rs`).
+    fn write_rows(&mut self, req: &WriteRequest<'_>, care: Care) -> Result<Written, SinkError> {
+        let (plan, enc, careful) = (self.plan, self.enc, care == Care::Careful);
+        let refused = match &plan.key {
+            None => copy_rows(
+                self.client,
+                &copy_sql(&plan.qualified, &plan.column_list()),
+                enc,
+                careful,
+            ),
+            Some(key) => upsert_rows(self.client, plan, key, enc, careful),
+        };
+        let refused = match refused {
+            Ok(refused) => refused,
+            Err(Stop::Rows) => return Ok(Written::Redo),
             Err(Stop::Failed(e)) => return Err(e),
+        };
+        let mut rejects: Vec<RejectNote> = enc.rejects.clone();
+        for (tuple, fail) in &refused {
+            rejects.push(reject_note(req, enc.rows[*tuple], fail));
+        }
+        rejects.sort_by_key(|n| n.offset);
+        let loaded = (enc.len() - refused.len()) as u64;
+        Ok(Written::Rows { loaded, rejects })
+    }
+
+    fn insert_ledger(&mut self, row: &LedgerRow<'_>) -> Result<LedgerInsert, SinkError> {
+        let k = row.key;
+        let pid = i64::from(self.pid);
+        let params: [&(dyn ToSql + Sync); 9] = [
+            &k.job,
+            &k.source,
+            &k.start,
+            &k.end,
+            &k.first_line,
+            &row.loaded,
+            &row.rejected,
+            &row.rejects,
+            &pid,
+        ];
+        match self.client.execute(&self.stmts.insert, &params) {
+            Ok(_) => Ok(LedgerInsert::Inserted),
+            Err(e) => {
+                let f = Fail::from_pg(&e);
+                if f.code == "23505" && f.more.table.as_deref() == Some(ledger::TABLE) {
+                    return Ok(LedgerInsert::DuplicateKey);
+                }
+                Err(step_err("writing the ledger row", &f))
+            }
         }
     }
-}
 
-/// The ledger's ranges that may overlap the request.
-fn stored(
-    client: &mut Client,
-    stmts: &LedgerStmts,
-    req: &WriteRequest<'_>,
-) -> Result<Vec<LedgerRange>, SinkError> {
-    let [start, end, _] = ledger::offsets(req, INT)?;
-    let rows = client
-        .query(&stmts.overlapping, &[&req.job, &req.source, &start, &end])
-        .map_err(|e| step_err("reading the ledger", &Fail::from_pg(&e)))?;
-    rows.iter()
-        .map(|r| {
-            let ints = [r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)];
-            let rejects: String = r.get(5);
-            ledger::range_from_row(ints, &rejects).map_err(SinkError::bad_request)
-        })
-        .collect()
-}
+    fn commit(&mut self) -> Result<(), SinkError> {
+        self.exec("COMMIT")
+    }
 
-/// After a duplicate ledger key: the range is committed now (a redelivery
-/// raced us) or something overlaps it (a conflict).
-fn recheck(
-    client: &mut Client,
-    stmts: &LedgerStmts,
-    req: &WriteRequest<'_>,
-) -> Result<WriteOutcome, SinkError> {
-    let held = stored(client, stmts, req)?;
-    match ledger::check_overlap(req.job, req.source, req.start, req.end, held) {
-        Ok(Some(range)) => Ok(WriteOutcome::AlreadyCommitted(range)),
-        Ok(None) => Err(SinkError::Write {
-            class: ErrorClass::Transient,
-            detail:
-                "the ledger refused the row as a duplicate, but holds no such range now; retrying"
-                    .into(),
-        }),
-        Err(conflict) => Err(conflict.into()),
+    fn rollback(&mut self) -> Result<(), SinkError> {
+        self.exec("ROLLBACK")
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn try_once(
-    client: &mut Client,
-    stmts: &LedgerStmts,
-    plan: &Plan,
-    enc: &Encoded,
-    req: &WriteRequest<'_>,
-    pid: u32,
-    careful: bool,
-) -> Result<WriteOutcome, Stop> {
-    // Deferrable constraints are checked per statement, where a bad row can
-    // still be isolated, instead of at COMMIT, where it cannot.
-    client
-        .batch_execute("BEGIN; SET CONSTRAINTS ALL IMMEDIATE")
-        .map_err(|e| step_err("BEGIN", &Fail::from_pg(&e)))?;
-    let held = stored(client, stmts, req)?;
-    let check = ledger::check_overlap(req.job, req.source, req.start, req.end, held);
-    if let Some(range) = check.map_err(SinkError::from)? {
-        client
-            .batch_execute("ROLLBACK")
-            .map_err(|e| step_err("ROLLBACK", &Fail::from_pg(&e)))?;
-        return Ok(WriteOutcome::AlreadyCommitted(range));
-    }
-    let refused = match &plan.key {
-        None => copy_rows(
-            client,
-            &copy_sql(&plan.qualified, &plan.column_list()),
-            enc,
-            careful,
-        )?,
-        Some(key) => upsert_rows(client, plan, key, enc, careful)?,
-    };
-    let mut db_rejects: Vec<RejectNote> = enc.rejects.clone();
-    for (tuple, fail) in &refused {
-        db_rejects.push(reject_note(req, enc.rows[*tuple], fail));
-    }
-    db_rejects.sort_by_key(|n| n.offset);
-    let loaded = (enc.len() - refused.len()) as u64;
-    let (json, [loaded_i, rejected_i]) = ledger::outcome(req, loaded, &db_rejects, INT)?;
-    let [start, end, first_line] = ledger::offsets(req, INT)?;
-    let params: [&(dyn postgres::types::ToSql + Sync); 9] = [
-        &req.job,
-        &req.source,
-        &start,
-        &end,
-        &first_line,
-        &loaded_i,
-        &rejected_i,
-        &json,
-        &i64::from(pid),
-    ];
-    if let Err(e) = client.execute(&stmts.insert, &params) {
-        let f = Fail::from_pg(&e);
-        if f.code == "23505" && f.more.table.as_deref() == Some(ledger::TABLE) {
-            return Err(Stop::LedgerTaken);
-        }
-        return Err(step_err("writing the ledger row", &f).into());
-    }
-    client
-        .batch_execute("COMMIT")
-        .map_err(|e| step_err("COMMIT", &Fail::from_pg(&e)))?;
-    Ok(WriteOutcome::Committed {
-        loaded,
-        rejects: db_rejects,
-    })
 }
 
 fn copy_sql(target: &str, columns: &str) -> String {

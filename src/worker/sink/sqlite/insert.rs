@@ -14,7 +14,7 @@
 //! Owns the INSERT / upsert text and the chunking; must not begin or end the
 //! transaction, nor touch the ledger.
 
-use rusqlite::{Statement, Transaction};
+use rusqlite::{Connection, Statement};
 
 use super::bind::{bind_row, reject_note};
 use super::classify::classify;
@@ -79,13 +79,13 @@ impl Plan {
     /// Re-reads the schema facts when the schema changed since they were
     /// read (another process may add a trigger between two batches). Called
     /// inside the write transaction, so they hold for the whole batch.
-    fn refresh(&mut self, tx: &Transaction<'_>) -> Result<(), SinkError> {
+    fn refresh(&mut self, conn: &Connection) -> Result<(), SinkError> {
         let schema_err =
             |e: rusqlite::Error| write_err(&format!("reading the schema of {:?}", self.table), &e);
-        let version = schema::version(tx).map_err(schema_err)?;
+        let version = schema::version(conn).map_err(schema_err)?;
         if self.facts.as_ref().is_none_or(|f| f.version != version) {
             let facts =
-                schema::facts(tx, &self.table, &self.columns, version).map_err(schema_err)?;
+                schema::facts(conn, &self.table, &self.columns, version).map_err(schema_err)?;
             self.facts = Some(facts);
         }
         Ok(())
@@ -138,15 +138,15 @@ fn insert_sql(table: &str, columns: &[ColumnSpec], rows: usize, mode: &WriteMode
 /// becomes a reject note and the others go on. Any other failure ends the
 /// batch (the caller's transaction rolls back).
 pub fn insert_rows(
-    tx: &Transaction<'_>,
+    conn: &Connection,
     plan: &mut Plan,
     req: &WriteRequest<'_>,
 ) -> Result<(u64, Vec<RejectNote>), SinkError> {
-    plan.refresh(tx)?;
+    plan.refresh(conn)?;
     let plan = &*plan;
     let facts = plan.facts.as_ref().expect("refreshed");
     let prepare_err = |e| write_err(&format!("preparing the insert into {:?}", req.table), &e);
-    let mut one = tx.prepare_cached(&plan.one).map_err(prepare_err)?;
+    let mut one = conn.prepare_cached(&plan.one).map_err(prepare_err)?;
     let rows = req.rows;
     let (width, n) = (rows.width, rows.len());
     let chunk = if facts.chunks_safe && n >= plan.chunk {
@@ -156,7 +156,7 @@ pub fn insert_rows(
     };
     let mut many = match chunk {
         1 => None,
-        _ => Some(tx.prepare_cached(&plan.many).map_err(prepare_err)?),
+        _ => Some(conn.prepare_cached(&plan.many).map_err(prepare_err)?),
     };
     let mut scratch = Scratch::default();
     let mut out = Outcome::default();
@@ -173,9 +173,9 @@ pub fn insert_rows(
             match done {
                 Ok(_) => out.loaded += chunk as u64,
                 // Undone whole, transaction still open: find the bad rows.
-                Err(e) if refused(tx, &e) => {
+                Err(e) if refused(conn, &e) => {
                     for r in i..end {
-                        out.one_row(tx, &mut one, req, r, &facts.real_ok, &mut scratch)?;
+                        out.one_row(conn, &mut one, req, r, &facts.real_ok, &mut scratch)?;
                     }
                 }
                 Err(e) => {
@@ -186,7 +186,7 @@ pub fn insert_rows(
             }
             i = end;
         } else {
-            out.one_row(tx, &mut one, req, i, &facts.real_ok, &mut scratch)?;
+            out.one_row(conn, &mut one, req, i, &facts.real_ok, &mut scratch)?;
             i += 1;
         }
     }
@@ -196,8 +196,8 @@ pub fn insert_rows(
 /// A statement SQLite refused for the values in it (a data-class error),
 /// with the transaction still open: unless a trigger's RAISE(ROLLBACK)
 /// ended it, when the next rows would autocommit.
-fn refused(tx: &Transaction<'_>, e: &rusqlite::Error) -> bool {
-    classify(e) == ErrorClass::Data && !tx.is_autocommit()
+fn refused(conn: &Connection, e: &rusqlite::Error) -> bool {
+    classify(e) == ErrorClass::Data && !conn.is_autocommit()
 }
 
 #[derive(Default)]
@@ -210,7 +210,7 @@ impl Outcome {
     /// Inserts row `r` alone with `one`.
     fn one_row(
         &mut self,
-        tx: &Transaction<'_>,
+        conn: &Connection,
         one: &mut Statement<'_>,
         req: &WriteRequest<'_>,
         r: usize,
@@ -221,7 +221,7 @@ impl Outcome {
         let done = bind_row(one, req.rows, r, 1, real_ok, scratch).and_then(|()| one.raw_execute());
         match done {
             Ok(_) => self.loaded += 1,
-            Err(e) if refused(tx, &e) => self.rejects.push(reject_note(&e, origin, req.columns)),
+            Err(e) if refused(conn, &e) => self.rejects.push(reject_note(&e, origin, req.columns)),
             Err(e) => {
                 let at = format!("inserting line {} into {:?}", origin.line, req.table);
                 return Err(write_err(&at, &e));

@@ -6,14 +6,16 @@
 //! (`BEGIN IMMEDIATE`), so a waiting worker waits in `busy_timeout` rather than
 //! failing half-way, and SQLITE_BUSY after that is `Transient`.
 //!
-//! Owns the connection's settings, table checks and creation, and the batch
-//! transaction (rows + ledger row). Must not touch files other than the
-//! database (and its folder), pipes, or the supervisor's state.
+//! Owns the connection's settings, table checks and creation, and SQLite's
+//! steps of the batch transaction (`steps.rs`; its shape and the ledger's
+//! rules are `deliver`'s). Must not touch files other than the database
+//! (and its folder), pipes, or the supervisor's state.
 
 mod bind;
 mod classify;
 mod insert;
 mod schema;
+mod steps;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -21,10 +23,12 @@ mod text;
 
 use std::path::PathBuf;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags};
 
 pub use self::classify::{classify, describe};
 use self::insert::Plan;
+use self::steps::Tx;
+use super::deliver;
 use super::ledger::{self, LedgerTypes};
 use super::sql::Placeholder;
 use super::{Session, Sink, SinkError, WriteOutcome, WriteRequest};
@@ -142,7 +146,7 @@ pub(super) fn write_err(what: &str, e: &rusqlite::Error) -> SinkError {
 const INT: &str = "SQLite's integers";
 
 /// One ledger row as `ledger::range_from_row` takes it.
-fn read_range(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<LedgerRange, String>> {
+pub(super) fn read_range(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<LedgerRange, String>> {
     let ints = [
         row.get(0)?,
         row.get(1)?,
@@ -188,57 +192,16 @@ impl Sink for SqliteTarget {
     }
 
     fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
-        req.check_shape().map_err(SinkError::bad_request)?;
-        let rows = req.rows;
-        let ints = ledger::offsets(req, INT)?;
-        let plan = Plan::for_request(&mut self.plan, req);
-        // IMMEDIATE: take the write lock now (waiting in busy_timeout), so the
-        // ledger check and the insert see the same state and never need to
-        // upgrade a read lock, which fails at once with SQLITE_BUSY in WAL.
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(|e| write_err("BEGIN IMMEDIATE", &e))?;
-
-        let ledger_read = |e: rusqlite::Error| write_err("reading the ledger", &e);
-        let stored = {
-            let mut stmt = tx
-                .prepare_cached(&self.ledger_overlapping)
-                .map_err(ledger_read)?;
-            let rows = stmt
-                .query_map(params![req.job, req.source, ints[0], ints[1]], read_range)
-                .map_err(ledger_read)?;
-            let mut stored = Vec::new();
-            for row in rows {
-                stored.push(row.map_err(ledger_read)?.map_err(SinkError::bad_request)?);
-            }
-            stored
+        let batch = deliver::check(req, INT)?;
+        let mut tx = Tx {
+            conn: &self.conn,
+            tx: None,
+            plan: Plan::for_request(&mut self.plan, req),
+            ledger_overlapping: &self.ledger_overlapping,
+            ledger_insert: &self.ledger_insert,
+            pid: self.pid,
         };
-        // A conflict returns with `tx` dropped: rusqlite rolls it back.
-        let check = ledger::check_overlap(req.job, req.source, req.start, req.end, stored);
-        if let Some(range) = check? {
-            tx.rollback().map_err(|e| write_err("ROLLBACK", &e))?;
-            return Ok(WriteOutcome::AlreadyCommitted(range));
-        }
-
-        // No rows (a batch rejected whole): nothing to prepare, only the ledger row.
-        let (loaded, db_rejects) = if rows.is_empty() {
-            (0, Vec::new())
-        } else {
-            insert::insert_rows(&tx, plan, req)?
-        };
-        let (json, counts) = ledger::outcome(req, loaded, &db_rejects, INT)?;
-        let ledger_write = |e: rusqlite::Error| write_err("writing the ledger row", &e);
-        tx.prepare_cached(&self.ledger_insert)
-            .map_err(ledger_write)?
-            .execute(params![
-                req.job, req.source, ints[0], ints[1], ints[2], counts[0], counts[1], json,
-                self.pid
-            ])
-            .map_err(ledger_write)?;
-        tx.commit().map_err(|e| write_err("COMMIT", &e))?;
-        Ok(WriteOutcome::Committed {
-            loaded,
-            rejects: db_rejects,
-        })
+        deliver::run(&mut tx, &batch)
     }
 
     fn close(self: Box<Self>) -> Result<(), SinkError> {
