@@ -21,6 +21,9 @@ mod oracle_chaos;
 mod oracle_client;
 mod oracle_rejects;
 mod pg_sessions;
+mod pg_sink;
+mod pg_sink_faults;
+mod pg_sink_rejects;
 mod process_model;
 mod quarantine;
 mod rejects;
@@ -39,6 +42,9 @@ fn main() {
         daemon_signals::trials(),
         chaos_sqlite::trials(),
         pg_sessions::trials(),
+        pg_sink_rejects::trials(),
+        pg_sink_faults::trials(),
+        pg_sink::trials(),
         oracle_client::trials(),
         oracle_chaos::trials(),
         config_error_pg::trials(),

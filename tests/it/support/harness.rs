@@ -19,6 +19,8 @@ pub enum Need {
     Pg,
     /// PostgreSQL's server binaries, for a throwaway cluster of the test's own.
     PgCluster,
+    /// The test server with TLS on and its certificate readable here.
+    PgTls,
     /// An Oracle database (`INGESTD_TEST_ORACLE_*`).
     Oracle,
     /// systemd's own analyzer (`systemd-analyze`).
@@ -37,6 +39,7 @@ impl Need {
     fn met(self) -> &'static Result<(), Unmet> {
         static PG: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static CLUSTER: OnceLock<Result<(), Unmet>> = OnceLock::new();
+        static TLS: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static ORACLE: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static ANALYZE: OnceLock<Result<(), Unmet>> = OnceLock::new();
         let require_pg = |reason: String| Unmet {
@@ -53,6 +56,17 @@ impl Need {
                             .into(),
                     )
                 })
+            }),
+            Need::PgTls => TLS.get_or_init(|| {
+                Need::Pg.met().clone()?;
+                // A server without TLS is a choice of the machine, not a
+                // missing server: not even CI requires it.
+                super::pg::tls_certificate()
+                    .map(|_| ())
+                    .map_err(|reason| Unmet {
+                        reason,
+                        required: false,
+                    })
             }),
             Need::Oracle => ORACLE.get_or_init(|| {
                 super::oracle::OracleDb::from_env()

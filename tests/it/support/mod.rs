@@ -3,8 +3,9 @@
 //! checksums), `config` (config text and a test folder), `cli` (one command
 //! of the real binary), `daemon` (the binary running as a daemon, and its
 //! processes seen from outside), `rejects` (reading reject files), `chaos`
-//! (killing workers and the supervisor under load), and per target `pg`,
-//! `cluster` (a PostgreSQL server of a test's own) and `oracle`.
+//! (killing workers and the supervisor under load), `worker` (one worker
+//! process driven over its pipes as the supervisor drives it), and per
+//! target `pg`, `cluster` (a PostgreSQL server of a test's own) and `oracle`.
 
 pub mod chaos;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod oracle;
 pub mod orders;
 pub mod pg;
 pub mod rejects;
+pub mod worker;
 
 pub use cli::{Ran, ingestd};
 pub use config::Setup;

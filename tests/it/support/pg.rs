@@ -5,10 +5,12 @@
 //! server says about its sessions and whose sockets they are.
 
 use std::fs;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use ingestd::config::{PgSslMode, PostgresSink};
 use postgres::config::Host;
 use postgres::{Client, NoTls};
 
@@ -21,6 +23,7 @@ pub struct Server {
     pub host: String,
     pub port: u16,
     pub dbname: String,
+    pub user: String,
 }
 
 pub fn server() -> &'static Server {
@@ -38,6 +41,7 @@ pub fn server() -> &'static Server {
             host,
             port: pg.get_ports().first().copied().unwrap_or(5432),
             dbname: pg.get_dbname().unwrap_or("test").into(),
+            user: pg.get_user().unwrap_or("postgres").into(),
             url,
         }
     });
@@ -73,6 +77,33 @@ pub(super) fn probe() -> Result<(), String> {
     })
 }
 
+/// The test server's certificate file, when it has TLS on, the file is
+/// readable here and the server is reached over TCP (where TLS applies).
+pub fn tls_certificate() -> Result<PathBuf, String> {
+    let mut c = connect().map_err(|e| e.to_string())?;
+    let mut show = |what: &str| -> Result<String, String> {
+        c.query_one(&format!("SHOW {what}"), &[])
+            .map(|r| r.get(0))
+            .map_err(|e| format!("SHOW {what}: {e}"))
+    };
+    let (ssl, cert) = (show("ssl")?, PathBuf::from(show("ssl_cert_file")?));
+    if ssl != "on" {
+        return Err(format!("the test server has TLS off (ssl = {ssl})"));
+    }
+    if fs::File::open(&cert).is_err() {
+        return Err(format!(
+            "the test server's certificate {} is not readable here",
+            cert.display()
+        ));
+    }
+    if server().host.starts_with('/') {
+        return Err(
+            "the test server is reached over a unix socket, where TLS does not apply".into(),
+        );
+    }
+    Ok(cert)
+}
+
 /// A schema of one test's own on the test server, dropped (with what is
 /// in it) at the end.
 pub struct Schema {
@@ -103,6 +134,24 @@ impl Schema {
         )
     }
 
+    /// The PostgreSQL sink of a worker writing into this schema of the test
+    /// server: one session, TLS if the server offers it, no password.
+    pub fn sink(&self) -> PostgresSink {
+        let pg = server();
+        PostgresSink {
+            host: pg.host.clone(),
+            port: pg.port,
+            dbname: pg.dbname.clone(),
+            user: pg.user.clone(),
+            schema: self.name.clone(),
+            password: None,
+            sslmode: PgSslMode::Prefer,
+            sslrootcert: None,
+            pool_max: 1,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
     /// Runs `sql` with this schema first on the search path.
     pub fn exec(&mut self, sql: &str) {
         let sql = format!("SET search_path TO \"{}\"; {sql}", self.name);
@@ -118,6 +167,20 @@ impl Schema {
             .query_one(sql, &[])
             .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
             .get(0)
+    }
+
+    /// The first column (text) of every row of `sql`, sorted.
+    pub fn texts(&mut self, sql: &str) -> Vec<String> {
+        self.exec("SELECT 1");
+        let mut v: Vec<String> = self
+            .client
+            .query(sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        v.sort();
+        v
     }
 
     /// The orders sum of `table` (rows `filter` keeps).
