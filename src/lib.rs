@@ -9,15 +9,22 @@
 //! What both sides share: `config`, `protocol`, `format`, `process`,
 //! `logging`, `status` (the report's shape) and `oracle_client` (a file
 //! search that never loads the library). The command line is the only export
-//! `main.rs` needs.
+//! `main.rs` needs; the shared modules a supervisor needs to drive a worker
+//! (its configuration, the records' format, the pipe protocol, fork+exec)
+//! are exported too, so that the integration tests drive the real `ingestd
+//! worker` process as the supervisor does. Neither side's stage is.
 
 pub mod cli;
-mod config;
-mod format;
+pub mod config;
+pub mod format;
 mod logging;
 mod oracle_client;
-mod process;
-mod protocol;
+pub mod process;
+pub mod protocol;
 mod status;
 mod supervisor;
 mod worker;
+
+/// How a worker logs: part of `protocol::WorkerSetup` (the subscriber
+/// itself stays private).
+pub use logging::{LogFormat, LogSetup};

@@ -23,9 +23,6 @@ mod table;
 mod values;
 mod write;
 
-#[cfg(test)]
-mod tests;
-
 use postgres::Client;
 use tokio_postgres_rustls::MakeRustlsConnect;
 

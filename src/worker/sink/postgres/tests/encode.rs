@@ -1,6 +1,6 @@
 //! Binary encodings, byte for byte, and which values the encoder refuses.
 //! (That the server reads them back as the same values is tested against
-//! the real server in `tests/mod.rs`.)
+//! the real server, through a worker, in `tests/it/pg_sink.rs`.)
 
 use chrono::NaiveDate;
 

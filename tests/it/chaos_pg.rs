@@ -6,26 +6,26 @@
 //! Afterwards the table holds every record exactly once (count and
 //! checksum) and nothing was rejected.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::chaos::{WorkerKiller, all_gone, kill_supervisor};
-use common::pg::{Cluster, PgSetup, orders_sum};
-use common::*;
+use crate::support::chaos::{WorkerKiller, all_gone, assert_finished_clean, kill_supervisor};
+use crate::support::cluster::Cluster;
+use crate::support::pg::orders_sum;
+use crate::support::*;
+
+trials![every_record_lands_exactly_once_through_worker_server_and_supervisor_crashes[PgCluster]];
 
 const ROWS: u64 = 500_000;
 
-#[test]
 fn every_record_lands_exactly_once_through_worker_server_and_supervisor_crashes() {
-    let Some(cluster) = Cluster::start() else {
-        return;
-    };
+    let cluster = Cluster::start();
     let sink = format!("kind = \"postgres\"\nurl = \"{}\"\n", cluster.url());
     // Small batches: many commits, so the kills land mid-load.
-    let s = PgSetup::new(
-        "orders",
+    let s = Setup::on(
+        "pg",
         &sink,
+        "orders",
+        "orders",
         "workers = 2\nbatch_rows = 250\ncreate_table = true\n",
         "on_done = \"archive\"",
     );
@@ -36,11 +36,7 @@ fn every_record_lands_exactly_once_through_worker_server_and_supervisor_crashes(
     let mut watch = Watch::new(&cluster);
 
     let mut first = Daemon::start(&args, &s.path("first.log"));
-    assert!(
-        first.wait_log("worker ready", 2, Duration::from_secs(30)),
-        "{}",
-        first.log_text()
-    );
+    first.expect_log("worker ready", 2, Duration::from_secs(30));
     let mut restarted_at = None;
     let t0 = Instant::now();
     // Workers killed every ~0.3 s until half the load is in, with the
@@ -79,16 +75,9 @@ fn every_record_lands_exactly_once_through_worker_server_and_supervisor_crashes(
         "the server restart was not seen by the workers:\n{log}"
     );
 
-    let mut second = Daemon::start(&args, &s.path("second.log"));
-    let code = killer.until_exit(&mut second, Duration::from_secs(600));
-    let worker_kills = killer.kills;
-    assert_eq!(code, 0, "second run failed:\n{}", second.log_text());
+    let worker_kills = killer.finish(&args, &s.path("second.log"), Duration::from_secs(600));
     eprintln!(
         "{worker_kills} worker kills; server restarted at {restarted_at} rows; supervisor killed at {midway} rows"
-    );
-    assert!(
-        worker_kills >= 6,
-        "only {worker_kills} worker kills: the load was too short"
     );
 
     let mut db = cluster.client();
@@ -113,14 +102,7 @@ fn every_record_lands_exactly_once_through_worker_server_and_supervisor_crashes(
         ) as u64,
         ROWS
     );
-    assert!(
-        !s.rejects.join("orders.csv.bad.jsonl").exists(),
-        "nothing may be rejected"
-    );
-    assert!(
-        s.landing.join("archive/orders.csv").exists(),
-        "the file is archived once loaded"
-    );
+    assert_finished_clean(&s, "orders.csv");
 }
 
 /// Rows committed so far, from the ledger (cheap to ask every 20 ms).

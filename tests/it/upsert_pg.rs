@@ -2,14 +2,13 @@
 //! twice with changed values leave one row per key with the newer values;
 //! within a batch, the last record of a key wins.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::process::Command;
 
-use common::pg::{PgSetup, Schema};
-use common::*;
+use crate::support::pg::Schema;
+use crate::support::*;
+
+trials![loading_changed_values_twice_keeps_one_row_per_key_with_the_newer_values[Pg]];
 
 const BATCH: u64 = 300;
 
@@ -38,36 +37,13 @@ fn write(
     (last, records)
 }
 
-fn load(s: &PgSetup, file: &std::path::Path) -> String {
-    let o = Command::new(bin())
-        .args([
-            "load",
-            "--config",
-            s.config.to_str().unwrap(),
-            "--job",
-            "orders",
-        ])
-        .arg(file)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    stdout
-}
-
-#[test]
 fn loading_changed_values_twice_keeps_one_row_per_key_with_the_newer_values() {
-    let Some(mut db) = Schema::new("upsert") else {
-        return;
-    };
-    let s = PgSetup::new(
-        "orders",
+    let mut db = Schema::new("upsert");
+    let s = Setup::on(
+        "pg",
         &db.sink_toml(),
+        "orders",
+        "orders",
         &format!(
             "workers = 2\nbatch_rows = {BATCH}\ncreate_table = true\nmode = \"upsert\"\nkey = [\"id\"]\n"
         ),
@@ -75,12 +51,16 @@ fn loading_changed_values_twice_keeps_one_row_per_key_with_the_newer_values() {
     );
     let (first, n1) = write(&s.path("first.csv"), 1..=2000, 1);
     let (second, n2) = write(&s.path("second.csv"), 1001..=3000, 2);
-    let out = load(&s, &s.path("first.csv"));
+    let out = cli::load(&s.config, "orders", &[&s.path("first.csv")])
+        .expect(0)
+        .stdout;
     assert!(
         out.contains(&format!("{n1} rows loaded, 0 rejected")),
         "{out}"
     );
-    let out = load(&s, &s.path("second.csv"));
+    let out = cli::load(&s.config, "orders", &[&s.path("second.csv")])
+        .expect(0)
+        .stdout;
     assert!(
         out.contains(&format!("{n2} rows loaded, 0 rejected")),
         "{out}"

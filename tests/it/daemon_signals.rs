@@ -3,14 +3,21 @@
 //! within the limit and a restart loads the rest exactly once, and the status
 //! socket and metrics endpoint agree with the table.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
+
+trials![
+    notify_ready_status_watchdog_reload_and_stopping,
+    sigterm_drains_within_the_limit_and_a_restart_loads_the_rest_once,
+    sigint_stops_at_once_and_the_rest_loads_next_time,
+    status_and_metrics_agree_with_the_table,
+    log_file_is_reopened_on_sigusr1_and_json_lines_parse,
+    journal_lines_carry_their_priority_and_no_timestamp,
+];
 
 /// Collects what the daemon sends to NOTIFY_SOCKET.
 fn listen(path: &std::path::Path) -> mpsc::Receiver<String> {
@@ -43,7 +50,6 @@ fn expect(rx: &mpsc::Receiver<String>, what: &str, within: Duration) -> String {
     panic!("no {what:?} within {within:?}");
 }
 
-#[test]
 fn notify_ready_status_watchdog_reload_and_stopping() {
     let s = Setup::new("workers = 2\n", "", "on_done = \"keep\"");
     let sock = s.path("notify.sock");
@@ -86,11 +92,7 @@ fn notify_ready_status_watchdog_reload_and_stopping() {
         .unwrap()
         .to_string();
     drop_orders(&s.landing, "a.csv", 20_000, 1, 1);
-    assert!(
-        d.wait_log("file done", 1, Duration::from_secs(30)),
-        "{}",
-        d.log_text()
-    );
+    d.expect_log("file done", 1, Duration::from_secs(30));
     let t0 = Instant::now();
     loop {
         let m = expect(&rx, "STATUS=", Duration::from_secs(12));
@@ -111,15 +113,9 @@ fn notify_ready_status_watchdog_reload_and_stopping() {
 
     d.signal(15);
     expect(&rx, "STOPPING=1", Duration::from_secs(10));
-    assert_eq!(
-        d.wait_exit(Duration::from_secs(30)),
-        Some(0),
-        "{}",
-        d.log_text()
-    );
+    d.stop(Duration::from_secs(30));
 }
 
-#[test]
 fn sigterm_drains_within_the_limit_and_a_restart_loads_the_rest_once() {
     let rows = 500_000;
     let s = Setup::new(
@@ -127,13 +123,7 @@ fn sigterm_drains_within_the_limit_and_a_restart_loads_the_rest_once() {
         "",
         "on_done = \"archive\"",
     );
-    std::fs::write(
-        &s.config,
-        std::fs::read_to_string(&s.config)
-            .unwrap()
-            .replace("[daemon]\n", "[daemon]\ndrain_timeout = \"20s\"\n"),
-    )
-    .unwrap();
+    s.edit(|t| t.replace("[daemon]\n", "[daemon]\ndrain_timeout = \"20s\"\n"));
     let expected = drop_orders(&s.landing, "big.csv", rows, 1, 77);
     let cfg = s.config.to_str().unwrap();
     let mut d = Daemon::start(&["run", "--config", cfg], &s.path("first.log"));
@@ -148,7 +138,7 @@ fn sigterm_drains_within_the_limit_and_a_restart_loads_the_rest_once() {
         d.log_text()
     );
     assert!(t1.elapsed() < Duration::from_secs(20));
-    let after = count(&s);
+    let after = sqlite_rows(&s.db, "orders");
     assert!(after < rows, "the stop must land mid-load ({after} rows)");
     assert!(
         s.landing.join("big.csv").exists(),
@@ -159,16 +149,7 @@ fn sigterm_drains_within_the_limit_and_a_restart_loads_the_rest_once() {
         "workers close their pools when drained"
     );
 
-    let o = std::process::Command::new(bin())
-        .args(["run", "--once", "--config", cfg])
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    cli::run_once(&s.config).expect(0);
     assert_eq!(
         sqlite_sum(&s.db, "orders"),
         expected,
@@ -177,7 +158,6 @@ fn sigterm_drains_within_the_limit_and_a_restart_loads_the_rest_once() {
     assert!(s.landing.join("archive/big.csv").exists());
 }
 
-#[test]
 fn sigint_stops_at_once_and_the_rest_loads_next_time() {
     let rows = 300_000;
     let s = Setup::new(
@@ -201,22 +181,13 @@ fn sigint_stops_at_once_and_the_rest_loads_next_time() {
         t1.elapsed() < Duration::from_secs(5),
         "SIGINT stops at once"
     );
-    assert!(count(&s) < rows, "stopped mid-load");
+    assert!(sqlite_rows(&s.db, "orders") < rows, "stopped mid-load");
     assert!(
         d.log_text().contains("SIGINT: stopping now"),
         "{}",
         d.log_text()
     );
-    let o = std::process::Command::new(bin())
-        .args(["run", "--once", "--config", cfg])
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    cli::run_once(&s.config).expect(0);
     assert_eq!(
         sqlite_sum(&s.db, "orders"),
         expected,
@@ -224,36 +195,27 @@ fn sigint_stops_at_once_and_the_rest_loads_next_time() {
     );
 }
 
-#[test]
 fn status_and_metrics_agree_with_the_table() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let s = Setup::new("workers = 2\n", "", "on_done = \"keep\"");
-    let text = std::fs::read_to_string(&s.config).unwrap().replace(
-        "[daemon]\n",
-        &format!("[daemon]\nmetrics_listen = \"127.0.0.1:{port}\"\n"),
-    );
-    std::fs::write(&s.config, text).unwrap();
+    s.edit(|t| {
+        t.replace(
+            "[daemon]\n",
+            &format!("[daemon]\nmetrics_listen = \"127.0.0.1:{port}\"\n"),
+        )
+    });
     drop_orders(&s.landing, "a.csv", 3_000, 1, 1);
     drop_orders(&s.landing, "b.csv", 2_000, 10_000, 2);
     let cfg = s.config.to_str().unwrap();
     let mut d = Daemon::start(&["run", "--config", cfg], &s.path("d.log"));
-    assert!(
-        d.wait_log("file done", 2, Duration::from_secs(60)),
-        "{}",
-        d.log_text()
-    );
-    let in_table = count(&s);
+    d.expect_log("file done", 2, Duration::from_secs(60));
+    let in_table = sqlite_rows(&s.db, "orders");
     assert_eq!(in_table, 5_000);
 
-    let o = std::process::Command::new(bin())
-        .args(["status", "--json", "--config", cfg])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = ingestd(["status", "--json", "--config", cfg])
+        .run()
+        .expect(0);
+    let st: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(st["pid"], d.pid());
     let job = &st["jobs"][0];
     assert_eq!(job["name"], "orders");
@@ -278,11 +240,7 @@ fn status_and_metrics_agree_with_the_table() {
         .map(|w| w["batches"].as_u64().unwrap())
         .sum();
     assert!(batches >= 2);
-    let human = std::process::Command::new(bin())
-        .args(["status", "--config", cfg])
-        .output()
-        .unwrap();
-    let human = String::from_utf8_lossy(&human.stdout);
+    let human = ingestd(["status", "--config", cfg]).run().stdout;
     assert!(
         human.contains(&format!("loaded {in_table}, rejected 0")),
         "{human}"
@@ -321,8 +279,7 @@ fn status_and_metrics_agree_with_the_table() {
         "{body}"
     );
 
-    d.signal(15);
-    assert_eq!(d.wait_exit(Duration::from_secs(30)), Some(0));
+    d.stop(Duration::from_secs(30));
     assert!(!sock.exists(), "the socket is removed on exit");
 }
 
@@ -342,7 +299,7 @@ fn http_get(port: u16, path: &str) -> String {
 /// Waits until the table holds at least `n` rows (a load is under way).
 fn wait_rows(s: &Setup, d: &Daemon, n: u64) {
     let t0 = Instant::now();
-    while count(s) < n {
+    while sqlite_rows(&s.db, "orders") < n {
         assert!(
             t0.elapsed() < Duration::from_secs(60),
             "no progress:\n{}",
@@ -352,19 +309,9 @@ fn wait_rows(s: &Setup, d: &Daemon, n: u64) {
     }
 }
 
-fn count(s: &Setup) -> u64 {
-    rusqlite::Connection::open_with_flags(&s.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|c| c.query_row("SELECT count(*) FROM orders", [], |r| r.get::<_, i64>(0)))
-        .unwrap_or(0) as u64
-}
-
-#[test]
 fn log_file_is_reopened_on_sigusr1_and_json_lines_parse() {
     let s = Setup::new("workers = 1\n", "", "on_done = \"delete\"");
-    let text = std::fs::read_to_string(&s.config)
-        .unwrap()
-        .replace("[daemon]\n", "[daemon]\nlog_file = \"log/ingestd.log\"\n");
-    std::fs::write(&s.config, text).unwrap();
+    s.edit(|t| t.replace("[daemon]\n", "[daemon]\nlog_file = \"log/ingestd.log\"\n"));
     let log = s.path("log/ingestd.log");
     let cfg = s.config.to_str().unwrap();
     let mut d = Daemon::start(
@@ -395,8 +342,7 @@ fn log_file_is_reopened_on_sigusr1_and_json_lines_parse() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    d.signal(15);
-    assert_eq!(d.wait_exit(Duration::from_secs(30)), Some(0));
+    d.stop(Duration::from_secs(30));
     let all = read(&rotated) + &read(&log);
     for line in all.lines() {
         let v: serde_json::Value =
@@ -425,7 +371,6 @@ fn log_file_is_reopened_on_sigusr1_and_json_lines_parse() {
     );
 }
 
-#[test]
 fn journal_lines_carry_their_priority_and_no_timestamp() {
     let s = Setup::new("workers = 1\n", "", "");
     let file = s.path("x.csv");
@@ -435,21 +380,13 @@ fn journal_lines_carry_their_priority_and_no_timestamp() {
         format!("{HEADER}1,2,x,notanumber,USD,2025-01-01T00:00:00,paid,\n"),
     )
     .unwrap();
-    let o = std::process::Command::new(bin())
-        .args([
-            "load",
-            "--config",
-            s.config.to_str().unwrap(),
-            "--job",
-            "orders",
-        ])
+    let err = ingestd(["load", "--config", s.cfg(), "--job", "orders"])
         .arg(&file)
         .arg(s.path("bad.csv"))
         .env("JOURNAL_STREAM", "8:12345")
-        .env("INGESTD_LOG", "info")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
+        .run()
+        .expect(3)
+        .stderr;
     assert!(!err.is_empty());
     for line in err.lines() {
         let (p, rest) = line.split_at(3);

@@ -3,26 +3,15 @@
 //! unit's path, and `systemd-analyze security --offline=true` rates its
 //! exposure at 3.0 or lower.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-fn analyze() -> Option<&'static str> {
-    let found = Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "systemd-analyze is missing: .ci/run installs Debian's systemd"
-        );
-        eprintln!("skipped: systemd-analyze is not installed");
-        return None;
-    }
-    Some("systemd-analyze")
-}
+use crate::support::*;
+
+trials![
+    systemd_analyze_verify_is_silent[SystemdAnalyze],
+    exposure_is_at_most_three[SystemdAnalyze],
+];
 
 /// The unit with its binary path pointing at the binary under test.
 fn unit_copy(dir: &Path) -> std::path::PathBuf {
@@ -36,16 +25,14 @@ fn unit_copy(dir: &Path) -> std::path::PathBuf {
         "the unit's ExecStart path changed"
     );
     let path = dir.join("ingestd.service");
-    std::fs::write(&path, text.replace("/usr/local/bin/ingestd", common::bin())).unwrap();
+    std::fs::write(&path, text.replace("/usr/local/bin/ingestd", bin())).unwrap();
     path
 }
 
-#[test]
 fn systemd_analyze_verify_is_silent() {
-    let Some(tool) = analyze() else { return };
     let d = tempfile::tempdir().unwrap();
     let unit = unit_copy(d.path());
-    let o = Command::new(tool)
+    let o = Command::new("systemd-analyze")
         .arg("verify")
         .arg(&unit)
         .output()
@@ -62,12 +49,10 @@ fn systemd_analyze_verify_is_silent() {
     );
 }
 
-#[test]
 fn exposure_is_at_most_three() {
-    let Some(tool) = analyze() else { return };
     let d = tempfile::tempdir().unwrap();
     let unit = unit_copy(d.path());
-    let o = Command::new(tool)
+    let o = Command::new("systemd-analyze")
         .args(["security", "--offline=true", "--no-pager"])
         .arg(&unit)
         .output()

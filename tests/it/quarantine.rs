@@ -3,13 +3,13 @@
 //! file, until the supervisor gives up on the batch; its records then go to
 //! the reject files with code `quarantined`, and nothing is loaded twice.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::rejects::notes;
+use crate::support::*;
 
-#[test]
+trials![a_batch_that_keeps_killing_workers_is_quarantined];
+
 fn a_batch_that_keeps_killing_workers_is_quarantined() {
     let rows = 100_000;
     // One worker and one big batch, so the batch is being loaded whenever the
@@ -48,12 +48,8 @@ fn a_batch_that_keeps_killing_workers_is_quarantined() {
         0,
         "none of the batch loaded"
     );
-    let jsonl = std::fs::read_to_string(s.rejects.join("one.csv.bad.jsonl")).unwrap();
-    let notes: Vec<serde_json::Value> = jsonl
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(notes.len(), 1, "{jsonl}");
+    let notes = notes(&s.rejects.join("one.csv.bad.jsonl"));
+    assert_eq!(notes.len(), 1, "{notes:#?}");
     assert_eq!(notes[0]["code"], "quarantined");
     assert_eq!(notes[0]["records"], rows);
     assert_eq!(notes[0]["line"], 2);

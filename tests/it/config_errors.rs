@@ -1,11 +1,15 @@
 //! Bad configuration, through the real binary: the message names the file,
 //! line, column and key path, and the exit code is the configuration one.
 
-mod common;
+use crate::support::*;
 
-use std::process::Command;
-
-use common::*;
+trials![
+    the_good_config_passes,
+    unknown_key,
+    wrong_type,
+    job_naming_a_missing_sink,
+    bad_path,
+];
 
 const GOOD: &str = r#"[sinks.local]
 kind = "sqlite"
@@ -25,51 +29,23 @@ fn check(text: &str) -> String {
     std::fs::create_dir_all(d.path().join("in")).unwrap();
     let cfg = d.path().join("bad.toml");
     std::fs::write(&cfg, text).unwrap();
-    let o = Command::new(bin())
-        .args(["check", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(78), "check exit code; stderr:\n{err}");
-    let r = Command::new(bin())
-        .args(["run", "--once", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert_eq!(
-        r.status.code(),
-        Some(78),
-        "run exit code; stderr:\n{}",
-        String::from_utf8_lossy(&r.stderr)
-    );
+    let err = cli::check(&cfg).expect(78).stderr;
+    cli::run_once(&cfg).expect(78);
     err.replace(&format!("{}/", d.path().display()), "")
 }
 
-#[test]
 fn the_good_config_passes() {
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(d.path().join("in")).unwrap();
     let cfg = d.path().join("ok.toml");
     std::fs::write(&cfg, GOOD).unwrap();
-    let o = Command::new(bin())
-        .args(["check", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    cli::check(&cfg).expect(0);
     assert!(
         !d.path().join("out").exists(),
         "check must not create anything"
     );
 }
 
-#[test]
 fn unknown_key() {
     let err = check(&GOOD.replace("path = \"in\"", "path = \"in\"\npatern = \"*.csv\""));
     assert!(err.contains("bad.toml:11:1"), "{err}");
@@ -77,14 +53,12 @@ fn unknown_key() {
     assert!(err.contains("patern"), "{err}");
 }
 
-#[test]
 fn wrong_type() {
     let err = check(&GOOD.replace("sink = \"local\"", "sink = \"local\"\nworkers = \"two\""));
     assert!(err.contains("bad.toml:7:11"), "{err}");
     assert!(err.contains("jobs.orders.workers"), "{err}");
 }
 
-#[test]
 fn job_naming_a_missing_sink() {
     let err = check(&GOOD.replace("sink = \"local\"", "sink = \"remote\""));
     assert!(err.contains("bad.toml:6:8"), "{err}");
@@ -92,7 +66,6 @@ fn job_naming_a_missing_sink() {
     assert!(err.contains("remote") && err.contains("local"), "{err}");
 }
 
-#[test]
 fn bad_path() {
     let err = check(&GOOD.replace("path = \"in\"", "path = \"no/such/dir\""));
     assert!(err.contains("bad.toml:10:8"), "{err}");

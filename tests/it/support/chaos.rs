@@ -4,9 +4,10 @@
 //! each test's own to assert.
 
 use std::fs;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{Daemon, children, kill};
+use super::{Daemon, Setup, children, kill};
 
 /// Kills the workers of a supervisor at random moments, with a seeded
 /// choice of moment and victim, and counts the kills.
@@ -67,6 +68,22 @@ impl WorkerKiller {
             assert!(t0.elapsed() < within, "no end in sight:\n{}", d.log_text());
         }
     }
+
+    /// Starts the supervisor again (`args`, its log at `log`) and kills its
+    /// workers until it ends, which must be with 0 within `within`; by then
+    /// at least six workers must have been killed over the whole test, or
+    /// the load was too short to test anything. Returns the kills.
+    pub fn finish(&mut self, args: &[&str], log: &Path, within: Duration) -> u32 {
+        let mut second = Daemon::start(args, log);
+        let code = self.until_exit(&mut second, within);
+        assert_eq!(code, 0, "the second run failed:\n{}", second.log_text());
+        assert!(
+            self.kills >= 6,
+            "only {} worker kills: the load was too short to test anything",
+            self.kills
+        );
+        self.kills
+    }
 }
 
 /// SIGKILLs the supervisor `d` and waits for it to be reaped; returns the
@@ -96,4 +113,20 @@ fn alive(pid: u32) -> bool {
                 .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
         })
         .unwrap_or(false)
+}
+
+/// After a chaos run of `file` in `s`: nothing was rejected (a kill is
+/// never a reason to reject a record) and the file was archived, which
+/// happens only once all of it is committed.
+#[track_caller]
+pub fn assert_finished_clean(s: &Setup, file: &str) {
+    assert!(
+        !s.rejects.join(format!("{file}.bad.jsonl")).exists(),
+        "nothing may be rejected"
+    );
+    assert!(
+        s.landing.join("archive").join(file).exists(),
+        "the file is archived once loaded"
+    );
+    assert!(!s.landing.join(file).exists());
 }

@@ -6,34 +6,33 @@
 //! loads the library (its pid is never among the loaders, its maps never show
 //! it); `ingestd check` warns without loading it and without failing.
 
-mod common;
-
-use std::process::Command;
 use std::time::Duration;
 
-use common::oracle::{loaded_by, oracle_sink, orders_job, stand_in_client_library};
-use common::*;
+use crate::support::config::{self, orders_job};
+use crate::support::oracle::{loaded_by, sink_body, stand_in_client_library};
+use crate::support::*;
+
+trials![
+    missing_client_library_is_retried_with_back_off_while_other_jobs_load,
+    the_supervisor_never_maps_the_client_library,
+    check_warns_about_a_missing_client_library_without_failing,
+];
 
 /// The SQLite orders setup plus an Oracle sink `ora` and job `ora_orders`
 /// (2 workers) reading `in-ora/`, whose client library folder is `ic/`.
 fn with_oracle_job() -> Setup {
     let s = Setup::new("workers = 1\n", "", "on_done = \"keep\"");
     std::fs::create_dir_all(s.path("in-ora")).unwrap();
-    let mut text = std::fs::read_to_string(&s.config).unwrap();
-    text.push_str(&oracle_sink(
-        "ora",
-        "127.0.0.1:1/NO_SUCH_SERVICE",
-        "loader",
-        "client_lib_dir = \"ic\"",
-    ));
-    text.push_str(&orders_job(
-        "ora_orders",
-        "ora",
-        "ORDERS",
-        "in-ora",
-        "workers = 2",
-    ));
-    std::fs::write(&s.config, text).unwrap();
+    s.edit(|text| {
+        let sink = sink_body(
+            "127.0.0.1:1/NO_SUCH_SERVICE",
+            "loader",
+            "client_lib_dir = \"ic\"",
+        );
+        let sink = config::sink("ora", &sink);
+        let job = orders_job("ora_orders", "ora", "ORDERS", "in-ora", "workers = 2", "");
+        text + &sink + &job
+    });
     s
 }
 
@@ -55,7 +54,6 @@ fn worker_lines(log: &str, pid: u32) -> Vec<&str> {
     log.lines().filter(|l| l.contains(&tag)).collect()
 }
 
-#[test]
 fn missing_client_library_is_retried_with_back_off_while_other_jobs_load() {
     let s = with_oracle_job();
     let expected = write_orders(&s.landing.join("a.csv"), 3_000, 1, 5);
@@ -63,21 +61,13 @@ fn missing_client_library_is_retried_with_back_off_while_other_jobs_load() {
     let d = Daemon::start(&["run", "--config", cfg], &s.path("daemon.log"));
 
     // The SQLite job loads its file while the Oracle job cannot start.
-    assert!(
-        d.wait_log("file done", 1, Duration::from_secs(60)),
-        "{}",
-        d.log_text()
-    );
+    d.expect_log("file done", 1, Duration::from_secs(60));
     assert_eq!(sqlite_sum(&s.db, "orders"), expected);
     // Six starts of Oracle worker 1: back-off 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s.
-    assert!(
-        d.wait_log(
-            "worker started job=ora_orders worker=1 ",
-            6,
-            Duration::from_secs(30)
-        ),
-        "{}",
-        d.log_text()
+    d.expect_log(
+        "worker started job=ora_orders worker=1 ",
+        6,
+        Duration::from_secs(30),
     );
     let log = d.log_text();
     let tries = starts(&log, "ora_orders", 1);
@@ -141,11 +131,7 @@ fn missing_client_library_is_retried_with_back_off_while_other_jobs_load() {
     let marker = s.path("loaded-by");
     stand_in_client_library(&s.path("ic"), &marker);
     let before = log.matches("worker started job=ora_orders").count();
-    assert!(
-        d.wait_log("DPI-1072", 1, Duration::from_secs(40)),
-        "{}",
-        d.log_text()
-    );
+    d.expect_log("DPI-1072", 1, Duration::from_secs(40));
     // Loaders first, then the log: every loader's start is logged by then.
     let loaders = loaded_by(&marker);
     let log = d.log_text();
@@ -163,7 +149,6 @@ fn missing_client_library_is_retried_with_back_off_while_other_jobs_load() {
     assert_eq!(sqlite_count(&s.db, "SELECT count(*) FROM orders"), 3_000);
 }
 
-#[test]
 fn the_supervisor_never_maps_the_client_library() {
     let s = with_oracle_job();
     let marker = s.path("loaded-by");
@@ -171,12 +156,7 @@ fn the_supervisor_never_maps_the_client_library() {
     let cfg = s.config.to_str().unwrap();
 
     // `check` finds the library and does not load it.
-    let o = Command::new(bin())
-        .args(["check", "--config", cfg])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    let stdout = cli::check(&s.config).expect(0).stdout;
     assert!(
         stdout.contains(&format!(
             "sink ora (oracle): client library {}",
@@ -188,11 +168,7 @@ fn the_supervisor_never_maps_the_client_library() {
 
     let mut d = Daemon::start(&["run", "--config", cfg], &s.path("daemon.log"));
     // Both Oracle workers loaded it (and were refused) at least twice.
-    assert!(
-        d.wait_log("DPI-1072", 4, Duration::from_secs(30)),
-        "{}",
-        d.log_text()
-    );
+    d.expect_log("DPI-1072", 4, Duration::from_secs(30));
     let maps = std::fs::read_to_string(format!("/proc/{}/maps", d.pid())).unwrap();
     let loaders = loaded_by(&marker);
     // A worker that has just loaded the library may not have logged yet.
@@ -237,25 +213,12 @@ fn the_supervisor_never_maps_the_client_library() {
         assert!(!maps.contains(bad), "the supervisor maps {bad}:\n{maps}");
     }
     assert!(maps.contains("ingestd"), "not the daemon's maps:\n{maps}");
-    d.signal(15);
-    assert_eq!(
-        d.wait_exit(Duration::from_secs(30)),
-        Some(0),
-        "{}",
-        d.log_text()
-    );
+    d.stop(Duration::from_secs(30));
 }
 
-#[test]
 fn check_warns_about_a_missing_client_library_without_failing() {
     let s = with_oracle_job();
-    let o = Command::new(bin())
-        .args(["check", "--config", s.config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    let Ran { stdout, stderr, .. } = cli::check(&s.config).expect(0);
     assert!(stdout.contains(": ok"), "{stdout}");
     assert!(stdout.contains("job ora_orders:"), "{stdout}");
     let ic = s.path("ic");

@@ -3,93 +3,61 @@
 //! loads again on purpose; a file over `max_errors` is set aside with the
 //! records not loaded in `.rest`; standard input loads through `load -`.
 
-mod common;
-
 use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
-fn run_once(s: &Setup) -> (i32, String, String) {
-    let o = Command::new(bin())
-        .args(["run", "--once", "--config", s.config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+trials![
+    a_file_dropped_again_is_not_loaded_twice_but_a_renamed_copy_is,
+    a_daemon_picks_up_files_renamed_into_the_landing_directory,
+    too_many_rejects_set_the_file_aside_with_the_rest_kept,
+    standard_input_loads_through_load_dash,
+];
 
 fn count(s: &Setup) -> i64 {
-    sqlite_count(&s.db, "SELECT count(*) FROM orders")
+    sqlite_rows(&s.db, "orders") as i64
 }
 
-#[test]
 fn a_file_dropped_again_is_not_loaded_twice_but_a_renamed_copy_is() {
     let s = Setup::new("", "", "on_done = \"archive\"");
     let staged = s.path("a.csv");
     let sum = write_orders(&staged, 5_000, 1, 11);
     std::fs::copy(&staged, s.landing.join("a.csv")).unwrap();
-    let (code, out, err) = run_once(&s);
-    assert_eq!(code, 0, "{out}{err}");
+    cli::run_once(&s.config).expect(0);
     assert_eq!(sqlite_sum(&s.db, "orders"), sum);
     assert!(s.landing.join("archive/a.csv").exists());
 
     // Same name, same bytes: skipped (and archived again).
     std::fs::copy(&staged, s.landing.join("a.csv")).unwrap();
-    let (code, out, err) = run_once(&s);
-    assert_eq!(code, 0, "{out}{err}");
+    let out = cli::run_once(&s.config).expect(0).stdout;
     assert!(out.contains("already loaded"), "{out}");
     assert_eq!(count(&s), 5_000);
     assert!(!s.landing.join("a.csv").exists());
 
     // Reloading on purpose: another name is another source.
     std::fs::copy(&staged, s.landing.join("a-reload.csv")).unwrap();
-    let (code, out, err) = run_once(&s);
-    assert_eq!(code, 0, "{out}{err}");
+    cli::run_once(&s.config).expect(0);
     assert_eq!(count(&s), 10_000);
 }
 
-#[test]
 fn a_daemon_picks_up_files_renamed_into_the_landing_directory() {
     let s = Setup::new("", "", "on_done = \"delete\"");
-    let mut d = Daemon::start(
-        &["run", "--config", s.config.to_str().unwrap()],
-        &s.path("d.log"),
-    );
-    assert!(
-        d.wait_log("worker ready", 2, Duration::from_secs(30)),
-        "{}",
-        d.log_text()
-    );
+    let mut d = Daemon::start(&["run", "--config", s.cfg()], &s.path("d.log"));
+    d.expect_log("worker ready", 2, Duration::from_secs(30));
     let mut total = Sum::default();
     for (i, name) in ["one.csv", "two.csv"].iter().enumerate() {
         let staged = s.path(name);
         let sum = write_orders(&staged, 3_000, 1 + i as u64 * 3_000, i as u64);
-        total.rows += sum.rows;
-        total.hash = total.hash.wrapping_add(sum.hash);
+        total = total.plus(sum);
         std::fs::rename(&staged, s.landing.join(name)).unwrap();
     }
-    assert!(
-        d.wait_log("file done", 2, Duration::from_secs(60)),
-        "{}",
-        d.log_text()
-    );
+    d.expect_log("file done", 2, Duration::from_secs(60));
     assert_eq!(sqlite_sum(&s.db, "orders"), total);
     assert!(!s.landing.join("one.csv").exists(), "deleted once loaded");
-    d.signal(15);
-    assert_eq!(
-        d.wait_exit(Duration::from_secs(30)),
-        Some(0),
-        "{}",
-        d.log_text()
-    );
+    d.stop(Duration::from_secs(30));
 }
 
-#[test]
 fn too_many_rejects_set_the_file_aside_with_the_rest_kept() {
     let s = Setup::new("max_errors = 2\nbatch_rows = 500\nworkers = 1\n", "", "");
     let path = s.landing.join("big.csv");
@@ -105,8 +73,7 @@ fn too_many_rejects_set_the_file_aside_with_the_rest_kept() {
         }
     }
     drop(out);
-    let (code, out, err) = run_once(&s);
-    assert_eq!(code, 3, "{out}{err}");
+    let out = cli::run_once(&s.config).expect(3).stdout;
     assert!(out.contains("set aside"), "{out}");
     assert!(
         s.rejects.join("big.csv").exists(),
@@ -137,33 +104,13 @@ fn too_many_rejects_set_the_file_aside_with_the_rest_kept() {
     );
 }
 
-#[test]
 fn standard_input_loads_through_load_dash() {
     let s = Setup::new("", "", "");
     let staged = s.path("in.csv");
     let sum = write_orders(&staged, 3_000, 1, 9);
-    let mut child = Command::new(bin())
-        .args([
-            "load",
-            "--config",
-            s.config.to_str().unwrap(),
-            "--job",
-            "orders",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let bytes = std::fs::read(&staged).unwrap();
-    child.stdin.take().unwrap().write_all(&bytes).unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    ingestd(["load", "--config", s.cfg(), "--job", "orders", "-"])
+        .stdin(std::fs::read(&staged).unwrap())
+        .run()
+        .expect(0);
     assert_eq!(sqlite_sum(&s.db, "orders"), sum);
 }

@@ -2,28 +2,19 @@
 //! supervisor never holds the database, workers do, and each worker logs the
 //! opening and closing of its own pool with its pid.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
-#[test]
+trials![supervisor_holds_no_database_descriptor_and_workers_log_their_pools];
+
 fn supervisor_holds_no_database_descriptor_and_workers_log_their_pools() {
     let s = Setup::new("workers = 2\n", "", "on_done = \"keep\"");
     write_orders(&s.landing.join("a.csv"), 2_000, 1, 1);
     let cfg = s.config.to_str().unwrap();
     let mut d = Daemon::start(&["run", "--config", cfg], &s.path("daemon.log"));
-    assert!(
-        d.wait_log("file done", 1, Duration::from_secs(60)),
-        "{}",
-        d.log_text()
-    );
-    assert!(
-        d.wait_log("worker ready", 2, Duration::from_secs(10)),
-        "{}",
-        d.log_text()
-    );
+    d.expect_log("file done", 1, Duration::from_secs(60));
+    d.expect_log("worker ready", 2, Duration::from_secs(10));
 
     let db = s.db.to_str().unwrap().to_string();
     let on_db = |pid: u32| {
@@ -43,18 +34,6 @@ fn supervisor_holds_no_database_descriptor_and_workers_log_their_pools() {
     }
     assert_eq!(sqlite_count(&s.db, "SELECT count(*) FROM orders"), 2_000);
 
-    d.signal(15);
-    assert_eq!(
-        d.wait_exit(Duration::from_secs(30)),
-        Some(0),
-        "{}",
-        d.log_text()
-    );
-    let log = d.log_text();
-    for w in &workers {
-        let pid = format!("pid={w}");
-        let has = |what: &str| log.lines().any(|l| l.contains(what) && l.contains(&pid));
-        assert!(has("pool open"), "no 'pool open' with {pid}:\n{log}");
-        assert!(has("pool closed"), "no 'pool closed' with {pid}:\n{log}");
-    }
+    d.stop(Duration::from_secs(30));
+    assert_each_logged(&d.log_text(), &workers, &["pool open", "pool closed"]);
 }

@@ -1,6 +1,6 @@
 //! Oracle helpers of the integration tests: a stand-in Oracle Client library
 //! built with `cc` (to observe which process loads the library, on machines
-//! without Instant Client), config text for Oracle jobs, and, when
+//! without Instant Client), the config text of an Oracle sink, and, when
 //! `INGESTD_TEST_ORACLE_CONNECT`, `_USER` and `_PASSWORD` are set, a
 //! connection to a real Oracle database to check what was loaded.
 
@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{ORDER_COLUMNS, Sum, canonical};
+use super::{Setup, Sum, canonical};
 
 /// Builds `dir/libclntsh.so`: a shared library with the Oracle Client's file
 /// name but none of its functions. Loading it runs a constructor that
@@ -60,22 +60,12 @@ pub fn loaded_by(marker: &Path) -> Vec<u32> {
         .collect()
 }
 
-/// `[sinks.NAME]` of kind oracle; the password comes from
+/// The keys of a `[sinks.NAME]` of kind oracle; the password comes from
 /// `INGESTD_TEST_ORACLE_PASSWORD`, which the daemon inherits.
-pub fn oracle_sink(name: &str, connect: &str, user: &str, extra: &str) -> String {
+pub fn sink_body(connect: &str, user: &str, extra: &str) -> String {
     format!(
-        "\n[sinks.{name}]\nkind = \"oracle\"\nconnect = {connect:?}\nuser = {user:?}\n\
-         password_env = \"INGESTD_TEST_ORACLE_PASSWORD\"\n{extra}\n"
-    )
-}
-
-/// `[jobs.JOB]` on `sink` reading `*.csv` from `dir`, with the orders columns.
-pub fn orders_job(job: &str, sink: &str, table: &str, dir: &str, extra: &str) -> String {
-    format!(
-        "\n[jobs.{job}]\nsink = \"{sink}\"\ntable = {table:?}\nreject_dir = \"rejects-{job}\"\n\
-         {extra}\n\n[jobs.{job}.source]\nkind = \"dir\"\npath = {dir:?}\npattern = \"*.csv\"\n\
-         settle = \"200ms\"\n{}",
-        ORDER_COLUMNS.replace("[[jobs.orders.", &format!("[[jobs.{job}."))
+        "kind = \"oracle\"\nconnect = {connect:?}\nuser = {user:?}\n\
+         password_env = \"INGESTD_TEST_ORACLE_PASSWORD\"\n{extra}"
     )
 }
 
@@ -87,37 +77,32 @@ pub struct OracleDb {
 }
 
 impl OracleDb {
-    /// `None`, after saying so on stderr, when the variables are not set.
-    pub fn from_env(test: &str) -> Option<OracleDb> {
+    /// `None` when the variables are not all set (the harness then
+    /// leaves the tests that need it ignored).
+    pub fn from_env() -> Option<OracleDb> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        match (
-            var("INGESTD_TEST_ORACLE_CONNECT"),
-            var("INGESTD_TEST_ORACLE_USER"),
-            var("INGESTD_TEST_ORACLE_PASSWORD"),
-        ) {
-            (Some(connect), Some(user), Some(password)) => Some(OracleDb {
-                connect,
-                user,
-                password,
-            }),
-            _ => {
-                // Straight to stderr: the test harness captures eprintln!,
-                // and a skip must show in a plain `cargo test` run.
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED {test}: set INGESTD_TEST_ORACLE_CONNECT, INGESTD_TEST_ORACLE_USER \
-                     and INGESTD_TEST_ORACLE_PASSWORD to run it against an Oracle database \
-                     (README: Oracle, integration tests)"
-                );
-                None
-            }
-        }
+        Some(OracleDb {
+            connect: var("INGESTD_TEST_ORACLE_CONNECT")?,
+            user: var("INGESTD_TEST_ORACLE_USER")?,
+            password: var("INGESTD_TEST_ORACLE_PASSWORD")?,
+        })
+    }
+
+    /// The database the harness found in the environment.
+    pub fn get() -> OracleDb {
+        OracleDb::from_env().expect("INGESTD_TEST_ORACLE_* (checked by the harness)")
     }
 
     pub fn conn(&self) -> oracle::Connection {
         oracle::Connection::connect(&self.user, &self.password, &self.connect)
             .unwrap_or_else(|e| panic!("connecting to {} as {}: {e}", self.connect, self.user))
+    }
+
+    /// A test folder (`Setup`) with one orders job `job` on this database,
+    /// writing to table `job` (`job_extra` goes into `[jobs.JOB]`).
+    pub fn setup(&self, job: &str, job_extra: &str) -> Setup {
+        let sink = sink_body(&self.connect, &self.user, "");
+        Setup::on("ora", &sink, job, job, job_extra, "")
     }
 
     /// A per-run name, so runs and tests never share a table or job.
@@ -133,15 +118,7 @@ impl OracleDb {
         self.conn().query_row_as::<i64>(sql, &[]).unwrap()
     }
 
-    /// Rows of `table` now; 0 before it exists.
-    pub fn rows(&self, table: &str) -> u64 {
-        self.conn()
-            .query_row_as::<i64>(&format!("SELECT count(*) FROM \"{table}\""), &[])
-            .map(|n| n as u64)
-            .unwrap_or(0)
-    }
-
-    /// The order-independent sum of an orders table (see `common::canonical`).
+    /// The order-independent sum of an orders table (see `orders::canonical`).
     pub fn sum(&self, table: &str) -> Sum {
         let conn = self.conn();
         let sql = format!(

@@ -3,31 +3,31 @@
 //! running and the log says why), remove a job while it loads and add it
 //! back. Afterwards every record is in its table exactly once.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::config::{DAEMON, orders_job, sink};
+use crate::support::*;
 
-/// A config with the given jobs; each reads `in-NAME/` into table NAME.
+trials![reloads_during_a_continuous_load_lose_and_repeat_nothing];
+
+/// A config with the given jobs; each reads `in-NAME/` into table NAME. A
+/// job's `column_change` replaces the type of its first text column.
 fn config(root: &Path, jobs: &[(&str, &str)]) -> String {
-    let mut text = String::from(
-        "[daemon]\nstate_dir = \"state\"\nrescan_interval = \"1s\"\n\n[sinks.local]\nkind = \"sqlite\"\npath = \"out/target.db\"\n",
-    );
+    let mut text =
+        DAEMON.to_string() + &sink("local", "kind = \"sqlite\"\npath = \"out/target.db\"");
     for (name, column_change) in jobs {
         std::fs::create_dir_all(root.join(format!("in-{name}"))).unwrap();
-        let mut columns = ORDER_COLUMNS.replace("jobs.orders.", &format!("jobs.{name}."));
+        let dir = format!("in-{name}");
+        let extra = "create_table = true\nworkers = 2\nbatch_rows = 100";
+        let mut job = orders_job(name, "local", name, &dir, extra, "");
         if !column_change.is_empty() {
-            columns = columns.replacen("type = \"text\"", column_change, 1);
+            job = job.replacen("type = \"text\"", column_change, 1);
         }
-        text.push_str(&format!(
-            "\n[jobs.{name}]\nsink = \"local\"\ncreate_table = true\nworkers = 2\nbatch_rows = 100\n\
-             [jobs.{name}.source]\nkind = \"dir\"\npath = \"in-{name}\"\npattern = \"*.csv\"\nsettle = \"100ms\"\n{columns}"
-        ));
+        text.push_str(&job);
     }
     text
 }
@@ -123,7 +123,6 @@ fn pending(dir: &Path) -> usize {
         .count()
 }
 
-#[test]
 fn reloads_during_a_continuous_load_lose_and_repeat_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
@@ -142,33 +141,21 @@ fn reloads_during_a_continuous_load_lose_and_repeat_nothing() {
     // 1. Add a job.
     write(&[("a", ""), ("b", "")]);
     d.signal(1);
-    assert!(
-        d.wait_log("configuration reloaded", 1, Duration::from_secs(30)),
-        "{}",
-        d.log_text()
-    );
+    d.expect_log("configuration reloaded", 1, Duration::from_secs(30));
     producer.set("b", true);
     wait_until("table b", &d, || rows(&db, "b").0 > 0);
 
     // 2. Change a job's columns: its workers drain and new ones start.
     write(&[("a", "type = \"varchar(500)\""), ("b", "")]);
     d.signal(1);
-    assert!(
-        d.wait_log("job stopped by the reload", 1, Duration::from_secs(30)),
-        "{}",
-        d.log_text()
-    );
+    d.expect_log("job stopped by the reload", 1, Duration::from_secs(30));
     let before = rows(&db, "a").0;
     wait_until("a loading again", &d, || rows(&db, "a").0 > before);
 
     // 3. A broken configuration: logged, and the running one goes on.
     std::fs::write(&cfg, "[jobs.a\nthis is not toml").unwrap();
     d.signal(1);
-    assert!(
-        d.wait_log("reload failed", 1, Duration::from_secs(30)),
-        "{}",
-        d.log_text()
-    );
+    d.expect_log("reload failed", 1, Duration::from_secs(30));
     let before = rows(&db, "a").0;
     wait_until("a still loading", &d, || rows(&db, "a").0 > before);
 
@@ -176,11 +163,7 @@ fn reloads_during_a_continuous_load_lose_and_repeat_nothing() {
     producer.set("b", false);
     write(&[("a", "type = \"varchar(500)\"")]);
     d.signal(1);
-    assert!(
-        d.wait_log("job stopped by the reload", 2, Duration::from_secs(30)),
-        "{}",
-        d.log_text()
-    );
+    d.expect_log("job stopped by the reload", 2, Duration::from_secs(30));
     let (n, distinct) = rows(&db, "b");
     assert_eq!(n, distinct, "duplicates in b after its removal");
 
@@ -191,13 +174,7 @@ fn reloads_during_a_continuous_load_lose_and_repeat_nothing() {
     wait_until("every file loaded", &d, || {
         pending(&root.join("in-a")) == 0 && pending(&root.join("in-b")) == 0
     });
-    d.signal(15);
-    assert_eq!(
-        d.wait_exit(Duration::from_secs(60)),
-        Some(0),
-        "{}",
-        d.log_text()
-    );
+    d.stop(Duration::from_secs(60));
 
     for (name, expected) in &sums {
         assert_eq!(&sqlite_sum(&db, name), expected, "table {name}");

@@ -3,13 +3,13 @@
 //! status`, not in `check --connect`, not in the error of a job that cannot
 //! log in, not in the configuration error for a password written inline.
 
-mod common;
-
-use std::process::Command;
 use std::time::Duration;
 
-use common::pg::Schema;
-use common::*;
+use crate::support::config::{DAEMON, orders_job, sink};
+use crate::support::pg::{Schema, server};
+use crate::support::*;
+
+trials![passwords_never_appear_in_logs_status_or_errors[Pg]];
 
 const IN_FILE: &str = "pw-file-7Qz3xK9v-never-printed";
 const IN_CREDENTIAL: &str = "pw-cred-Lm4Rt8Wq-never-printed";
@@ -22,11 +22,8 @@ fn with_user(url: &str, user: &str) -> String {
     format!("{scheme}://{user}@{host}")
 }
 
-#[test]
 fn passwords_never_appear_in_logs_status_or_errors() {
-    let Some(schema) = Schema::new("secrets") else {
-        return;
-    };
+    let schema = Schema::new("secrets");
     let d = tempfile::tempdir().unwrap();
     let root = d.path();
     std::fs::write(root.join("pw"), format!("{IN_FILE}\n")).unwrap();
@@ -35,87 +32,50 @@ fn passwords_never_appear_in_logs_status_or_errors() {
     for dir in ["in_good", "in_bad"] {
         std::fs::create_dir_all(root.join(dir)).unwrap();
     }
-    let columns = |job: &str| ORDER_COLUMNS.replace("jobs.orders.", &format!("jobs.{job}."));
+    let good = format!("{}password_file = \"pw\"", schema.sink_toml());
+    let bad = format!(
+        "kind = \"postgres\"\nurl = \"{}\"\nschema = \"{}\"\npassword_credential = \"db\"",
+        with_user(&server().url, "ingestd_no_such_role"),
+        schema.name
+    );
     let cfg = root.join("ingestd.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"[daemon]
-state_dir = "state"
-
-[sinks.good]
-{good}password_file = "pw"
-[sinks.bad]
-kind = "postgres"
-url = "{bad_url}"
-schema = "{schema}"
-password_credential = "db"
-
-[jobs.good]
-sink = "good"
-table = "orders"
-create_table = true
-[jobs.good.source]
-kind = "dir"
-path = "in_good"
-settle = "100ms"
-{good_cols}
-[jobs.bad]
-sink = "bad"
-table = "orders"
-[jobs.bad.source]
-kind = "dir"
-path = "in_bad"
-settle = "100ms"
-{bad_cols}"#,
-            good = schema.sink_toml(),
-            bad_url = with_user(&schema.url, "ingestd_no_such_role"),
-            schema = schema.name,
-            good_cols = columns("good"),
-            bad_cols = columns("bad"),
+    let text = [
+        DAEMON.to_string(),
+        sink("good", &good),
+        sink("bad", &bad),
+        orders_job(
+            "good",
+            "good",
+            "orders",
+            "in_good",
+            "create_table = true",
+            "",
         ),
-    )
-    .unwrap();
+        orders_job("bad", "bad", "orders", "in_bad", "", ""),
+    ]
+    .concat();
+    std::fs::write(&cfg, text).unwrap();
     let creds = root.join("creds");
     let env = [("CREDENTIALS_DIRECTORY", creds.to_str().unwrap())];
     let cfg_s = cfg.to_str().unwrap();
     let mut texts = Vec::new();
 
-    let check = Command::new(bin())
-        .args(["check", "--connect", "--config", cfg_s])
-        .envs(env)
-        .output()
-        .unwrap();
-    texts.push(String::from_utf8_lossy(&check.stdout).into_owned());
-    texts.push(String::from_utf8_lossy(&check.stderr).into_owned());
+    let check = ingestd(["check", "--connect", "--config", cfg_s])
+        .env(env[0].0, env[0].1)
+        .run();
+    texts.push(check.output());
 
     let mut daemon = Daemon::start_with_env(&["run", "--config", cfg_s], &root.join("d.log"), &env);
     drop_orders(&root.join("in_good"), "a.csv", 500, 1, 1);
-    assert!(
-        daemon.wait_log("file done", 1, Duration::from_secs(60)),
-        "{}",
-        daemon.log_text()
-    );
-    assert!(
-        daemon.wait_log("job stopped", 1, Duration::from_secs(60)),
-        "{}",
-        daemon.log_text()
-    );
+    daemon.expect_log("file done", 1, Duration::from_secs(60));
+    daemon.expect_log("job stopped", 1, Duration::from_secs(60));
     for args in [
         &["status", "--config", cfg_s][..],
         &["status", "--json", "--config", cfg_s],
     ] {
-        let o = Command::new(bin()).args(args).output().unwrap();
-        assert!(o.status.success());
-        texts.push(String::from_utf8_lossy(&o.stdout).into_owned());
+        texts.push(ingestd(args).run().expect(0).stdout);
     }
-    daemon.signal(15);
-    assert_eq!(
-        daemon.wait_exit(Duration::from_secs(30)),
-        Some(0),
-        "{}",
-        daemon.log_text()
-    );
+    daemon.stop(Duration::from_secs(30));
     texts.push(daemon.log_text());
 
     // A password written into the URL is refused, without repeating it.
@@ -124,13 +84,7 @@ settle = "100ms"
         .unwrap()
         .replace("ingestd_no_such_role@", &format!("someone:{INLINE}@"));
     std::fs::write(&inline, text).unwrap();
-    let o = Command::new(bin())
-        .args(["check", "--config"])
-        .arg(&inline)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(78));
-    let refused = String::from_utf8_lossy(&o.stderr).into_owned();
+    let refused = cli::check(&inline).expect(78).stderr;
     assert!(refused.contains("password"), "{refused}");
     texts.push(refused);
 

@@ -4,38 +4,33 @@
 //! supervisor) really owns the session's socket, and there are at most
 //! workers x pool_max of them; after the daemon stops, none remain.
 
-mod common;
-
 use std::collections::BTreeSet;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use common::pg::{PgSetup, Schema, sessions, socket_owner, test_url};
-use common::*;
+use crate::support::pg::{Schema, server, sessions, socket_owner};
+use crate::support::*;
+
+trials![sessions_belong_to_workers_and_end_with_the_daemon[Pg]];
 
 const WORKERS: usize = 3;
 const POOL_MAX: usize = 2;
 const ROWS: u64 = 150_000;
 
-#[test]
 fn sessions_belong_to_workers_and_end_with_the_daemon() {
-    let Some(mut db) = Schema::new("sessions") else {
-        return;
-    };
+    let mut db = Schema::new("sessions");
     let job = format!("sess{}", std::process::id());
     let prefix = format!("ingestd/{job}/");
     let sink = format!("{}pool_max = {POOL_MAX}\n", db.sink_toml());
-    let s = PgSetup::new(
-        &job,
+    let s = Setup::on(
+        "pg",
         &sink,
+        &job,
+        "orders",
         &format!("workers = {WORKERS}\nbatch_rows = 500\ncreate_table = true\n"),
         "on_done = \"keep\"",
     );
     write_orders(&s.landing.join("a.csv"), ROWS, 1, 5);
-    let server_port = postgres::Config::from_str(&test_url())
-        .ok()
-        .and_then(|c| c.get_ports().first().copied())
-        .unwrap_or(5432);
+    let server_port = server().port;
     let cfg = s.config.to_str().unwrap();
     let mut d = Daemon::start(&["run", "--config", cfg], &s.path("daemon.log"));
     let sup = d.pid();
@@ -107,13 +102,7 @@ fn sessions_belong_to_workers_and_end_with_the_daemon() {
     );
     assert_eq!(db.int("SELECT count(*) FROM orders"), ROWS as i64);
 
-    d.signal(15);
-    assert_eq!(
-        d.wait_exit(Duration::from_secs(30)),
-        Some(0),
-        "{}",
-        d.log_text()
-    );
+    d.stop(Duration::from_secs(30));
     let t1 = Instant::now();
     let mut left = sessions(&mut db.client, &prefix);
     while !left.is_empty() && t1.elapsed() < Duration::from_secs(10) {

@@ -1,0 +1,67 @@
+//! The integration tests: one binary (`cargo test --test it`) driving the
+//! real `ingestd` binary, real databases and real signals. One module per
+//! area, each listing its tests with `trials!`; `support/` holds what they
+//! share. libtest-mimic is the harness so that a test whose server, tool or
+//! credentials this machine lacks is reported as ignored, with the reason,
+//! instead of passing without having tested anything (see
+//! `support::harness`).
+//!
+//! `cargo test --test it -- NAME` filters as libtest does; trials are named
+//! `module::test`.
+
+mod support;
+
+mod chaos_pg;
+mod chaos_sqlite;
+mod config_error_pg;
+mod config_errors;
+mod daemon_signals;
+mod file_lifecycle;
+mod oracle_chaos;
+mod oracle_client;
+mod oracle_rejects;
+mod pg_sessions;
+mod pg_sink;
+mod pg_sink_faults;
+mod pg_sink_rejects;
+mod process_model;
+mod quarantine;
+mod rejects;
+mod rejects_pg;
+mod reload;
+mod secrets;
+mod systemd_unit;
+mod upsert_pg;
+
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    // The long tests first, so that the short ones fill the other thread
+    // around them instead of leaving two long ones for the end.
+    let trials = [
+        chaos_pg::trials(),
+        daemon_signals::trials(),
+        chaos_sqlite::trials(),
+        pg_sessions::trials(),
+        pg_sink_rejects::trials(),
+        pg_sink_faults::trials(),
+        pg_sink::trials(),
+        oracle_client::trials(),
+        oracle_chaos::trials(),
+        config_error_pg::trials(),
+        config_errors::trials(),
+        file_lifecycle::trials(),
+        oracle_rejects::trials(),
+        process_model::trials(),
+        quarantine::trials(),
+        rejects::trials(),
+        rejects_pg::trials(),
+        reload::trials(),
+        secrets::trials(),
+        systemd_unit::trials(),
+        upsert_pg::trials(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
