@@ -12,15 +12,10 @@ use super::orders_layout;
 use crate::format::{CsvFormat, RecordEnd, RecordScanner, Tail, parse_batch, read_preamble};
 
 /// The bench file (python3 ../shared/bench/gen.py 1000000 --out /tmp/fmtbench).
-fn bench_file() -> Option<Vec<u8>> {
+/// These tests run only when asked for (`--ignored`): a missing file fails.
+fn bench_file() -> Vec<u8> {
     let path = std::env::var("INGESTD_BENCH_CSV").unwrap_or("/tmp/fmtbench/orders.csv".into());
-    match std::fs::read(&path) {
-        Ok(data) => Some(data),
-        Err(e) => {
-            eprintln!("skipped: {path}: {e}");
-            None
-        }
-    }
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (set INGESTD_BENCH_CSV)"))
 }
 
 /// Scans `data` in 1 MiB chunks; absolute record ends.
@@ -48,9 +43,9 @@ fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
 }
 
 #[test]
-#[ignore]
+#[ignore = "measurement; run in release with --ignored --nocapture"]
 fn scan_throughput() {
-    let Some(data) = bench_file() else { return };
+    let data = bench_file();
     let fmt = CsvFormat::default();
     let pre = read_preamble(&fmt, &data, true).unwrap().unwrap();
     let body = &data[pre.data_start as usize..];
@@ -72,9 +67,9 @@ fn scan_throughput() {
 }
 
 #[test]
-#[ignore]
+#[ignore = "measurement; run in release with --ignored --nocapture"]
 fn parse_throughput() {
-    let Some(data) = bench_file() else { return };
+    let data = bench_file();
     let fmt = CsvFormat::default();
     let layout = orders_layout();
     let pre = read_preamble(&fmt, &data, true).unwrap().unwrap();
@@ -124,15 +119,14 @@ fn parse_throughput() {
 /// the scanner, lines carried by `RecordEnd::lines`) must be exactly the
 /// records listed in its `.bad.tsv`, at the same physical lines.
 #[test]
-#[ignore]
+#[ignore = "needs a file from ../shared/bench/gen.py --bad K (INGESTD_BAD_CSV); run with --ignored"]
 fn gen_bad_records_at_their_lines() {
     let path = std::env::var("INGESTD_BAD_CSV").unwrap_or("/tmp/fmtcrlf/orders.csv".into());
     let (Ok(data), Ok(tsv)) = (
         std::fs::read(&path),
         std::fs::read_to_string(path.replace(".csv", ".bad.tsv")),
     ) else {
-        eprintln!("skipped: {path} or its .bad.tsv is missing");
-        return;
+        panic!("{path} or its .bad.tsv is missing (set INGESTD_BAD_CSV)");
     };
     let fmt = CsvFormat::default();
     let layout = orders_layout();
