@@ -4,8 +4,12 @@
 
 use crossbeam_channel::Sender;
 
+use std::fs::File;
+use std::sync::Arc;
+
 use crate::protocol::{FromWorker, LedgerRange, RejectNote};
-use crate::supervisor::intake::Found;
+use crate::supervisor::files::Ended;
+use crate::supervisor::intake::{Found, Snapshot};
 
 /// Identifies one file (or one read of stdin) within this run.
 pub type FileId = u64;
@@ -33,6 +37,11 @@ pub enum Event {
         job: usize,
         file: FileId,
         ev: CutEvent,
+    },
+    /// An input's end was run off the loop (see `files::end`).
+    Ended {
+        job: usize,
+        ended: Box<Ended>,
     },
     /// `ingestd status` asks; answer on the channel.
     Status(Sender<crate::status::StatusReport>),
@@ -65,6 +74,10 @@ pub enum CutEvent {
 
 pub struct FileStart {
     pub source: String,
+    /// For a file: what it was when taken, and the descriptor it is read
+    /// through (for the bytes of rejected records, `.rest`, and the check
+    /// that it is unchanged at its end).
+    pub file: Option<(Snapshot, Arc<File>)>,
     /// The bytes before the first record (BOM, skipped lines, header): they
     /// head every `.bad`/`.rest` file so it can be dropped back in as is.
     pub preamble: Vec<u8>,

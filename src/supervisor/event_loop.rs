@@ -195,6 +195,11 @@ impl Supervisor {
                     j.cut_event(file, ev);
                 }
             }
+            Event::Ended { job: i, ended } => match job(&mut self.jobs, i) {
+                Some(j) => j.end_returned(ended),
+                // A job dropped by a reload: its report still counts.
+                None => self.reports.push(ended.report),
+            },
             Event::Status(reply) => {
                 let _ = reply.send(self.status());
             }
@@ -381,6 +386,15 @@ impl Supervisor {
         // Last reaping, so exits are logged.
         for (pid, cause) in process::reap_children() {
             self.live().any(|j| j.reaped(pid, cause));
+        }
+        // Ends under way (a copy to the archive) finish and are reported.
+        for j in self.live() {
+            j.close_ender();
+        }
+        while let Ok(ev) = self.events.try_recv() {
+            if let Event::Ended { .. } = ev {
+                self.handle(ev);
+            }
         }
         let mut report = RunReport {
             interrupted: self.interrupted,

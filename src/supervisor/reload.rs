@@ -153,7 +153,7 @@ impl Supervisor {
             if job.in_flight() == 0 {
                 job.shut_down_workers();
             }
-            if job.workers_alive() > 0 {
+            if job.workers_alive() > 0 || job.ending() > 0 {
                 i += 1;
                 continue;
             }

@@ -80,7 +80,8 @@ fn too_many_rejects_set_the_file_aside_with_the_rest_kept() {
         "the file is moved to the reject folder"
     );
     assert!(!path.exists());
-    let rest_path = s.rejects.join("big.csv.rest");
+    // Named to match the job's pattern (*.csv), so it can be dropped back in.
+    let rest_path = s.rejects.join("big.rest.csv");
     let rest = std::fs::read_to_string(&rest_path).expect(".rest written");
     assert!(
         rest.starts_with(HEADER),

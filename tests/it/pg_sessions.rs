@@ -45,8 +45,10 @@ fn sessions_belong_to_workers_and_end_with_the_daemon() {
         if done_at.is_none() && d.log_text().contains("file done") {
             done_at = Some(Instant::now());
         }
-        let workers = children(sup);
+        // Sessions first: a worker started between the two looks is then
+        // among the children (none ends during this test).
         let found = sessions(&mut db.client, &prefix);
+        let workers = children(sup);
         for (backend, app, port) in &found {
             let pid: u32 = app
                 .rsplit('/')

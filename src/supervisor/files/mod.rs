@@ -1,20 +1,19 @@
 //! Each input's progress through a job (`FileState`: counts, the batches
 //! handed over and answered, the reject files) and its end once every batch
-//! has an answer: the outcome, the `.rest` file of records not loaded after
-//! too many rejects, the note of why a file was set aside, the report.
-//! Moving the file (archive, delete, set aside) is its source's business
-//! (`intake::Source::settle`), told through the `Fate` returned here.
+//! has an answer: the outcome of its records is decided here
+//! (`FileState::into_end`), the rest (is the file unchanged? `.rest`, the
+//! note of why it was set aside, archive or delete as its source says) runs
+//! off the event loop (`end.rs`).
 //!
-//! Owns per-input counts and reject files; never talks to workers and never
-//! moves a source file.
+//! Owns per-input counts, reject files and inputs' ends; never talks to
+//! workers.
 
+mod end;
 pub mod rejects;
 mod report;
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,8 +25,10 @@ use crate::config::Job;
 use crate::protocol::{Batch, RejectNote};
 use crate::status::FileStatus;
 use crate::supervisor::event::{FileId, FileStart};
-use crate::supervisor::intake::{Fate, Input};
+use crate::supervisor::intake::{Disposal, Input};
 
+pub use end::{End, Ended, spawn as spawn_ender};
+use end::{Taken, Verdict};
 use rejects::RejectFiles;
 pub use report::{FileReport, Outcome};
 
@@ -137,10 +138,18 @@ impl FileState {
             self.rejects = Some(files);
         }
         let files = self.rejects.as_mut().expect("created above");
+        let fd = self.start.as_ref().and_then(|s| s.file.as_ref());
         for note in notes {
             self.rejected += u64::from(note.records);
-            let bytes = record_bytes(batch, &self.input, note);
-            files.append(note, bytes.as_deref())?;
+            // From the batch when it holds the bytes, else from the file (a
+            // quarantined or oversized range), never whole in memory.
+            let from = note.offset.checked_sub(batch.start).map(|f| f as usize);
+            let held = from.and_then(|f| batch.data.get(f..f + note.len as usize));
+            match (held, fd) {
+                (Some(bytes), _) => files.append(note, Some(bytes))?,
+                (None, Some((_, file))) => files.append_from(note, file)?,
+                (None, None) => files.append(note, None)?,
+            }
         }
         files.flush()
     }
@@ -194,75 +203,68 @@ impl FileState {
         }
     }
 
-    /// Decides the outcome (`unfinished`: the run ends before the input did),
-    /// writes what a set-aside input leaves in the reject folder, logs and
-    /// reports it. Returns the report, and the input and fate for its source.
-    pub fn finish(mut self, job: &Job, unfinished: Option<String>) -> (FileReport, Input, Fate) {
+    /// Decides the outcome of its records (`unfinished`: the run ends
+    /// before the input did) and hands what is left to do to an `End`, which
+    /// `disposal` says how to finish.
+    pub fn into_end(
+        mut self,
+        job: &Arc<Job>,
+        unfinished: Option<String>,
+        disposal: Disposal,
+    ) -> End {
         if let Some(r) = &mut self.rejects
             && let Err(e) = r.flush()
         {
             error!(job = %job.name, file = %self.name, "cannot write reject files: {e}");
         }
-        let (outcome, fate) = if let Some(reason) = unfinished {
-            (Outcome::Unfinished { reason }, Fate::Unfinished)
+        let verdict = if let Some(reason) = unfinished {
+            Verdict::Unfinished { reason }
         } else if let Some((reason, set_aside)) = self.failed.take() {
             match set_aside {
-                true => self.set_aside(job, reason, false),
-                false => (Outcome::Unfinished { reason }, Fate::Unfinished),
+                // Unusable as a whole (a header) has nothing loaded; one that
+                // shrank while read has its records read before loaded.
+                true => Verdict::SetAside {
+                    rest: self.loaded + self.rejected > 0,
+                    reason,
+                },
+                false => Verdict::Unfinished { reason },
             }
         } else if let Some(reason) = self.stopped.take() {
-            self.set_aside(job, reason, true)
-        } else if self.loaded + self.rejected == 0 && self.prior_loaded + self.prior_rejected > 0 {
-            (Outcome::AlreadyLoaded, Fate::Loaded)
+            Verdict::SetAside { reason, rest: true }
         } else {
-            (Outcome::Done, Fate::Loaded)
+            let already =
+                self.loaded + self.rejected == 0 && self.prior_loaded + self.prior_rejected > 0;
+            Verdict::Loaded { already }
         };
-        let report = FileReport {
-            job: job.name.clone(),
-            file: self.name.clone(),
-            loaded: self.loaded,
-            rejected: self.rejected,
-            prior_loaded: self.prior_loaded,
-            prior_rejected: self.prior_rejected,
-            seconds: self.began.elapsed().as_secs_f64(),
-            outcome,
-        };
-        report.log();
-        (report, self.input, fate)
-    }
-
-    /// Writes `.rest` (with `rest`) and the note of why, for an input to be
-    /// set aside.
-    fn set_aside(&self, job: &Job, reason: String, rest: bool) -> (Outcome, Fate) {
-        if rest && let (Some(path), Some(start)) = (self.input.path(), &self.start) {
+        let taken = self.start.and_then(|start| {
+            let (snapshot, file) = start.file?;
             let mut done: Vec<(u64, u64)> = start.prior.iter().map(|r| (r.start, r.end)).collect();
             done.extend(&self.covered);
-            if let Err(e) = report::write_rest(job, &self.name, path, &start.preamble, done) {
-                error!(job = %job.name, file = %self.name, "cannot write the .rest file: {e}");
-            }
+            Some(Taken {
+                snapshot,
+                file,
+                preamble: start.preamble,
+                done,
+            })
+        });
+        End {
+            job: job.clone(),
+            report: FileReport {
+                job: job.name.clone(),
+                file: self.name.clone(),
+                loaded: self.loaded,
+                rejected: self.rejected,
+                prior_loaded: self.prior_loaded,
+                prior_rejected: self.prior_rejected,
+                seconds: self.began.elapsed().as_secs_f64(),
+                outcome: Outcome::Done,
+            },
+            input: self.input,
+            verdict,
+            taken,
+            disposal,
         }
-        if let Err(e) = rejects::note_failure(&job.reject_dir, &self.name, &reason) {
-            error!(job = %job.name, file = %self.name, "cannot write the reject notes: {e}");
-        }
-        let fate = Fate::SetAside {
-            reason: reason.clone(),
-        };
-        (Outcome::SetAside { reason }, fate)
     }
-}
-
-/// The bytes of the records a note covers: from the batch when it holds them,
-/// else from the file (a note from a quarantined or oversized record).
-fn record_bytes(batch: &Batch, input: &Input, note: &RejectNote) -> Option<Vec<u8>> {
-    let from = note.offset.checked_sub(batch.start)? as usize;
-    if let Some(b) = batch.data.get(from..from + note.len as usize) {
-        return Some(b.to_vec());
-    }
-    let mut bytes = vec![0u8; note.len as usize];
-    File::open(input.path()?)
-        .and_then(|f| f.read_exact_at(&mut bytes, note.offset))
-        .ok()?;
-    Some(bytes)
 }
 
 /// The inputs of one job in progress, by id.
@@ -346,6 +348,7 @@ mod tests {
     use super::*;
     use crate::protocol::LedgerRange;
     use crate::supervisor::fixtures::{self, batch};
+    use crate::supervisor::intake::{Fate, OnLoaded};
 
     fn note(offset: u64, len: u64) -> RejectNote {
         RejectNote {
@@ -359,12 +362,22 @@ mod tests {
         }
     }
 
-    /// `a.csv` = header + 4 records of 4 bytes; ranges [2, 10) committed earlier.
+    fn disposal(job: &Job, loaded: OnLoaded) -> Disposal {
+        Disposal {
+            loaded,
+            aside: Some(job.reject_dir.clone()),
+        }
+    }
+
+    /// `in/a.csv` = header + 4 records of 4 bytes, opened as the cutter does;
+    /// the range [2, 10) was committed earlier.
     fn started(d: &Path, job: &Job) -> (Files, FileId) {
         let path = d.join("in/a.csv");
         std::fs::write(&path, "x\n1,a\n2,b\n3,c\n4,d\n").unwrap();
+        let input = Input::File(path);
+        let opened = input.open().unwrap();
         let mut files = Files::default();
-        let (id, _) = files.open(Input::File(path));
+        let (id, _) = files.open(input);
         let prior = LedgerRange {
             start: 2,
             end: 10,
@@ -374,30 +387,43 @@ mod tests {
             rejects: vec![],
         };
         let start = FileStart {
-            source: "src".into(),
+            source: opened.key,
+            file: opened.file,
             preamble: b"x\n".to_vec(),
             prior: vec![prior],
             prior_rejects: vec![],
         };
-        files
-            .get_mut(id)
-            .unwrap()
-            .started(job, Box::new(start))
-            .unwrap();
+        let f = files.get_mut(id).unwrap();
+        f.started(job, Box::new(start)).unwrap();
         (files, id)
+    }
+
+    /// Ends `a.csv` after its two last records were loaded in this run.
+    fn loaded(d: &Path, job: &Arc<Job>, on: OnLoaded) -> End {
+        let (mut files, id) = started(d, job);
+        let f = files.get_mut(id).unwrap();
+        f.batch_done(job, &batch(10, b"3,c\n4,d\n"), 2, &[])
+            .unwrap();
+        f.cut(1);
+        let f = files.take_complete(id).expect("answered");
+        f.into_end(job, None, disposal(job, on))
     }
 
     #[test]
     fn over_max_errors_it_stops_and_the_rest_file_holds_what_no_run_committed() {
         let d = tempfile::tempdir().unwrap();
-        let job = fixtures::job(d.path(), "");
+        let job = Arc::new(fixtures::job(d.path(), ""));
         let (mut files, id) = started(d.path(), &job);
         let f = files.get_mut(id).unwrap();
         f.batch_done(&job, &batch(10, b"3,c\n"), 0, &[note(10, 4)])
             .unwrap();
         assert_eq!(f.stop_if_over(job.max_errors), None, "1 reject, max 1");
-        f.batch_done(&job, &batch(14, b"4,d\n"), 0, &[note(14, 4)])
-            .unwrap();
+        // Its bytes are not in the batch (an oversized range): read from the file.
+        let oversized = Batch {
+            end: 18,
+            ..batch(14, b"")
+        };
+        f.batch_done(&job, &oversized, 0, &[note(14, 4)]).unwrap();
         let reason = f.stop_if_over(job.max_errors).expect("2 > 1");
         assert!(reason.contains("max_errors = 1"), "{reason}");
         assert_eq!(f.stop_if_over(job.max_errors), None, "stopped once");
@@ -405,28 +431,93 @@ mod tests {
         assert!(files.take_complete(id).is_none(), "not cut yet");
         files.get_mut(id).unwrap().cut(2);
         let f = files.take_complete(id).expect("both batches answered");
-        let (report, _, fate) = f.finish(&job, None);
-        assert_eq!(fate, Fate::SetAside { reason });
-        assert_eq!(
-            (report.loaded, report.rejected, report.prior_loaded),
-            (0, 2, 2)
-        );
-        // Everything was committed by a run: the .rest holds the header only.
-        let rest = std::fs::read(job.reject_dir.join("a.csv.rest")).unwrap();
+        let ended = f
+            .into_end(&job, None, disposal(&job, OnLoaded::Delete))
+            .run();
+        assert_eq!(ended.fate, Fate::SetAside { reason });
+        let r = &ended.report;
+        assert_eq!((r.loaded, r.rejected, r.prior_loaded), (0, 2, 2));
+        // Everything was committed by a run: the .rest holds the header only,
+        // and is named so that the job's pattern (*) takes it back.
+        let rest = std::fs::read(job.reject_dir.join("a.rest.csv")).unwrap();
         assert_eq!(rest, b"x\n");
         let bad = std::fs::read(job.reject_dir.join("a.csv.bad")).unwrap();
         assert_eq!(bad, b"x\n3,c\n4,d\n");
+        assert!(job.reject_dir.join("a.csv").exists(), "moved aside");
+    }
+
+    #[test]
+    fn an_unchanged_file_is_archived_or_deleted_and_a_changed_one_never() {
+        let d = tempfile::tempdir().unwrap();
+        let job = Arc::new(fixtures::job(d.path(), ""));
+        let path = d.path().join("in/a.csv");
+        let archive = d.path().join("archive");
+        let ended = loaded(d.path(), &job, OnLoaded::Archive(archive.clone())).run();
+        assert_eq!(
+            (ended.fate, ended.report.outcome),
+            (Fate::Loaded, Outcome::Done)
+        );
+        assert!(!path.exists() && archive.join("a.csv").exists());
+        // Archived again under the same name: beside it, never over it.
+        let ended = loaded(d.path(), &job, OnLoaded::Archive(archive.clone())).run();
+        assert_eq!(ended.fate, Fate::Loaded);
+        assert_eq!(std::fs::read_dir(&archive).unwrap().count(), 2);
+
+        // Appended to after it was taken: set aside, the new bytes in .rest.
+        let end = loaded(d.path(), &job, OnLoaded::Delete);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut f, b"5,e\n").unwrap();
+        let ended = end.run();
+        assert!(
+            matches!(&ended.fate, Fate::SetAside { reason } if reason.contains("grew from 18 to 22")),
+            "{:?}",
+            ended.fate
+        );
+        let rest = std::fs::read(job.reject_dir.join("a.rest.csv")).unwrap();
+        assert_eq!(rest, b"x\n5,e\n");
+        assert!(!path.exists() && job.reject_dir.join("a.csv").exists());
+
+        // Rewritten in place: set aside as it is, no .rest.
+        let end = loaded(d.path(), &job, OnLoaded::Delete);
+        std::fs::write(&path, "x\n9,z\n").unwrap();
+        let ended = end.run();
+        assert!(
+            matches!(&ended.fate, Fate::SetAside { reason } if reason.contains("changed after it was taken"))
+        );
+        assert!(!job.reject_dir.join("a.rest2.csv").exists());
+
+        // Renamed over: ours is loaded; the new one is left to be taken.
+        let end = loaded(d.path(), &job, OnLoaded::Delete);
+        std::fs::write(d.path().join("in/b.tmp"), "x\n7,g\n").unwrap();
+        std::fs::rename(d.path().join("in/b.tmp"), &path).unwrap();
+        let ended = end.run();
+        assert_eq!(ended.fate, Fate::Loaded);
+        assert!(ended.retake);
+        assert_eq!(std::fs::read(&path).unwrap(), b"x\n7,g\n");
+
+        // Kept: stays, with what it was.
+        let ended = loaded(d.path(), &job, OnLoaded::Keep).run();
+        assert!(ended.kept.is_some() && path.exists());
     }
 
     #[test]
     fn outcomes_and_fates() {
         let d = tempfile::tempdir().unwrap();
-        let job = fixtures::job(d.path(), "");
+        let job = Arc::new(fixtures::job(d.path(), ""));
+        let keep = || disposal(&job, OnLoaded::Keep);
         // Nothing new, everything committed before: already loaded.
         let (mut files, id) = started(d.path(), &job);
         files.get_mut(id).unwrap().cut(0);
-        let (r, _, fate) = files.take_complete(id).unwrap().finish(&job, None);
-        assert_eq!((r.outcome, fate), (Outcome::AlreadyLoaded, Fate::Loaded));
+        let ended = files
+            .take_complete(id)
+            .unwrap()
+            .into_end(&job, None, keep())
+            .run();
+        assert_eq!(ended.report.outcome, Outcome::AlreadyLoaded);
+        assert_eq!(ended.fate, Fate::Loaded);
         // Unreadable: tried again later; an unusable header: set aside.
         for (set_aside, want) in [
             (false, Fate::Unfinished),
@@ -437,20 +528,20 @@ mod tests {
                 .get_mut(id)
                 .unwrap()
                 .cut_failed("r".into(), set_aside, 0);
-            let (_, _, fate) = files.take_complete(id).unwrap().finish(&job, None);
-            assert_eq!(fate, want);
+            let ended = files
+                .take_complete(id)
+                .unwrap()
+                .into_end(&job, None, keep())
+                .run();
+            assert_eq!(ended.fate, want);
         }
         // The run ends first.
         let (mut files, _) = started(d.path(), &job);
-        let left = files.take_all();
-        let (r, _, fate) = left
-            .into_iter()
-            .next()
-            .unwrap()
-            .finish(&job, Some("stop".into()));
-        assert_eq!(fate, Fate::Unfinished);
+        let left = files.take_all().into_iter().next().unwrap();
+        let ended = left.into_end(&job, Some("stop".into()), keep()).run();
+        assert_eq!(ended.fate, Fate::Unfinished);
         assert_eq!(
-            r.outcome,
+            ended.report.outcome,
             Outcome::Unfinished {
                 reason: "stop".into()
             }

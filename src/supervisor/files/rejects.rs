@@ -10,6 +10,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -84,6 +85,30 @@ impl RejectFiles {
                 self.bad.write_all(b"\n")?;
             }
         }
+        self.note(note, bytes.is_some())
+    }
+
+    /// Appends one note whose records' bytes are read from `file` at the
+    /// note's offset, a chunk at a time: a record rejected for its size
+    /// (up to the rest of a file) never sits in memory whole.
+    pub fn append_from(&mut self, note: &RejectNote, file: &File) -> io::Result<()> {
+        let mut buf = vec![0u8; (note.len as usize).min(1 << 20)];
+        let (mut at, end) = (note.offset, note.offset + note.len);
+        let mut last = b'\n';
+        while at < end {
+            let n = ((end - at) as usize).min(buf.len());
+            file.read_exact_at(&mut buf[..n], at)?;
+            self.bad.write_all(&buf[..n])?;
+            last = buf[n - 1];
+            at += n as u64;
+        }
+        if last != b'\n' {
+            self.bad.write_all(b"\n")?;
+        }
+        self.note(note, true)
+    }
+
+    fn note(&mut self, note: &RejectNote, bytes_saved: bool) -> io::Result<()> {
         let line = RejectLine {
             file: self.file.clone(),
             source: self.source.clone(),
@@ -94,7 +119,7 @@ impl RejectFiles {
             column: note.column.clone(),
             code: note.code.clone(),
             reason: note.reason.clone(),
-            bytes_saved: bytes.is_some(),
+            bytes_saved,
         };
         serde_json::to_writer(&mut self.jsonl, &line).map_err(io::Error::other)?;
         self.jsonl.write_all(b"\n")

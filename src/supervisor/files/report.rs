@@ -1,17 +1,10 @@
-//! What is said about an input at its end: the report (for the run's summary
-//! and the log line operators read) and, for an input set aside, the
-//! `.rest` file holding every record no run has committed.
+//! What is said about an input at its end: the report, for the run's
+//! summary and the log line operators read.
 //!
-//! Owns those two outputs; the decision is `FileState::finish`'s.
-
-use std::fs::{self, File};
-use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
-use std::path::Path;
+//! Owns the report's shape and its log line; the outcome is decided by
+//! `FileState::into_end` and `End::run`.
 
 use tracing::{info, warn};
-
-use crate::config::Job;
 
 /// How an input ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,36 +62,4 @@ impl FileReport {
             }
         }
     }
-}
-
-/// `<reject_dir>/<name>.rest`: `preamble`, then every byte range of the file
-/// at `path` outside `done` (the ranges committed by any run), in order.
-pub fn write_rest(
-    job: &Job,
-    name: &str,
-    path: &Path,
-    preamble: &[u8],
-    mut done: Vec<(u64, u64)>,
-) -> io::Result<()> {
-    let src = File::open(path)?;
-    let size = src.metadata()?.len();
-    done.sort();
-    fs::create_dir_all(&job.reject_dir)?;
-    let to = job.reject_dir.join(format!("{name}.rest"));
-    let mut out = io::BufWriter::new(File::create(&to)?);
-    out.write_all(preamble)?;
-    let mut at = preamble.len() as u64;
-    let mut buf = vec![0u8; 1 << 20];
-    for (s, e) in done.into_iter().chain([(size, size)]) {
-        while at < s {
-            let n = ((s - at) as usize).min(buf.len());
-            src.read_exact_at(&mut buf[..n], at)?;
-            out.write_all(&buf[..n])?;
-            at += n as u64;
-        }
-        at = at.max(e);
-    }
-    out.flush()?;
-    info!(job = %job.name, file = %name, rest = %to.display(), "records not loaded were written to the .rest file");
-    Ok(())
 }

@@ -23,6 +23,7 @@ use crate::supervisor::event::{CutEvent, Event, FileId, FileStart};
 
 use super::Input;
 use super::batcher::Batcher;
+use super::identity::Shrank;
 use super::records::Scan;
 
 /// Read size; also the unit in which a header is looked for.
@@ -55,6 +56,16 @@ pub(super) enum CutError {
 
 impl From<io::Error> for CutError {
     fn from(e: io::Error) -> Self {
+        // A file that shrank is not the one identified: reading it again
+        // would load it as a new file, twice for what was loaded already.
+        if let Some(s) = e.get_ref().and_then(|e| e.downcast_ref::<Shrank>()) {
+            return CutError::Failed {
+                reason: format!(
+                    "{s}: the records read before are loaded; what it holds beyond them is in the .rest file"
+                ),
+                set_aside: true,
+            };
+        }
         CutError::Failed {
             reason: format!("reading failed: {e}"),
             set_aside: false,
@@ -130,15 +141,14 @@ impl Run<'_> {
         let Format::Csv(csv) = &self.cutter.job.format;
         let input = &self.task.input;
         let t0 = std::time::Instant::now();
-        let id = input.identify()?;
+        let opened = input.open()?;
         let hashed = t0.elapsed();
-        let prior = match id.may_be_committed {
-            true => self.ledger(&id.key)?,
+        let prior = match opened.may_be_committed {
+            true => self.ledger(&opened.key)?,
             false => Vec::new(),
         };
         tracing::debug!(file = %input.name(), ?hashed, ledger = ?(t0.elapsed() - hashed), committed = prior.len(), "input identified");
-        let source = id.key;
-        let mut reader = self.task.input.open()?;
+        let (source, mut reader) = (opened.key, opened.reader);
         let (head, pre) = read_head(csv, &mut reader, self.cutter.job.max_record_bytes)?;
         let layout = format::layout(self.cutter.job.columns.as_deref(), pre.header.as_deref())
             .map_err(|e| CutError::Failed {
@@ -146,12 +156,13 @@ impl Run<'_> {
                 set_aside: true,
             })?;
         let data_start = pre.data_start as usize;
-        let prior_rejects = match input.path() {
-            Some(path) => reject_bytes(path, &prior)?,
+        let prior_rejects = match &opened.file {
+            Some((_, file)) => reject_bytes(file, &prior)?,
             None => Vec::new(),
         };
         let start = FileStart {
             source: source.clone(),
+            file: opened.file,
             preamble: head[..data_start].to_vec(),
             prior: prior.clone(),
             prior_rejects,
@@ -263,15 +274,11 @@ fn read_head(
 }
 
 /// The original bytes of the records behind earlier runs' reject notes.
-fn reject_bytes(
-    path: &std::path::Path,
-    prior: &[LedgerRange],
-) -> Result<Vec<(RejectNote, Vec<u8>)>, CutError> {
+fn reject_bytes(f: &File, prior: &[LedgerRange]) -> Result<Vec<(RejectNote, Vec<u8>)>, CutError> {
     let notes: Vec<&RejectNote> = prior.iter().flat_map(|r| &r.rejects).collect();
     if notes.is_empty() {
         return Ok(Vec::new());
     }
-    let f = File::open(path)?;
     let mut out = Vec::with_capacity(notes.len());
     for note in notes {
         let mut bytes = vec![0u8; note.len as usize];

@@ -21,23 +21,21 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use tracing::warn;
 
-use tracing::error;
-
 use super::identity::FileFingerprint;
-use super::{Announce, Fate, Found, Input, Source};
+use super::{Accept, Announce, Disposal, Fate, Found, Input, Kept, OnLoaded, Source};
 use crate::config::{self, Job, OnDone};
 
 /// A landing directory as a job's source.
 pub struct DirSource {
     cfg: config::DirSource,
-    job: String,
     reject_dir: PathBuf,
     rescan: Duration,
     once: bool,
     watch: Option<DirWatch>,
-    /// Files taken and not yet let go (kept in place, or in progress): a
-    /// rescan that finds one unchanged does not take it again.
-    known: HashMap<PathBuf, FileFingerprint>,
+    /// Files taken and not yet let go: a rescan that finds one unchanged
+    /// does not take it again. Those loaded and kept in place also have what
+    /// they were, so that a later change is told from a new file.
+    known: HashMap<PathBuf, (FileFingerprint, Option<Kept>)>,
 }
 
 impl DirSource {
@@ -46,7 +44,6 @@ impl DirSource {
     pub fn new(cfg: &config::DirSource, job: &Job, rescan: Duration, once: bool) -> Self {
         DirSource {
             cfg: cfg.clone(),
-            job: job.name.clone(),
             reject_dir: job.reject_dir.clone(),
             rescan,
             once,
@@ -62,82 +59,61 @@ impl Source for DirSource {
         Ok(())
     }
 
-    fn accept(&mut self, input: &Input) -> bool {
+    fn accept(&mut self, input: &Input) -> Accept {
         let Some(path) = input.path() else {
-            return false;
+            return Accept::Skip;
         };
         let Ok(meta) = std::fs::metadata(path) else {
-            return false;
+            return Accept::Skip;
         };
         let fp = FileFingerprint::of(&meta);
-        if self.known.get(path) == Some(&fp) {
-            return false;
+        match self.known.get(path) {
+            Some((seen, _)) if *seen == fp => Accept::Skip,
+            // Loaded and kept, changed since: its records are loaded already.
+            Some((_, Some(kept))) => {
+                let kept = kept.clone();
+                self.known.insert(path.to_path_buf(), (fp, None));
+                Accept::Changed(kept)
+            }
+            _ => {
+                self.known.insert(path.to_path_buf(), (fp, None));
+                Accept::Take
+            }
         }
-        self.known.insert(path.to_path_buf(), fp);
-        true
     }
 
-    fn settle(&mut self, input: &Input, fate: &Fate) {
+    fn disposal(&self) -> Disposal {
+        Disposal {
+            loaded: match self.cfg.on_done {
+                OnDone::Keep => OnLoaded::Keep,
+                OnDone::Delete => OnLoaded::Delete,
+                OnDone::Archive => OnLoaded::Archive(self.cfg.archive_dir.clone()),
+            },
+            aside: Some(self.reject_dir.clone()),
+        }
+    }
+
+    fn settled(&mut self, input: &Input, _fate: &Fate, kept: Option<Kept>) {
         let Some(path) = input.path() else {
             return;
         };
-        let (job, name) = (&self.job, input.name());
-        let moved = match fate {
-            Fate::Loaded => match self.cfg.on_done {
-                // Stays known, so a rescan does not take it again.
-                OnDone::Keep => return,
-                OnDone::Delete => std::fs::remove_file(path).map(|()| None),
-                OnDone::Archive => move_into(path, &self.cfg.archive_dir).map(Some),
-            },
-            Fate::SetAside { reason } => match move_into(path, &self.reject_dir) {
-                Ok(to) => {
-                    warn!(job = %job, file = %name, to = %to.display(), "file set aside: {reason}");
-                    Ok(Some(to))
-                }
-                Err(e) => {
-                    error!(job = %job, file = %name, "cannot set the file aside ({reason}): {e}");
-                    Ok(None)
-                }
-            },
-            // Read again when a rescan finds it.
-            Fate::Unfinished => Ok(None),
-        };
-        if let Err(e) = moved {
-            error!(job = %job, file = %name, "cannot {:?} the loaded file: {e}", self.cfg.on_done);
+        match kept {
+            // Stays known as it was loaded, so a rescan does not take it again.
+            Some(k) => {
+                self.known
+                    .insert(path.to_path_buf(), (k.snapshot.seen, Some(k)));
+            }
+            // Moved away, or to be read again when a rescan finds it.
+            None => {
+                self.known.remove(path);
+            }
         }
-        self.known.remove(path);
     }
 
     fn stop(&mut self) {
         if let Some(w) = self.watch.take() {
             w.stop();
         }
-    }
-}
-
-/// Moves `path` into `dir` (created if missing), never overwriting: a name
-/// already taken gets a timestamp suffix. Returns the new path.
-fn move_into(path: &Path, dir: &Path) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    let mut to = dir.join(&name);
-    if to.exists() {
-        let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S%.3f");
-        to = dir.join(format!("{name}.{stamp}"));
-    }
-    match std::fs::rename(path, &to) {
-        Ok(()) => Ok(to),
-        // Another filesystem: copy, then remove the original.
-        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
-            std::fs::copy(path, &to)?;
-            std::fs::remove_file(path)?;
-            Ok(to)
-        }
-        Err(e) => Err(e),
     }
 }
 
@@ -363,52 +339,63 @@ mod tests {
         DirSource::new(dir, &job, Duration::from_secs(60), true)
     }
 
+    fn kept(path: &Path) -> Kept {
+        let f = super::super::identity::open_file(path).unwrap();
+        Kept {
+            snapshot: f.snapshot,
+            preamble: b"x\n".to_vec(),
+        }
+    }
+
     #[test]
-    fn a_file_is_taken_once_until_it_changes_or_is_let_go() {
+    fn a_file_is_taken_once_until_it_is_let_go_and_a_kept_one_that_changes_is_told() {
         let d = tempfile::tempdir().unwrap();
         let mut src = source(d.path(), OnDone::Keep);
         let path = d.path().join("in/a.csv");
         std::fs::write(&path, "x\n1\n").unwrap();
         let input = Input::File(path.clone());
-        assert!(src.accept(&input));
-        assert!(!src.accept(&input), "announced again by a rescan: not new");
-        // Kept in place after loading: still known.
-        src.settle(&input, &Fate::Loaded);
+        assert_eq!(src.accept(&input), Accept::Take);
+        assert_eq!(
+            src.accept(&input),
+            Accept::Skip,
+            "announced again by a rescan"
+        );
+        // Loaded and kept in place: still known, unchanged.
+        let k = kept(&path);
+        src.settled(&input, &Fate::Loaded, Some(k.clone()));
         assert!(path.exists());
-        assert!(!src.accept(&input));
-        // Changed: new.
+        assert_eq!(src.accept(&input), Accept::Skip);
+        // Changed since: not a new file to load whole.
         std::fs::write(&path, "x\n1\n2\n").unwrap();
-        assert!(src.accept(&input));
-        // Unfinished: forgotten, so the next rescan takes it again.
-        src.settle(&input, &Fate::Unfinished);
-        assert!(src.accept(&input));
-        assert!(!src.accept(&Input::File(d.path().join("in/missing.csv"))));
+        assert_eq!(src.accept(&input), Accept::Changed(k));
+        assert_eq!(src.accept(&input), Accept::Skip, "told once");
+        // Set aside (or unfinished): forgotten, so a new file there is new.
+        src.settled(&input, &Fate::Unfinished, None);
+        assert_eq!(src.accept(&input), Accept::Take);
+        let missing = Input::File(d.path().join("in/missing.csv"));
+        assert_eq!(src.accept(&missing), Accept::Skip);
     }
 
     #[test]
-    fn settle_archives_deletes_or_sets_aside() {
+    fn disposal_follows_on_done() {
         let d = tempfile::tempdir().unwrap();
-        let mut archive = source(d.path(), OnDone::Archive);
-        let a = d.path().join("in/a.csv");
-        std::fs::write(&a, "x\n").unwrap();
-        archive.settle(&Input::File(a.clone()), &Fate::Loaded);
-        assert!(!a.exists() && d.path().join("archive/a.csv").exists());
-        // The same name again: archived beside it, never over it.
-        std::fs::write(&a, "y\n").unwrap();
-        archive.settle(&Input::File(a.clone()), &Fate::Loaded);
-        let archived = std::fs::read_dir(d.path().join("archive")).unwrap().count();
-        assert_eq!(archived, 2);
-
-        let mut delete = source(d.path(), OnDone::Delete);
-        std::fs::write(&a, "x\n").unwrap();
-        delete.settle(&Input::File(a.clone()), &Fate::Loaded);
-        assert!(!a.exists());
-
-        std::fs::write(&a, "x\n").unwrap();
-        let aside = Fate::SetAside {
-            reason: "too many rejects".into(),
-        };
-        delete.settle(&Input::File(a.clone()), &aside);
-        assert!(!a.exists() && d.path().join("rejects/a.csv").exists());
+        let of = |on_done| source(d.path(), on_done).disposal();
+        let aside = Some(d.path().join("rejects"));
+        let archive = OnLoaded::Archive(d.path().join("archive"));
+        assert_eq!(
+            of(OnDone::Archive),
+            Disposal {
+                loaded: archive,
+                aside: aside.clone()
+            }
+        );
+        assert_eq!(of(OnDone::Delete).loaded, OnLoaded::Delete);
+        assert_eq!(
+            of(OnDone::Keep),
+            Disposal {
+                loaded: OnLoaded::Keep,
+                aside
+            }
+        );
     }
 }

@@ -6,26 +6,21 @@
 
 use std::path::PathBuf;
 
-use tracing::warn;
-
-use super::{Announce, Fate, Found, Input, Source};
+use super::{Accept, Announce, Disposal, Fate, Found, Input, Kept, OnLoaded, Source};
 
 pub struct Listed {
-    job: String,
     inputs: Vec<Input>,
 }
 
 impl Listed {
-    pub fn files(job: &str, paths: &[PathBuf]) -> Self {
+    pub fn files(paths: &[PathBuf]) -> Self {
         Listed {
-            job: job.to_string(),
             inputs: paths.iter().cloned().map(Input::File).collect(),
         }
     }
 
-    pub fn stdin(job: &str) -> Self {
+    pub fn stdin() -> Self {
         Listed {
-            job: job.to_string(),
             inputs: vec![Input::Stdin],
         }
     }
@@ -42,16 +37,19 @@ impl Source for Listed {
         Ok(())
     }
 
-    fn accept(&mut self, _input: &Input) -> bool {
-        true
+    fn accept(&mut self, _input: &Input) -> Accept {
+        Accept::Take
     }
 
-    fn settle(&mut self, input: &Input, fate: &Fate) {
-        // Named by the user: never moved; the reject files say the rest.
-        if let Fate::SetAside { reason } = fate {
-            warn!(job = %self.job, file = %input.name(), "file stopped: {reason}");
+    /// Named by the user: never moved; the reject files say the rest.
+    fn disposal(&self) -> Disposal {
+        Disposal {
+            loaded: OnLoaded::Keep,
+            aside: None,
         }
     }
+
+    fn settled(&mut self, _input: &Input, _fate: &Fate, _kept: Option<Kept>) {}
 
     fn stop(&mut self) {}
 }
@@ -65,7 +63,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let (a, b) = (d.path().join("a.csv"), d.path().join("b.csv"));
         std::fs::write(&a, "x\n").unwrap();
-        let mut src = Listed::files("j", &[a.clone(), b.clone()]);
+        let mut src = Listed::files(&[a.clone(), b.clone()]);
         let (tx, rx) = crossbeam_channel::unbounded();
         src.start(Box::new(move |f| tx.send(f).is_ok())).unwrap();
         let got: Vec<Found> = rx.try_iter().collect();
@@ -73,9 +71,9 @@ mod tests {
         assert_eq!(got[..2], want);
         assert_eq!(got[2], Found::Exhausted);
         let input = Input::File(a.clone());
-        assert!(src.accept(&input) && src.accept(&input));
-        src.settle(&input, &Fate::SetAside { reason: "r".into() });
-        src.settle(&input, &Fate::Loaded);
-        assert!(a.exists());
+        assert_eq!(src.accept(&input), Accept::Take);
+        assert_eq!(src.accept(&input), Accept::Take);
+        let disposal = src.disposal();
+        assert_eq!((disposal.loaded, disposal.aside), (OnLoaded::Keep, None));
     }
 }

@@ -18,15 +18,18 @@
 //! files or decide a file's counts: the job and `files` do that.
 //!
 //! ## How a new source plugs in
-//! 1. An `Input` variant for what it reads, with its `name`, its `identify`
-//!    (a stable ledger key, and whether an earlier run may have committed
-//!    ranges of it) and its `open` (the bytes from position 0; positions are
-//!    what the ledger's ranges count).
+//! 1. An `Input` variant for what it reads, with its `name` and its `open`:
+//!    a stable ledger key, whether an earlier run may have committed ranges
+//!    of it, and its bytes from position 0 (positions are what the ledger's
+//!    ranges count), read through one descriptor bounded by what was
+//!    identified.
 //! 2. A `Source` that finds inputs (`start`, announcing each through the
 //!    event loop, then `Found::Exhausted` if it is finite), decides whether
 //!    an announced input is read now (`accept`: a rescan announces files
-//!    again), and acts once every record of an input has an answer
-//!    (`settle`: archive, delete, let go, acknowledge).
+//!    again), says what becomes of a file at its end (`disposal`: archive,
+//!    delete, keep, set aside; `files/end.rs` does it off the event loop, to
+//!    a file that is still the one that was read), and hears how each input
+//!    ended (`settled`).
 //! 3. A `config::Source` variant, turned into the `Source` by `Intake::start`.
 //!
 //! Ledger gaps, batches, credit, redelivery, rejects and exactly once then
@@ -59,6 +62,7 @@ use crate::protocol::Batch;
 use crate::supervisor::event::{Event, FileId};
 
 use cutter::{Cutter, FileTask};
+pub use identity::{Change, Snapshot};
 
 /// One input the cutter reads from start to end.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,12 +73,17 @@ pub enum Input {
     Stdin,
 }
 
-/// What the ledger knows an input by.
-pub struct Identity {
+/// An input opened for reading, with what the ledger knows it by.
+pub struct Opened {
     /// The ledger key (`source` column).
     pub key: String,
     /// An earlier run may have committed ranges of it: ask the ledger first.
     pub may_be_committed: bool,
+    /// For a file: what it was when opened, and the one descriptor every
+    /// byte of it is read through (shared, for reads at offsets later).
+    pub file: Option<(Snapshot, Arc<File>)>,
+    /// Its bytes from position 0 (for a file, up to the snapshot's size).
+    pub reader: Box<dyn Read + Send>,
 }
 
 impl Input {
@@ -98,27 +107,26 @@ impl Input {
         }
     }
 
-    /// Its ledger key. A file's is its name, size and content hash, so the
-    /// same file dropped in again is recognised; standard input gets a new
-    /// one on every run.
-    pub fn identify(&self) -> io::Result<Identity> {
+    /// Opens it and identifies it. A file's key is its name, size and
+    /// content hash, so the same file dropped in again is recognised;
+    /// standard input gets a new one on every run.
+    pub fn open(&self) -> io::Result<Opened> {
         Ok(match self {
-            Input::File(path) => Identity {
-                key: identity::file_identity(path)?.0,
-                may_be_committed: true,
-            },
-            Input::Stdin => Identity {
+            Input::File(path) => {
+                let f = identity::open_file(path)?;
+                Opened {
+                    key: f.key,
+                    may_be_committed: true,
+                    file: Some((f.snapshot, f.file)),
+                    reader: Box::new(f.reader),
+                }
+            }
+            Input::Stdin => Opened {
                 key: identity::stdin_identity(),
                 may_be_committed: false,
+                file: None,
+                reader: Box::new(io::stdin()),
             },
-        })
-    }
-
-    /// Its bytes from position 0.
-    pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
-        Ok(match self {
-            Input::File(p) => Box::new(File::open(p)?),
-            Input::Stdin => Box::new(io::stdin()),
         })
     }
 }
@@ -146,14 +154,60 @@ pub enum Fate {
     Unfinished,
 }
 
+/// Whether an announced input is to be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Accept {
+    Take,
+    /// Known and unchanged, or not there any more.
+    Skip,
+    /// A file loaded and kept in place earlier has changed since: it must
+    /// not be loaded again whole (its records would be loaded twice).
+    Changed(Kept),
+}
+
+/// A file loaded and kept in place: what it was, and its preamble.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kept {
+    pub snapshot: Snapshot,
+    pub preamble: Vec<u8>,
+}
+
+/// What a source does with its files at their end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disposal {
+    pub loaded: OnLoaded,
+    /// Where a file set aside goes; `None`: it stays where it is.
+    pub aside: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OnLoaded {
+    Keep,
+    Delete,
+    Archive(PathBuf),
+}
+
+impl OnLoaded {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            OnLoaded::Keep => "keep",
+            OnLoaded::Delete => "delete",
+            OnLoaded::Archive(_) => "archive",
+        }
+    }
+}
+
 /// Where a job's inputs come from.
 pub trait Source: Send {
     /// Starts finding inputs; each goes to `announce`.
     fn start(&mut self, announce: Announce) -> io::Result<()>;
     /// Whether an announced input is to be read now.
-    fn accept(&mut self, input: &Input) -> bool;
-    /// Acts on an input's fate (archive, delete, set aside, keep, forget).
-    fn settle(&mut self, input: &Input, fate: &Fate);
+    fn accept(&mut self, input: &Input) -> Accept;
+    /// What to do with a file at its end (done off the event loop, by
+    /// `files`, and only to a file that is still the one that was read).
+    fn disposal(&self) -> Disposal;
+    /// An input ended with `fate`; `kept`: it stays in place, unchanged.
+    fn settled(&mut self, input: &Input, fate: &Fate, kept: Option<Kept>);
     /// Stops finding inputs.
     fn stop(&mut self);
 }
@@ -182,8 +236,8 @@ impl Intake {
         let (tasks, task_rx) = unbounded();
         let mut source: Box<dyn Source> = match &job.source {
             config::Source::Dir(d) => Box::new(dir::DirSource::new(d, &job, rescan, once)),
-            config::Source::Files(list) => Box::new(listed::Listed::files(&job.name, list)),
-            config::Source::Stdin => Box::new(listed::Listed::stdin(&job.name)),
+            config::Source::Files(list) => Box::new(listed::Listed::files(list)),
+            config::Source::Stdin => Box::new(listed::Listed::stdin()),
         };
         Cutter {
             job_index: index,
@@ -204,8 +258,11 @@ impl Intake {
     }
 
     /// Whether an announced input is to be read now (see `Source::accept`).
-    pub fn accept(&mut self, input: &Input) -> bool {
-        self.tasks.is_some() && self.source.accept(input)
+    pub fn accept(&mut self, input: &Input) -> Accept {
+        match self.tasks {
+            Some(_) => self.source.accept(input),
+            None => Accept::Skip,
+        }
     }
 
     /// Hands `input` to the cutter as `file`; `stop` cuts it short. False
@@ -217,8 +274,12 @@ impl Intake {
         tasks.send(FileTask { file, input, stop }).is_ok()
     }
 
-    pub fn settle(&mut self, input: &Input, fate: &Fate) {
-        self.source.settle(input, fate);
+    pub fn disposal(&self) -> Disposal {
+        self.source.disposal()
+    }
+
+    pub fn settled(&mut self, input: &Input, fate: &Fate, kept: Option<Kept>) {
+        self.source.settled(input, fate, kept);
     }
 
     /// The source said no more inputs will come.

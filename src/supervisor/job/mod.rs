@@ -31,8 +31,8 @@ use crate::process::ExitCause;
 use crate::protocol::{Batch, BatchDone, ErrorClass, FromWorker, WorkerSetup};
 
 use super::event::{CutEvent, Event, FileId};
-use super::files::{FileReport, Files};
-use super::intake::{Found, Input, Intake};
+use super::files::{End, Ended, FileReport, Files};
+use super::intake::{Accept, Found, Input, Intake};
 use super::ops::metrics::Metrics;
 use queue::Queue;
 use totals::Totals;
@@ -58,6 +58,10 @@ pub struct JobRun {
     queue: Queue,
     workers: Workers,
     totals: Totals,
+    /// Where inputs' ends run, off the loop; `None` once closed.
+    ender: Option<(Sender<End>, std::thread::JoinHandle<()>)>,
+    /// Ends sent and not yet back.
+    ending: usize,
     /// Inputs that ended, for the run's report.
     reports: Vec<FileReport>,
     failed: Option<(ErrorClass, String)>,
@@ -77,8 +81,11 @@ impl JobRun {
             ctx.once,
             ctx.rescan,
         )?;
+        let ender = super::files::spawn_ender(index, ctx.events.clone())?;
         Ok(JobRun {
             index,
+            ender: Some(ender),
+            ending: 0,
             workers: Workers::new(&cfg.name, cfg.workers, cfg.max_batch_attempts),
             cfg,
             ctx,
@@ -145,12 +152,78 @@ impl JobRun {
 
     fn take(&mut self, input: Input) {
         let busy = input.path().is_some_and(|p| self.files.reading(p));
-        if !self.active() || busy || !self.intake.accept(&input) {
+        if !self.active() || busy {
             return;
         }
-        let (id, stop) = self.files.open(input.clone());
-        if !self.intake.cut(id, input, stop) {
-            self.files.forget(id);
+        match self.intake.accept(&input) {
+            Accept::Skip => {}
+            Accept::Take => {
+                let (id, stop) = self.files.open(input.clone());
+                if !self.intake.cut(id, input, stop) {
+                    self.files.forget(id);
+                }
+            }
+            Accept::Changed(kept) => {
+                let Some(path) = input.path() else { return };
+                match End::of_kept(&self.cfg, path, kept, self.intake.disposal()) {
+                    Some(end) => self.end(end),
+                    // Another file at the path: new.
+                    None => self
+                        .intake
+                        .settled(&input, &super::intake::Fate::Unfinished, None),
+                }
+            }
+        }
+    }
+
+    /// Runs `end` off the loop; `ended` follows.
+    fn end(&mut self, end: End) {
+        let end = match &self.ender {
+            Some((tx, _)) => match tx.send(end) {
+                Ok(()) => {
+                    self.ending += 1;
+                    return;
+                }
+                Err(e) => e.0,
+            },
+            None => end,
+        };
+        // The loop is ending: done here.
+        self.ended(Box::new(end.run()));
+    }
+
+    /// An input's end is done: its source hears of it, the run's report too.
+    pub fn ended(&mut self, ended: Box<Ended>) {
+        let Ended {
+            report,
+            input,
+            fate,
+            kept,
+            retake,
+        } = *ended;
+        self.intake.settled(&input, &fate, kept);
+        self.reports.push(report);
+        if retake {
+            self.take(input);
+        }
+    }
+
+    /// An end sent off the loop came back.
+    pub fn end_returned(&mut self, ended: Box<Ended>) {
+        self.ending = self.ending.saturating_sub(1);
+        self.ended(ended);
+    }
+
+    /// Ends sent off the loop and not back yet.
+    pub fn ending(&self) -> usize {
+        self.ending
+    }
+
+    /// Waits for the ends already sent off the loop; later ones run inline.
+    pub fn close_ender(&mut self) {
+        if let Some((tx, thread)) = self.ender.take() {
+            drop(tx);
+            let _ = thread.join();
         }
     }
 
@@ -249,9 +322,8 @@ impl JobRun {
     /// Ends `file` if every batch of it has an answer.
     fn check_complete(&mut self, file: FileId) {
         if let Some(f) = self.files.take_complete(file) {
-            let (report, input, fate) = f.finish(&self.cfg, None);
-            self.intake.settle(&input, &fate);
-            self.reports.push(report);
+            let end = f.into_end(&self.cfg, None, self.intake.disposal());
+            self.end(end);
         }
     }
 
@@ -362,19 +434,20 @@ impl JobRun {
 
     /// `--once`: everything there was to load has an answer.
     pub fn finished(&self) -> bool {
-        self.failed.is_some()
+        (self.failed.is_some()
             || (self.intake.is_exhausted()
                 && self.files.is_empty()
                 && self.queue.batches() == 0
-                && self.in_flight() == 0)
+                && self.in_flight() == 0))
+            && self.ending == 0
     }
 
-    /// Inputs still in progress when the run ends: reported, left for next time.
+    /// Inputs still in progress when the run ends: reported, left for next
+    /// time (nothing is moved: this runs on the loop).
     pub fn abandon_files(&mut self, reason: &str) {
         for f in self.files.take_all() {
-            let (report, input, fate) = f.finish(&self.cfg, Some(reason.to_string()));
-            self.intake.settle(&input, &fate);
-            self.reports.push(report);
+            let end = f.into_end(&self.cfg, Some(reason.to_string()), self.intake.disposal());
+            self.ended(Box::new(end.run()));
         }
     }
 }
