@@ -1,8 +1,10 @@
-//! Landing directories: the `dir` source. A file counts as complete when
-//! inotify reports it closed after writing (CLOSE_WRITE) or renamed in
-//! (MOVED_TO); files found by the start-up scan or the slow periodic rescan
-//! (inotify misses events on network filesystems and on queue overflow) are
-//! taken once they have not changed for `settle`. A loaded file is archived,
+//! Landing directories: the `dir` source. A file counts as complete once it
+//! has not changed for `settle`, however it was noticed: inotify reporting
+//! it closed after writing (CLOSE_WRITE), the start-up scan, or the slow
+//! periodic rescan (inotify misses events on network filesystems and on
+//! queue overflow). A non-empty file renamed in (MOVED_TO) is taken at once:
+//! writing it under a hidden or other name and renaming it in is the way to
+//! hand over a file without waiting. A loaded file is archived,
 //! deleted or kept (`on_done`); one set aside moves to the reject folder.
 //!
 //! Owns the watching thread, which announces every complete matching file it
@@ -196,8 +198,10 @@ impl Watcher {
         if !self.scan(false) {
             return;
         }
+        // Often enough that a file is taken soon after it settled.
+        let settle_check = (self.settle / 2).clamp(Duration::from_millis(50), SETTLE_CHECK);
         let (mut next_rescan, mut next_settle) =
-            (Instant::now() + self.rescan, Instant::now() + SETTLE_CHECK);
+            (Instant::now() + self.rescan, Instant::now() + settle_check);
         while !self.stop.load(Ordering::Relaxed) {
             let mut overflow = false;
             if let Some(ino) = &inotify {
@@ -209,7 +213,8 @@ impl Watcher {
                             overflow = true;
                         } else if let Some(name) = ev.name {
                             let path = self.dir.join(name);
-                            if self.matches(&path) && !self.found(path) {
+                            let moved = ev.mask.contains(AddWatchFlags::IN_MOVED_TO);
+                            if self.matches(&path) && !self.noticed(path, moved) {
                                 return;
                             }
                         }
@@ -229,7 +234,7 @@ impl Watcher {
                 if !self.recheck_settling() {
                     return;
                 }
-                next_settle = now + SETTLE_CHECK;
+                next_settle = now + settle_check;
             }
         }
     }
@@ -253,6 +258,24 @@ impl Watcher {
         };
         // Hidden files are how writers commonly stage a file before renaming it in.
         !name.starts_with('.') && self.pattern.matches(name)
+    }
+
+    /// inotify saw `path` closed after writing, or renamed in (`moved`). A
+    /// writer may close a file and open it again (`>>` in a loop, some FTP
+    /// servers), so a closed file is taken only once it has not changed for
+    /// `settle`, as a scanned one is. A file renamed in is complete by the
+    /// usual convention and is taken at once, unless it is empty (`touch`
+    /// first, write next). False when nobody listens.
+    fn noticed(&mut self, path: PathBuf, moved: bool) -> bool {
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() && moved && m.len() > 0 => self.found(path),
+            Ok(m) if m.is_file() => {
+                let mtime = m.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                self.settling.insert(path, mtime);
+                true
+            }
+            _ => true,
+        }
     }
 
     /// Reports `path` if it is (still) a regular file; false when nobody listens.
