@@ -20,7 +20,7 @@ pub(super) fn check(config_path: &Path, connect: bool, format: LogFormat) -> u8 
     for (name, job) in &cfg.jobs {
         let source = match &job.source {
             Source::Dir(d) => format!("dir {} ({})", d.path.display(), d.pattern),
-            Source::Stdin => "stdin".to_string(),
+            Source::Stdin { .. } => "stdin".to_string(),
             Source::Files(_) => "files".to_string(),
         };
         let columns = match &job.columns {

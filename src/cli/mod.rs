@@ -50,6 +50,11 @@ pub enum Command {
         /// Files to load; `-` reads standard input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// A stable name for standard input (`-`): loading the same bytes
+        /// under the same name again loads only what is missing. Without it,
+        /// every read of standard input is a new source.
+        #[arg(long, value_name = "NAME")]
+        source_name: Option<String>,
     },
     /// Validate the configuration without touching any database.
     Check {
@@ -103,7 +108,12 @@ pub fn main() -> ExitCode {
     let format = cli.log_format;
     let code = match &cli.command {
         Command::Run { config, once } => run::run(config, *once, format),
-        Command::Load { config, job, files } => run::load(config, job, files, format),
+        Command::Load {
+            config,
+            job,
+            files,
+            source_name,
+        } => run::load(config, job, files, source_name.as_deref(), format),
         Command::Check { config, connect } => check::check(config, *connect, format),
         Command::Status { config, json } => status::status(config, *json),
         Command::Worker => return ExitCode::from(crate::worker::run() as u8),

@@ -43,7 +43,13 @@ pub(super) fn run(config_path: &Path, once: bool, format: LogFormat) -> u8 {
     }
 }
 
-pub(super) fn load(config_path: &Path, job: &str, files: &[PathBuf], format: LogFormat) -> u8 {
+pub(super) fn load(
+    config_path: &Path,
+    job: &str,
+    files: &[PathBuf],
+    source_name: Option<&str>,
+    format: LogFormat,
+) -> u8 {
     let Some(mut cfg) = load_config(config_path) else {
         return exit::CONFIG;
     };
@@ -63,7 +69,7 @@ pub(super) fn load(config_path: &Path, job: &str, files: &[PathBuf], format: Log
         );
         return exit::CONFIG;
     };
-    chosen.source = match input_source(files) {
+    chosen.source = match input_source(files, source_name) {
         Ok(s) => s,
         Err(msg) => {
             eprintln!("ingestd: {msg}");
@@ -107,14 +113,26 @@ pub(super) fn load(config_path: &Path, job: &str, files: &[PathBuf], format: Log
     }
 }
 
-fn input_source(files: &[PathBuf]) -> Result<Source, String> {
+fn input_source(files: &[PathBuf], source_name: Option<&str>) -> Result<Source, String> {
     let stdin = files.iter().any(|f| f.as_os_str() == "-");
     if stdin {
-        return if files.len() == 1 {
-            Ok(Source::Stdin)
-        } else {
-            Err("`-` (standard input) cannot be mixed with files".into())
-        };
+        if files.len() > 1 {
+            return Err("`-` (standard input) cannot be mixed with files".into());
+        }
+        // It names the reject files too: a plain file name.
+        if let Some(n) = source_name
+            && (n.is_empty() || n.len() > 200 || n.starts_with('.') || n.contains(['/', '\0']))
+        {
+            return Err(format!(
+                "--source-name {n:?}: use a plain file name (no '/', not starting with '.', at most 200 bytes)"
+            ));
+        }
+        return Ok(Source::Stdin {
+            name: source_name.map(str::to_string),
+        });
+    }
+    if source_name.is_some() {
+        return Err("--source-name names standard input: use it with `-`".into());
     }
     let mut out = Vec::with_capacity(files.len());
     for f in files {

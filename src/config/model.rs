@@ -174,7 +174,12 @@ pub enum Source {
     /// A landing directory.
     Dir(DirSource),
     /// Standard input, read once (`ingestd load ... -`).
-    Stdin,
+    Stdin {
+        /// A stable name for it (`load --source-name`): the same bytes under
+        /// the same name are the same source, so a second run loads only what
+        /// the first did not. Without one, every read is a new source.
+        name: Option<String>,
+    },
     /// A fixed list of files, read once and kept (`ingestd load ... FILE...`).
     Files(Vec<PathBuf>),
 }

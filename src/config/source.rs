@@ -24,7 +24,7 @@ pub(crate) fn source(k: &str, raw: Spanned<RawSource>, base: &Path) -> Result<So
         raw::SourceKind::Dir => dir_source(&key, span, raw, base).map(Source::Dir),
         raw::SourceKind::Stdin => {
             only_for_dir(&key, &raw)?;
-            Ok(Source::Stdin)
+            Ok(Source::Stdin { name: None })
         }
     }
 }

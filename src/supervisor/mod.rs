@@ -141,6 +141,7 @@ pub fn run(config: Config, opts: RunOptions) -> Result<RunReport, SupervisorErro
         events: events_tx,
         once: opts.once,
         rescan: config.daemon.rescan_interval,
+        spool: config.daemon.state_dir.join("spool"),
     });
     let jobs: Vec<_> = config.jobs.values().cloned().collect();
     let mut sup = Supervisor::new(

@@ -30,6 +30,7 @@ mod rejects;
 mod rejects_pg;
 mod reload;
 mod secrets;
+mod stdin;
 mod systemd_unit;
 mod upsert_pg;
 
@@ -57,6 +58,7 @@ fn main() {
         rejects_pg::trials(),
         reload::trials(),
         secrets::trials(),
+        stdin::trials(),
         systemd_unit::trials(),
         upsert_pg::trials(),
     ]

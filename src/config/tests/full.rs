@@ -149,7 +149,7 @@ fn full_config_every_key() {
         sink_name: "local".into(),
         table: "feed".into(),
         reject_dir: conf.join("var/state/rejects/feed"),
-        source: Source::Stdin,
+        source: Source::Stdin { name: None },
         format: Format::Csv(CsvFormat::default()),
         columns: None,
         ..defaults_of(&orders)

@@ -375,7 +375,7 @@ mod tests {
         let path = d.join("in/a.csv");
         std::fs::write(&path, "x\n1,a\n2,b\n3,c\n4,d\n").unwrap();
         let input = Input::File(path);
-        let opened = input.open().unwrap();
+        let opened = input.open(&d.join("spool")).unwrap();
         let mut files = Files::default();
         let (id, _) = files.open(input);
         let prior = LedgerRange {

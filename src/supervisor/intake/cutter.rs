@@ -11,6 +11,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -43,6 +44,8 @@ pub struct Cutter {
     pub job: Arc<Job>,
     pub events: Sender<Event>,
     pub batches: Sender<(FileId, Batch)>,
+    /// Where standard input is copied before it is read (see `Input::open`).
+    pub spool: PathBuf,
 }
 
 pub(super) enum CutError {
@@ -141,7 +144,7 @@ impl Run<'_> {
         let Format::Csv(csv) = &self.cutter.job.format;
         let input = &self.task.input;
         let t0 = std::time::Instant::now();
-        let opened = input.open()?;
+        let opened = input.open(&self.cutter.spool)?;
         let hashed = t0.elapsed();
         let prior = match opened.may_be_committed {
             true => self.ledger(&opened.key)?,

@@ -12,7 +12,7 @@
 //! the path. Standard input gets a fresh identity on every run.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 use std::sync::Arc;
@@ -190,18 +190,45 @@ impl Read for Bounded {
     }
 }
 
-/// A new identity for one read of standard input.
-pub fn stdin_identity() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("stdin:{}:{}", std::process::id(), now.as_nanos())
+/// Copies standard input to an unnamed file in `dir` (gone when closed) and
+/// identifies that: `stdin:NAME:size:hash` with a `name`, else a key of its
+/// own for this read (`stdin:pid:time`).
+pub fn spool_stdin(dir: &Path, name: Option<&str>) -> io::Result<OpenedFile> {
+    std::fs::create_dir_all(dir)?;
+    let file = tempfile::tempfile_in(dir)?;
+    let mut out = io::BufWriter::with_capacity(1 << 20, &file);
+    io::copy(&mut io::stdin().lock(), &mut out)?;
+    out.flush()?;
+    drop(out);
+    let seen = FileFingerprint::of(&file.metadata()?);
+    let (hash, _) = hash_prefix(&file, seen.size)?;
+    let key = match name {
+        Some(n) => {
+            let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+            format!("stdin:{n}:{}:{hex}", seen.size)
+        }
+        None => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            format!("stdin:{}:{}", std::process::id(), now.as_nanos())
+        }
+    };
+    let file = Arc::new(file);
+    Ok(OpenedFile {
+        key,
+        snapshot: Snapshot { seen, hash },
+        reader: Bounded {
+            file: file.clone(),
+            pos: 0,
+            end: seen.size,
+        },
+        file,
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
     use super::*;
 
     fn key(p: &Path) -> String {

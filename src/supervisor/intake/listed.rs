@@ -19,9 +19,9 @@ impl Listed {
         }
     }
 
-    pub fn stdin() -> Self {
+    pub fn stdin(name: Option<String>) -> Self {
         Listed {
-            inputs: vec![Input::Stdin],
+            inputs: vec![Input::Stdin { name }],
         }
     }
 }

@@ -69,8 +69,8 @@ pub use identity::{Change, Snapshot};
 pub enum Input {
     /// A file that is complete: its bytes do not change while it is read.
     File(PathBuf),
-    /// Standard input, read once.
-    Stdin,
+    /// Standard input, read once; `name` gives it a stable identity.
+    Stdin { name: Option<String> },
 }
 
 /// An input opened for reading, with what the ledger knows it by.
@@ -94,7 +94,7 @@ impl Input {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| p.display().to_string()),
-            Input::Stdin => "stdin".to_string(),
+            Input::Stdin { name } => name.clone().unwrap_or_else(|| "stdin".into()),
         }
     }
 
@@ -103,30 +103,29 @@ impl Input {
     pub fn path(&self) -> Option<&Path> {
         match self {
             Input::File(p) => Some(p),
-            Input::Stdin => None,
+            Input::Stdin { .. } => None,
         }
     }
 
     /// Opens it and identifies it. A file's key is its name, size and
-    /// content hash, so the same file dropped in again is recognised;
-    /// standard input gets a new one on every run.
-    pub fn open(&self) -> io::Result<Opened> {
-        Ok(match self {
-            Input::File(path) => {
-                let f = identity::open_file(path)?;
-                Opened {
-                    key: f.key,
-                    may_be_committed: true,
-                    file: Some((f.snapshot, f.file)),
-                    reader: Box::new(f.reader),
-                }
-            }
-            Input::Stdin => Opened {
-                key: identity::stdin_identity(),
-                may_be_committed: false,
-                file: None,
-                reader: Box::new(io::stdin()),
-            },
+    /// content hash, so the same file dropped in again is recognised.
+    /// Standard input is first copied to an unnamed file in `spool` (so that
+    /// it is read like a file, and its rejected records and rest can be read
+    /// again); with a name its key is built the same way, without one it gets
+    /// a new key on every run.
+    pub fn open(&self, spool: &Path) -> io::Result<Opened> {
+        let (f, may_be_committed) = match self {
+            Input::File(path) => (identity::open_file(path)?, true),
+            Input::Stdin { name } => (
+                identity::spool_stdin(spool, name.as_deref())?,
+                name.is_some(),
+            ),
+        };
+        Ok(Opened {
+            key: f.key,
+            may_be_committed,
+            file: Some((f.snapshot, f.file)),
+            reader: Box::new(f.reader),
         })
     }
 }
@@ -229,21 +228,21 @@ impl Intake {
         job: Arc<Job>,
         events: Sender<Event>,
         depth: usize,
-        once: bool,
-        rescan: Duration,
+        (once, rescan, spool): (bool, Duration, PathBuf),
     ) -> io::Result<Intake> {
         let (batch_tx, batches) = bounded(depth.max(1));
         let (tasks, task_rx) = unbounded();
         let mut source: Box<dyn Source> = match &job.source {
             config::Source::Dir(d) => Box::new(dir::DirSource::new(d, &job, rescan, once)),
             config::Source::Files(list) => Box::new(listed::Listed::files(list)),
-            config::Source::Stdin => Box::new(listed::Listed::stdin()),
+            config::Source::Stdin { name } => Box::new(listed::Listed::stdin(name.clone())),
         };
         Cutter {
             job_index: index,
             job,
             events: events.clone(),
             batches: batch_tx,
+            spool,
         }
         .spawn(task_rx)?;
         source.start(Box::new(move |found| {

@@ -47,6 +47,8 @@ pub struct JobContext {
     pub events: Sender<Event>,
     pub once: bool,
     pub rescan: std::time::Duration,
+    /// Where standard input is copied before it is read.
+    pub spool: PathBuf,
 }
 
 pub struct JobRun {
@@ -78,8 +80,7 @@ impl JobRun {
             cfg.clone(),
             ctx.events.clone(),
             depth,
-            ctx.once,
-            ctx.rescan,
+            (ctx.once, ctx.rescan, ctx.spool.clone()),
         )?;
         let ender = super::files::spawn_ender(index, ctx.events.clone())?;
         Ok(JobRun {
