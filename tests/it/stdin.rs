@@ -38,11 +38,7 @@ fn killed_half_way(s: &Setup, input: &std::path::Path, name: Option<&str>) -> u6
     let mut child = start_load(s, input, name);
     let t0 = Instant::now();
     loop {
-        let n =
-            s.db.exists()
-                .then(|| sqlite_rows(&s.db, "orders"))
-                .unwrap_or(0);
-        if n > 0 {
+        if s.db.exists() && sqlite_rows(&s.db, "orders") > 0 {
             break;
         }
         assert!(
