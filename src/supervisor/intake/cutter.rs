@@ -170,11 +170,16 @@ impl Run<'_> {
             prior: prior.clone(),
             prior_rejects,
         };
+        let size = start.file.as_ref().map(|(snap, _)| snap.seen.size);
         if !self
             .cutter
             .event(self.task.file, CutEvent::Started(Box::new(start)))
         {
             return Err(CutError::Abandoned);
+        }
+        if size.is_some_and(|size| covered(&prior, pre.data_start, size)) {
+            // Every record is committed already: no need to read it again.
+            return Ok(());
         }
         let job = &self.cutter.job;
         let batcher = Batcher::new(
@@ -240,6 +245,19 @@ impl Run<'_> {
     }
 }
 
+/// Whether the committed ranges (sorted by start) cover `[from, to)` without
+/// a gap: then every record there was loaded or rejected by an earlier run.
+fn covered(ranges: &[LedgerRange], from: u64, to: u64) -> bool {
+    let mut at = from;
+    for r in ranges {
+        if r.start > at {
+            return false;
+        }
+        at = at.max(r.end);
+    }
+    at >= to
+}
+
 /// Reads until the preamble (BOM, skipped lines, header) is complete.
 fn read_head(
     csv: &CsvFormat,
@@ -290,4 +308,31 @@ fn reject_bytes(f: &File, prior: &[LedgerRange]) -> Result<Vec<(RejectNote, Vec<
     }
     out.sort_by_key(|(n, _)| n.offset);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(start: u64, end: u64) -> LedgerRange {
+        LedgerRange {
+            start,
+            end,
+            first_line: 1,
+            loaded: 1,
+            rejected: 0,
+            rejects: vec![],
+        }
+    }
+
+    #[test]
+    fn only_a_gapless_cover_skips_the_read() {
+        let ranges = [range(10, 20), range(20, 35), range(35, 50)];
+        assert!(covered(&ranges, 10, 50));
+        assert!(!covered(&ranges, 10, 51), "bytes after the last range");
+        assert!(!covered(&ranges, 5, 50), "bytes before the first range");
+        assert!(!covered(&[range(10, 20), range(21, 50)], 10, 50), "a gap");
+        assert!(covered(&[], 10, 10), "no data at all");
+        assert!(!covered(&[], 10, 11));
+    }
 }
