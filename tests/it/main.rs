@@ -11,6 +11,7 @@
 
 mod support;
 
+mod big_archive;
 mod chaos_pg;
 mod chaos_sqlite;
 mod config_error_pg;
@@ -41,6 +42,7 @@ fn main() {
     // around them instead of leaving two long ones for the end.
     let trials = [
         chaos_pg::trials(),
+        big_archive::trials(),
         daemon_signals::trials(),
         chaos_sqlite::trials(),
         hostile_landing::trials(),

@@ -25,6 +25,9 @@ pub enum Need {
     Oracle,
     /// systemd's own analyzer (`systemd-analyze`).
     SystemdAnalyze,
+    /// A tmpfs at `/dev/shm` with room for a 2 GiB file, on another
+    /// filesystem than the test's temporary folders.
+    Tmpfs,
 }
 
 /// Why a need is not met, and whether that fails the trial.
@@ -42,6 +45,7 @@ impl Need {
         static TLS: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static ORACLE: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static ANALYZE: OnceLock<Result<(), Unmet>> = OnceLock::new();
+        static TMPFS: OnceLock<Result<(), Unmet>> = OnceLock::new();
         let require_pg = |reason: String| Unmet {
             reason,
             required: super::pg::required(),
@@ -77,6 +81,12 @@ impl Need {
                             .into(),
                         required: false,
                     })
+            }),
+            Need::Tmpfs => TMPFS.get_or_init(|| {
+                super::tmpfs_beside_disk().map_err(|reason| Unmet {
+                    reason,
+                    required: false,
+                })
             }),
             Need::SystemdAnalyze => ANALYZE.get_or_init(|| {
                 let found = std::process::Command::new("systemd-analyze")

@@ -37,3 +37,26 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// `/dev/shm` as a tmpfs with 3 GiB free, on another device than the
+/// system's temporary folder: else why not.
+pub fn tmpfs_beside_disk() -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let shm = std::path::Path::new("/dev/shm");
+    let st = nix::sys::statfs::statfs(shm).map_err(|e| format!("no /dev/shm: {e}"))?;
+    if st.filesystem_type() != nix::sys::statfs::TMPFS_MAGIC {
+        return Err("/dev/shm is not a tmpfs".into());
+    }
+    let free = st.blocks_available() as u64 * st.block_size() as u64;
+    if free < 3 << 30 {
+        return Err(format!(
+            "/dev/shm has {} MiB free, 3 GiB needed",
+            free >> 20
+        ));
+    }
+    let dev = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+    if dev(shm) == dev(&std::env::temp_dir()) {
+        return Err("/dev/shm is on the same filesystem as the temporary folder".into());
+    }
+    Ok(())
+}
