@@ -17,6 +17,7 @@ mod config_error_pg;
 mod config_errors;
 mod daemon_signals;
 mod file_lifecycle;
+mod long_rejects;
 mod oracle_chaos;
 mod oracle_client;
 mod oracle_rejects;
@@ -41,6 +42,7 @@ fn main() {
         chaos_pg::trials(),
         daemon_signals::trials(),
         chaos_sqlite::trials(),
+        long_rejects::trials(),
         pg_sessions::trials(),
         pg_sink_rejects::trials(),
         pg_sink_faults::trials(),
