@@ -198,8 +198,9 @@ pub fn range_from_row(ints: [i64; 5], rejects: &str) -> Result<LedgerRange, Stri
         first_line: first_line.map_err(|_| bad("first_line"))?,
         loaded: loaded.map_err(|_| bad("rows_loaded"))?,
         rejected: rejected.map_err(|_| bad("rows_rejected"))?,
-        rejects: decode_rejects(rejects)
-            .map_err(|e| format!("the ledger's rejects column is not a JSON list of notes: {e}"))?,
+        rejects: decode_rejects(rejects).map_err(|e| {
+            format!("the ledger's rejects column is not the JSON of reject notes: {e}")
+        })?,
     })
 }
 
