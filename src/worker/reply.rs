@@ -11,7 +11,8 @@
 //! caller gets `ReplyError::TooLarge` and answers with a small `Fatal`,
 //! which stops the job with the reason.
 //!
-//! Owns the splitting and the size checks; what to answer is `serve`'s.
+//! Owns the splitting and the size checks; must not decide what to answer
+//! (`answer` in `mod.rs` does) or touch the sink.
 
 use std::io::Write;
 

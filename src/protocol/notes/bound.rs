@@ -22,6 +22,9 @@
 //! larger than that goes alone. The ledger row's JSON is bounded by
 //! `json(n)`: 224 MB at 1,000,000 notes, under the 1 GB that PostgreSQL and
 //! SQLite take in one value.
+//!
+//! Owns the formulas and their proof; must not stand in for the check: the
+//! frame writer still refuses what is over (see `worker::reply`).
 
 use super::{LABELS_BUDGET, REASON_MAX, REASONS_BUDGET};
 

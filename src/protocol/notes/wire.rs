@@ -12,7 +12,8 @@
 //! and code repeat on most: stored once, they cost an index per note, which
 //! is what lets `bound.rs` bound a batch's answer at 1,000,000 notes.
 //! In memory notes stay `RejectNote`s, so neither side's code sees this.
-//! Owns this shape only; `fit` decides the texts.
+//! Owns this shape only: `fit` decides the texts, and this must not change
+//! a note's numbers or order.
 
 use std::collections::HashMap;
 
