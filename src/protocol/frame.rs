@@ -4,7 +4,8 @@ use std::io::{self, Read, Write};
 
 use serde::{Serialize, de::DeserializeOwned};
 
-/// Largest frame either side accepts: a batch's byte cap plus headroom.
+/// Largest frame either side accepts: a batch's byte cap (64 MiB) plus
+/// headroom. Answers stay under it by construction (`notes::bound`).
 pub const MAX_FRAME: usize = 80 << 20;
 
 #[derive(Debug, thiserror::Error)]
@@ -13,8 +14,8 @@ pub enum FrameError {
     Read(#[source] io::Error),
     #[error("writing a frame: {0}")]
     Write(#[source] io::Error),
-    #[error("frame of {0} bytes is larger than the {MAX_FRAME}-byte limit")]
-    TooLarge(usize),
+    #[error("a frame of {len} bytes is larger than the {limit}-byte limit")]
+    TooLarge { len: usize, limit: usize },
     #[error("decoding a frame: {0}")]
     Decode(#[source] postcard::Error),
     #[error("encoding a frame: {0}")]
@@ -50,7 +51,8 @@ impl<R: Read> FrameReader<R> {
         }
         let len = u32::from_le_bytes(len) as usize;
         if len > MAX_FRAME {
-            return Err(FrameError::TooLarge(len));
+            let limit = MAX_FRAME;
+            return Err(FrameError::TooLarge { len, limit });
         }
         self.buf.clear();
         self.buf.resize(len, 0);
@@ -70,24 +72,36 @@ impl<R: Read> FrameReader<R> {
 pub struct FrameWriter<W> {
     inner: W,
     buf: Vec<u8>,
+    limit: usize,
 }
 
 impl<W: Write> FrameWriter<W> {
     pub fn new(inner: W) -> Self {
+        Self::with_limit(inner, MAX_FRAME)
+    }
+
+    /// A writer refusing frames over `limit` (at most `MAX_FRAME`): for
+    /// tests of what happens to an answer that does not fit.
+    pub fn with_limit(inner: W, limit: usize) -> Self {
         FrameWriter {
             inner,
             buf: Vec::new(),
+            limit: limit.min(MAX_FRAME),
         }
     }
 
+    /// Encodes and writes `msg`; nothing is written when it is too large,
+    /// so the stream stays usable for another message.
     pub fn write<T: Serialize>(&mut self, msg: &T) -> Result<(), FrameError> {
         self.buf.clear();
         self.buf.extend_from_slice(&[0; 4]);
         let buf = std::mem::take(&mut self.buf);
         self.buf = postcard::to_extend(msg, buf).map_err(FrameError::Encode)?;
         let len = self.buf.len() - 4;
-        if len > MAX_FRAME {
-            return Err(FrameError::TooLarge(len));
+        if len > self.limit {
+            self.buf = Vec::new();
+            let limit = self.limit;
+            return Err(FrameError::TooLarge { len, limit });
         }
         self.buf[..4].copy_from_slice(&(len as u32).to_le_bytes());
         self.inner.write_all(&self.buf).map_err(FrameError::Write)?;
@@ -119,7 +133,31 @@ mod tests {
     fn oversized_length_is_refused_before_allocating() {
         let bytes = (u32::MAX).to_le_bytes();
         let mut r = FrameReader::new(&bytes[..]);
-        assert!(matches!(r.read::<Vec<u8>>(), Err(FrameError::TooLarge(_))));
+        assert!(matches!(
+            r.read::<Vec<u8>>(),
+            Err(FrameError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn a_frame_over_the_limit_is_not_written_and_the_next_one_is() {
+        let mut out = Vec::new();
+        let mut w = FrameWriter::with_limit(&mut out, 100);
+        let e = w.write(&vec![1u8; 200]).expect_err("too large");
+        assert!(
+            matches!(
+                e,
+                FrameError::TooLarge {
+                    len: 202,
+                    limit: 100
+                }
+            ),
+            "{e}"
+        );
+        w.write(&"small").expect("fits");
+        let mut r = FrameReader::new(&out[..]);
+        assert_eq!(r.read::<String>().unwrap().as_deref(), Some("small"));
+        assert!(r.read::<String>().unwrap().is_none());
     }
 
     #[test]

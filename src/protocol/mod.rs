@@ -6,7 +6,7 @@
 //!      | --- Hello(WorkerSetup) ----------------------> |  first frame, always
 //!      | <-------------------------------- Ready ------ |  pool open
 //!      | --- Batch / Ledger / Shutdown ----------------> |
-//!      | <------------ BatchDone / LedgerRanges / Fatal |
+//!      | <---- Done / LedgerPart.. Ledger / Fatal ------ |
 //!
 //!  frame:  +----------------+---------------------------+
 //!          | u32 LE length  | postcard payload (length) |
@@ -15,7 +15,11 @@
 //!
 //! The length is checked against `MAX_FRAME` before anything is allocated.
 //! Batches carry raw record bytes (no per-field encoding): the worker parses.
-//! Owns message types and framing only; no process or database knowledge.
+//! Answers are bounded so that they always fit a frame: a batch's reject
+//! notes are fitted to the limits of `notes` (`notes/bound.rs` has the
+//! proof), and a ledger answer comes in parts (`LedgerPart`..., `Ledger`).
+//! Owns message types, framing and those limits; no process or database
+//! knowledge.
 
 use std::sync::Arc;
 
@@ -25,8 +29,9 @@ use crate::config::{Sink, WriteMode};
 use crate::format::{Format, Layout};
 
 mod frame;
+pub mod notes;
 
-pub use frame::{FrameError, FrameReader, FrameWriter};
+pub use frame::{FrameError, FrameReader, FrameWriter, MAX_FRAME};
 
 /// How a failure is handled; every sink error is classified once, in the sink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +143,7 @@ pub struct LedgerRange {
     pub first_line: u64,
     pub loaded: u64,
     pub rejected: u64,
+    #[serde(with = "notes::wire")]
     pub rejects: Vec<RejectNote>,
 }
 
@@ -146,6 +152,8 @@ pub struct LedgerRange {
 pub struct BatchDone {
     pub id: u64,
     pub loaded: u64,
+    /// Fitted (`notes::fit`): exactly what the batch's ledger row holds.
+    #[serde(with = "notes::wire")]
     pub rejects: Vec<RejectNote>,
     /// The ledger already held this range (a redelivery): nothing was written.
     pub already: bool,
@@ -179,6 +187,8 @@ pub enum FromWorker {
         pid: u32,
     },
     Done(BatchDone),
+    /// The answer to `ToWorker::Ledger`: its last (often only) part, in
+    /// order of start.
     Ledger {
         query: u64,
         ranges: Vec<LedgerRange>,
@@ -192,5 +202,12 @@ pub enum FromWorker {
     Fatal {
         class: ErrorClass,
         message: String,
+    },
+    /// Ranges of the answer to `query` that come before the rest: a source
+    /// with many committed ranges is answered in parts of about
+    /// `notes::bound::LEDGER_PART` bytes, each a frame, then `Ledger`.
+    LedgerPart {
+        query: u64,
+        ranges: Vec<LedgerRange>,
     },
 }

@@ -1,5 +1,7 @@
 //! Loading one batch: parse it into typed rows (rejecting bad records), then
 //! write rows and ledger row in one transaction, retrying what can be retried.
+//! The answer's notes are the ones the sink fitted into the ledger row
+//! (`protocol::notes`), so it is bounded like the row and equal to it.
 
 use std::time::Instant;
 
@@ -8,7 +10,7 @@ use tracing::{debug, warn};
 use super::sink::{Sink, SinkError, WriteOutcome, WriteRequest};
 use crate::config::WriteMode;
 use crate::format::{self, ColumnSpec, Format, Parsed, Rows};
-use crate::protocol::{Batch, BatchDone, ErrorClass, LedgerRange, RejectNote, WorkerSetup};
+use crate::protocol::{Batch, BatchDone, ErrorClass, LedgerRange, RejectNote, WorkerSetup, notes};
 
 use super::retry::Backoff;
 
@@ -133,6 +135,10 @@ impl Loader {
             // the batch is rejected with it, so nothing is lost silently.
             Err(e) if e.class() == ErrorClass::Data => {
                 warn!(batch = batch.id, "rejecting the whole batch: {e}");
+                // One copy per row: cut it to its share before copying.
+                let mut reason = e.to_string();
+                let share = notes::REASONS_BUDGET / (rejects.len() + rows.len()).max(1);
+                notes::cut(&mut reason, share.min(notes::REASON_MAX));
                 rejects.extend(rows.origins.iter().map(|o| RejectNote {
                     offset: o.offset,
                     len: u64::from(o.len),
@@ -140,7 +146,7 @@ impl Loader {
                     records: 1,
                     column: None,
                     code: "batch_error".into(),
-                    reason: e.to_string(),
+                    reason: reason.clone(),
                 }));
                 rejects.sort_by_key(|r| r.offset);
                 let empty = Rows::new(rows.width);
@@ -149,30 +155,18 @@ impl Loader {
                     rejects: &rejects,
                     ..req
                 };
-                match retrying(|| sink.write(&req))? {
-                    // The notes are all in `rejects` already.
-                    WriteOutcome::Committed { loaded, .. } => WriteOutcome::Committed {
-                        loaded,
-                        rejects: Vec::new(),
-                    },
-                    already => already,
-                }
+                retrying(|| sink.write(&req))?
             }
             other => other?,
         };
         Ok(match outcome {
-            WriteOutcome::Committed {
+            // Every note, fitted, as the ledger row holds them.
+            WriteOutcome::Committed { loaded, rejects } => BatchDone {
+                id: batch.id,
                 loaded,
-                rejects: db_rejects,
-            } => {
-                rejects.extend(db_rejects);
-                BatchDone {
-                    id: batch.id,
-                    loaded,
-                    rejects,
-                    already: false,
-                }
-            }
+                rejects,
+                already: false,
+            },
             WriteOutcome::AlreadyCommitted(range) => BatchDone {
                 id: batch.id,
                 loaded: range.loaded,

@@ -9,11 +9,14 @@
 //! sources are private to `supervisor`, so it cannot.
 
 mod load;
+mod reply;
 mod retry;
 mod sink;
+#[cfg(test)]
+mod tests;
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Write};
 
 use tracing::{error, info, info_span, warn};
 
@@ -23,6 +26,7 @@ use crate::protocol::{ErrorClass, FrameReader, FrameWriter, FromWorker, ToWorker
 use sink::{Session, Sink, SinkError};
 
 use load::Loader;
+use reply::ReplyError;
 use retry::Backoff;
 
 /// Exit codes of a worker, read by the supervisor when it reaps.
@@ -43,8 +47,8 @@ pub mod exit {
 enum WorkerError {
     #[error("reading from the supervisor: {0}")]
     Receive(#[source] crate::protocol::FrameError),
-    #[error("answering the supervisor: {0}")]
-    Answer(#[source] crate::protocol::FrameError),
+    #[error("{0}")]
+    Answer(#[from] ReplyError),
     #[error("the first frame was not Hello")]
     NoHello,
     #[error("{0}")]
@@ -94,18 +98,32 @@ pub fn run() -> i32 {
             // worker it did not stop kills it, hiding the code.
             std::process::exit(exit::NEW_PROCESS)
         }
-        Err(WorkerError::Sink(e)) => {
-            error!(class = %e.class(), "{e}");
-            let _ = tx.write(&FromWorker::Fatal {
-                class: e.class(),
-                message: e.to_string(),
-            });
-            exit::FATAL
-        }
         Err(e) => {
-            error!("{e}");
-            exit::PROTOCOL
+            match &e {
+                WorkerError::Sink(s) => error!(class = %s.class(), "{e}"),
+                _ => error!("{e}"),
+            }
+            match last_words(&e) {
+                Some(fatal) => {
+                    let _ = tx.write(&fatal);
+                    exit::FATAL
+                }
+                None => exit::PROTOCOL,
+            }
         }
+    }
+}
+
+/// The `Fatal` answer that stops the job after `e`, if it is one that must:
+/// a sink failure no retry fixes, or an answer that does not fit a frame
+/// (which a new worker would only give again: see `reply`).
+fn last_words(e: &WorkerError) -> Option<FromWorker> {
+    match e {
+        WorkerError::Sink(e) => Some(reply::fatal(e.class(), e.to_string())),
+        WorkerError::Answer(e @ ReplyError::TooLarge { .. }) => {
+            Some(reply::fatal(ErrorClass::Data, e.to_string()))
+        }
+        _ => None,
     }
 }
 
@@ -123,8 +141,7 @@ fn serve(
     };
     let sink = open_pool(setup, &session)?;
     info!(sink = %setup.sink_name, kind = setup.sink.kind(), "pool open");
-    tx.write(&FromWorker::Ready { pid })
-        .map_err(WorkerError::Answer)?;
+    reply::send(tx, &FromWorker::Ready { pid }, || "Hello".into())?;
     let mut loader = Loader::new(setup, sink);
     let served = serve_frames(&mut loader, rx, tx, log);
     // Close the pool whatever happened: never leave sessions behind.
@@ -149,26 +166,47 @@ fn serve_frames(
             None | Some(ToWorker::Shutdown) => return Ok(()),
             Some(m) => m,
         };
-        let answer = match msg {
-            ToWorker::Batch(batch) => FromWorker::Done(loader.load(&batch)?),
-            ToWorker::Ledger { query, source } => FromWorker::Ledger {
-                query,
-                ranges: loader.committed(&source)?,
-            },
-            ToWorker::Check { columns } => FromWorker::Checked {
-                problem: loader.check(&columns).err().map(|e| e.to_string()),
-            },
+        match msg {
             ToWorker::ReopenLog => {
                 if let Err(e) = log.reopen() {
                     warn!("cannot reopen the log file: {e}");
                 }
-                continue;
             }
             ToWorker::Hello(_) => return Err(WorkerError::NoHello),
-            ToWorker::Shutdown => unreachable!("handled above"),
-        };
-        tx.write(&answer).map_err(WorkerError::Answer)?;
+            work => answer(loader, work, tx)?,
+        }
     }
+}
+
+/// Does the work `msg` asks for and answers it.
+fn answer<W: Write>(
+    loader: &mut Loader,
+    msg: ToWorker,
+    tx: &mut FrameWriter<W>,
+) -> Result<(), WorkerError> {
+    match msg {
+        ToWorker::Batch(batch) => {
+            let done = FromWorker::Done(loader.load(&batch)?);
+            let what = || {
+                format!(
+                    "batch {} of {} (line {}, {} records)",
+                    batch.id, batch.file, batch.first_line, batch.records
+                )
+            };
+            reply::send(tx, &done, what)?;
+        }
+        ToWorker::Ledger { query, source } => {
+            let ranges = loader.committed(&source)?;
+            reply::ledger(tx, query, &source, ranges)?;
+        }
+        ToWorker::Check { columns } => {
+            let problem = loader.check(&columns).err().map(|e| e.to_string());
+            reply::send(tx, &reply::checked(problem), || "the table check".into())?;
+        }
+        // `serve_frames` handles these itself.
+        ToWorker::Hello(_) | ToWorker::ReopenLog | ToWorker::Shutdown => {}
+    }
+    Ok(())
 }
 
 /// Opens the pool, retrying transient and capacity failures with back-off

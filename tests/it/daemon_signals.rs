@@ -3,7 +3,6 @@
 //! within the limit and a restart loads the rest exactly once, and the status
 //! socket and metrics endpoint agree with the table.
 
-use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -281,19 +280,6 @@ fn status_and_metrics_agree_with_the_table() {
 
     d.stop(Duration::from_secs(30));
     assert!(!sock.exists(), "the socket is removed on exit");
-}
-
-fn http_get(port: u16, path: &str) -> String {
-    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(c, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut text = String::new();
-    c.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    assert!(
-        head.starts_with("HTTP/1.") && head.contains(" 200 "),
-        "{head}"
-    );
-    body.to_string()
 }
 
 /// Waits until the table holds at least `n` rows (a load is under way).

@@ -19,6 +19,7 @@ mod config_errors;
 mod daemon_signals;
 mod file_lifecycle;
 mod hostile_landing;
+mod long_rejects;
 mod oracle_chaos;
 mod oracle_client;
 mod oracle_rejects;
@@ -46,6 +47,7 @@ fn main() {
         daemon_signals::trials(),
         chaos_sqlite::trials(),
         hostile_landing::trials(),
+        long_rejects::trials(),
         pg_sessions::trials(),
         pg_sink_rejects::trials(),
         pg_sink_faults::trials(),

@@ -279,6 +279,7 @@ impl JobRun {
         match msg {
             FromWorker::Ready { pid } => self.workers.ready(slot, pid),
             FromWorker::Done(done) => self.batch_done(slot, done),
+            FromWorker::LedgerPart { query, ranges } => self.queue.part(query, ranges),
             FromWorker::Ledger { query, ranges } => {
                 self.workers.answered(slot, query);
                 self.queue.answer(query, ranges);

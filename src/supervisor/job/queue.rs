@@ -16,6 +16,8 @@ use crate::supervisor::event::FileId;
 pub struct Question {
     pub source: String,
     reply: Sender<Vec<LedgerRange>>,
+    /// The answer's parts received so far (a long answer comes in several).
+    parts: Vec<LedgerRange>,
 }
 
 #[derive(Default)]
@@ -59,8 +61,15 @@ impl Queue {
     /// Queues a cutter's question; answered through `reply`.
     pub fn ask(&mut self, source: String, reply: Sender<Vec<LedgerRange>>) {
         self.next_question += 1;
-        self.asking
-            .push_back((self.next_question, Question { source, reply }));
+        let parts = Vec::new();
+        self.asking.push_back((
+            self.next_question,
+            Question {
+                source,
+                reply,
+                parts,
+            },
+        ));
     }
 
     /// The next question to send, if any; `sent` or `unsent` must follow.
@@ -77,18 +86,28 @@ impl Queue {
         self.asking.push_front((id, q));
     }
 
-    /// A worker answered question `id`.
-    pub fn answer(&mut self, id: u64, ranges: Vec<LedgerRange>) {
-        if let Some(q) = self.asked.remove(&id) {
-            // The cutter may be gone (stopped): nobody to tell.
-            let _ = q.reply.send(ranges);
+    /// A worker sent part of its answer to question `id`; the rest follows.
+    pub fn part(&mut self, id: u64, ranges: Vec<LedgerRange>) {
+        if let Some(q) = self.asked.get_mut(&id) {
+            q.parts.extend(ranges);
         }
     }
 
-    /// Questions a dead worker had, in the order it got them: asked again first.
+    /// A worker answered question `id` (the last part of its answer).
+    pub fn answer(&mut self, id: u64, ranges: Vec<LedgerRange>) {
+        if let Some(mut q) = self.asked.remove(&id) {
+            q.parts.extend(ranges);
+            // The cutter may be gone (stopped): nobody to tell.
+            let _ = q.reply.send(q.parts);
+        }
+    }
+
+    /// Questions a dead worker had, in the order it got them: asked again
+    /// first, and answered again from the start.
     pub fn ask_again(&mut self, ids: Vec<u64>) {
         for id in ids.into_iter().rev() {
-            if let Some(q) = self.asked.remove(&id) {
+            if let Some(mut q) = self.asked.remove(&id) {
+                q.parts.clear();
                 self.asking.push_front((id, q));
             }
         }
@@ -150,5 +169,38 @@ mod tests {
         q.answer(ia, vec![]);
         q.answer(ia, vec![]); // a late second answer is ignored
         assert_eq!(rx.try_iter().count(), 1);
+    }
+
+    fn range(start: u64) -> LedgerRange {
+        LedgerRange {
+            start,
+            end: start + 10,
+            first_line: 1,
+            loaded: 1,
+            rejected: 0,
+            rejects: vec![],
+        }
+    }
+
+    #[test]
+    fn an_answer_in_parts_reaches_the_cutter_whole_and_once() {
+        let mut q = Queue::default();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        q.ask("a".into(), tx);
+        let (id, question) = q.next_question().unwrap();
+        q.sent(id, question);
+        q.part(id, vec![range(0), range(10)]);
+        // Its worker died after one part: the question starts over.
+        q.ask_again(vec![id]);
+        let (again, question) = q.next_question().unwrap();
+        q.sent(again, question);
+        q.part(again, vec![range(0)]);
+        q.part(again, vec![range(10)]);
+        assert!(rx.try_recv().is_err(), "nothing before the last part");
+        q.answer(again, vec![range(20)]);
+        let got: Vec<u64> = rx.try_recv().unwrap().iter().map(|r| r.start).collect();
+        assert_eq!(got, [0, 10, 20]);
+        q.part(again, vec![range(30)]); // late: ignored
+        assert!(rx.try_recv().is_err());
     }
 }

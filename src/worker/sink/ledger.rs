@@ -3,13 +3,15 @@
 //! about what is loaded; local state is only a cache of it.
 //!
 //! Owns what all sinks share about it: names and layout, the SQL text (with
-//! each database's placeholders and types), a row's values (JSON reject
-//! notes, counts and offsets as the signed integers databases store), the
-//! overlap rule, and the errors of reading and checking it. Must not run SQL
-//! or know any driver: sinks do that.
+//! each database's placeholders and types), a row's values (the reject
+//! notes, fitted and in `protocol::notes::wire`'s JSON, counts and offsets as
+//! the signed integers databases store), the overlap rule, and the errors of
+//! reading and checking it. Must not run SQL or know any driver: sinks do
+//! that.
 
 use std::fmt::Write as _;
 
+use crate::protocol::notes::{self, wire};
 use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
 use crate::worker::sink::sql::Placeholder;
 use crate::worker::sink::{SinkError, WriteRequest};
@@ -24,7 +26,7 @@ pub struct LedgerTypes {
     pub key_text: &'static str,
     /// Offsets, line numbers, counts, pid: 64-bit integers.
     pub int: &'static str,
-    /// `rejects`: a JSON array of `RejectNote`, possibly long.
+    /// `rejects`: the notes' JSON (`encode_rejects`), up to `notes::bound::json`.
     pub json: &'static str,
     pub timestamp: &'static str,
 }
@@ -94,13 +96,22 @@ pub fn insert_sql(ph: Placeholder, now: &str) -> String {
     s
 }
 
-/// The `rejects` column's text: a JSON array of notes.
+/// The `rejects` column's text: `{"texts": [...], "notes": [[...], ...]}`,
+/// each text once (see `protocol::notes::wire`).
 pub fn encode_rejects(notes: &[RejectNote]) -> Result<String, serde_json::Error> {
-    serde_json::to_string(notes)
+    serde_json::to_string(&wire::Shared(notes))
 }
 
+/// The notes of a `rejects` column, fitted. Rows written before the texts
+/// were stored once hold a JSON array of whole notes: read as well, and
+/// fitted like new ones, so that no answer built from them outgrows a frame.
 pub fn decode_rejects(text: &str) -> Result<Vec<RejectNote>, serde_json::Error> {
-    serde_json::from_str(text)
+    let mut all = match text.trim_start().starts_with('[') {
+        true => serde_json::from_str(text)?,
+        false => serde_json::from_str::<wire::Owned>(text)?.0,
+    };
+    notes::fit(&mut all);
+    Ok(all)
 }
 
 /// Records the notes cover: a verdict note stands for a whole range of records.
@@ -130,23 +141,39 @@ pub fn offsets(req: &WriteRequest<'_>, int: &str) -> Result<[i64; 3], SinkError>
     ])
 }
 
-/// The row's `rejects` (the request's parse rejects and the database's
-/// `db_rejects`, merged in source order) and its `[rows_loaded,
-/// rows_rejected]` (see `to_i64`).
+/// What the ledger row of a batch says besides its key.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The request's parse rejects and the database's, in source order,
+    /// fitted: what the row holds and the worker answers, note for note.
+    pub notes: Vec<RejectNote>,
+    /// `notes` as the `rejects` column's text.
+    pub json: String,
+    /// `[rows_loaded, rows_rejected]` (see `to_i64`).
+    pub counts: [i64; 2],
+}
+
+/// The row's notes (the request's parse rejects and the database's
+/// `db_rejects`), its `rejects` text and its counts.
 pub fn outcome(
     req: &WriteRequest<'_>,
     loaded: u64,
     db_rejects: &[RejectNote],
     int: &str,
-) -> Result<(String, [i64; 2]), SinkError> {
-    let all = merge_rejects(req.rejects, db_rejects);
+) -> Result<Outcome, SinkError> {
+    let mut all = merge_rejects(req.rejects, db_rejects);
+    notes::fit(&mut all);
     let json = encode_rejects(&all)
         .map_err(|e| SinkError::bad_request(format!("encoding the reject notes: {e}")))?;
     let counts = [
         to_i64(loaded, "rows loaded", int)?,
         to_i64(rejected_records(&all), "rows rejected", int)?,
     ];
-    Ok((json, counts))
+    Ok(Outcome {
+        notes: all,
+        json,
+        counts,
+    })
 }
 
 /// The error of `Sink::committed` for `job` and `source`, from a class and
@@ -171,8 +198,9 @@ pub fn range_from_row(ints: [i64; 5], rejects: &str) -> Result<LedgerRange, Stri
         first_line: first_line.map_err(|_| bad("first_line"))?,
         loaded: loaded.map_err(|_| bad("rows_loaded"))?,
         rejected: rejected.map_err(|_| bad("rows_rejected"))?,
-        rejects: decode_rejects(rejects)
-            .map_err(|e| format!("the ledger's rejects column is not a JSON list of notes: {e}"))?,
+        rejects: decode_rejects(rejects).map_err(|e| {
+            format!("the ledger's rejects column is not the JSON of reject notes: {e}")
+        })?,
     })
 }
 
@@ -268,11 +296,38 @@ mod tests {
     fn rejects_round_trip_through_json() {
         let notes = vec![note(0, 1, "bad_decimal"), note(20, 5, "quarantine")];
         let text = encode_rejects(&notes).expect("encode");
-        assert!(text.starts_with('['));
+        assert!(
+            text.starts_with(r#"{"texts":["amount","bad_decimal","#),
+            "{text}"
+        );
         assert_eq!(decode_rejects(&text).expect("decode"), notes);
-        assert_eq!(decode_rejects("[]").expect("decode"), vec![]);
+        assert_eq!(
+            decode_rejects(&encode_rejects(&[]).unwrap()).unwrap(),
+            vec![]
+        );
         assert!(decode_rejects("{}").is_err());
+        assert!(decode_rejects("nope").is_err());
         assert_eq!(rejected_records(&notes), 6);
+    }
+
+    #[test]
+    fn rows_of_whole_notes_are_read_and_fitted() {
+        let legacy = vec![note(0, 1, "bad_decimal"), note(20, 5, "quarantine")];
+        let text = serde_json::to_string(&legacy).expect("the old JSON array");
+        assert_eq!(decode_rejects(&text).expect("decode"), legacy);
+        assert_eq!(decode_rejects("[]").expect("decode"), vec![]);
+        let long = RejectNote {
+            reason: "x".repeat(notes::REASON_MAX * 2),
+            ..note(0, 1, "23514")
+        };
+        let text = serde_json::to_string(&[long]).expect("json");
+        let back = decode_rejects(&text).expect("decode");
+        assert!(back[0].reason.len() <= notes::REASON_MAX);
+        assert!(
+            back[0].reason.ends_with(" bytes cut]"),
+            "{}",
+            back[0].reason
+        );
     }
 
     #[test]
@@ -326,14 +381,15 @@ mod tests {
             first_line: 1,
             rejects: &parse,
         };
-        let (json, counts) = outcome(&req, 7, &[note(10, 1, "23505")], "bigint").expect("fits");
-        assert_eq!(counts, [7, 6]);
-        let offsets_in_json: Vec<u64> = decode_rejects(&json)
+        let out = outcome(&req, 7, &[note(10, 1, "23505")], "bigint").expect("fits");
+        assert_eq!(out.counts, [7, 6]);
+        let offsets_in_json: Vec<u64> = decode_rejects(&out.json)
             .expect("json")
             .iter()
             .map(|n| n.offset)
             .collect();
         assert_eq!(offsets_in_json, [10, 30]);
+        assert_eq!(decode_rejects(&out.json).expect("json"), out.notes);
         let e = offsets(&req, "bigint").expect_err("end beyond i64");
         assert_eq!(e.class(), ErrorClass::Config);
         let want = format!("end offset {} is beyond bigint", u64::MAX);
@@ -342,6 +398,47 @@ mod tests {
         let e = SinkError::from(conflict);
         assert_eq!(e.class(), ErrorClass::Config);
         assert!(e.to_string().contains("ledger conflict"), "{e}");
+    }
+
+    #[test]
+    fn a_row_of_many_long_rejects_is_fitted_and_counts_every_record() {
+        let rows = crate::format::Rows::default();
+        let n = 40_000u64;
+        let parse: Vec<RejectNote> = (0..n)
+            .map(|i| RejectNote {
+                reason: format!("row {i}: {}", "y".repeat(1000)),
+                ..note(i * 10, 1, "SQLITE_CONSTRAINT_TRIGGER")
+            })
+            .collect();
+        let req = WriteRequest {
+            job: "j",
+            table: "t",
+            mode: &crate::config::WriteMode::Insert,
+            columns: &[],
+            rows: &rows,
+            source: "s",
+            start: 0,
+            end: n * 10,
+            first_line: 1,
+            rejects: &parse,
+        };
+        let out = outcome(&req, 0, &[], "bigint").expect("fits");
+        assert_eq!(out.counts, [0, n as i64]);
+        assert!(
+            out.json.len() <= notes::bound::json(n as usize),
+            "{}",
+            out.json.len()
+        );
+        let reasons: usize = out.notes.iter().map(|r| r.reason.len()).sum();
+        assert!(reasons <= notes::REASONS_BUDGET, "{reasons}");
+        let back = decode_rejects(&out.json).expect("json");
+        assert_eq!(
+            back, out.notes,
+            "what the row holds is what the worker answers"
+        );
+        let lines: Vec<u64> = back.iter().map(|r| r.line).collect();
+        let want: Vec<u64> = parse.iter().map(|r| r.line).collect();
+        assert_eq!(lines, want, "every record keeps its own line");
     }
 
     #[test]

@@ -68,7 +68,9 @@ impl WriteRequest<'_> {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum WriteOutcome {
-    /// Committed now. `rejects` are the database's own (constraint) rejects.
+    /// Committed now. `rejects` are every note of the batch (the request's
+    /// parse rejects and the database's own, in source order), fitted to
+    /// `protocol::notes`' limits: exactly what its ledger row holds.
     Committed {
         loaded: u64,
         rejects: Vec<RejectNote>,

@@ -101,6 +101,22 @@ impl Drop for Daemon {
     }
 }
 
+/// The body of `GET path` from 127.0.0.1:`port` (the metrics endpoint),
+/// which must answer 200.
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(c, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "{head}"
+    );
+    body.to_string()
+}
+
 /// Pids of the direct children of `pid` (its workers).
 pub fn children(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();

@@ -21,7 +21,7 @@ pub mod worker;
 
 pub use cli::{Ran, ingestd};
 pub use config::Setup;
-pub use daemon::{Daemon, assert_each_logged, children, fd_targets, kill};
+pub use daemon::{Daemon, assert_each_logged, children, fd_targets, http_get, kill};
 pub(crate) use harness::trials;
 pub use orders::*;
 

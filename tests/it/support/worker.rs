@@ -172,16 +172,24 @@ impl Worker {
         }
     }
 
-    /// The committed ranges of `source`, as the worker reads them from the ledger.
+    /// The committed ranges of `source`, as the worker reads them from the
+    /// ledger (its parts put together).
     #[track_caller]
     pub fn ledger(&mut self, source: &str) -> Vec<LedgerRange> {
         self.send(ToWorker::Ledger {
             query: 7,
             source: source.into(),
         });
-        match self.answer() {
-            FromWorker::Ledger { query: 7, ranges } => ranges,
-            other => panic!("expected the ledger, got {other:?}\n{}", self.log()),
+        let mut all = Vec::new();
+        loop {
+            match self.answer() {
+                FromWorker::LedgerPart { query: 7, ranges } => all.extend(ranges),
+                FromWorker::Ledger { query: 7, ranges } => {
+                    all.extend(ranges);
+                    return all;
+                }
+                other => panic!("expected the ledger, got {other:?}\n{}", self.log()),
+            }
         }
     }
 

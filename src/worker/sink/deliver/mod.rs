@@ -195,12 +195,13 @@ fn attempt(
             Written::Redo => return Err(DeliverError::CarefulRows.into()),
         }
     };
-    let (json, [loaded_i, rejected_i]) = ledger::outcome(req, loaded, &rejects, batch.int)?;
+    let out = ledger::outcome(req, loaded, &rejects, batch.int)?;
+    let [loaded_i, rejected_i] = out.counts;
     let row = LedgerRow {
         key,
         loaded: loaded_i,
         rejected: rejected_i,
-        rejects: &json,
+        rejects: &out.json,
     };
     if whole(steps.insert_ledger(&row))? == LedgerInsert::DuplicateKey {
         // Someone committed this start meanwhile: what is there now decides.
@@ -211,7 +212,10 @@ fn attempt(
         };
     }
     whole(steps.commit())?;
-    Ok(Some(WriteOutcome::Committed { loaded, rejects }))
+    Ok(Some(WriteOutcome::Committed {
+        loaded,
+        rejects: out.notes,
+    }))
 }
 
 /// The overlap rule on what the ledger holds now: the stored range when it

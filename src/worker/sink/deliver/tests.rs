@@ -172,7 +172,7 @@ fn a_new_range_is_written_with_its_ledger_row_and_committed() {
         out,
         WriteOutcome::Committed {
             loaded: 2,
-            rejects: vec![note(110, "23505")],
+            rejects: vec![note(110, "23505"), note(125, "bad_decimal")],
         }
     );
     assert_eq!(fake.log, WRITE);
@@ -345,7 +345,7 @@ fn a_batch_rejected_whole_writes_only_its_ledger_row() {
         out.expect("committed"),
         WriteOutcome::Committed {
             loaded: 0,
-            rejects: Vec::new(),
+            rejects: rejects.to_vec(),
         }
     );
     assert_eq!(

@@ -249,7 +249,8 @@ fn writes_then_reads_back_typed_values() {
         int(0),
     ];
     assert_eq!(ledger[0][..7], want);
-    assert_eq!(ledger[0][7..9], [text("[]"), int(4242)]);
+    let no_notes = r#"{"texts":[],"notes":[]}"#;
+    assert_eq!(ledger[0][7..9], [text(no_notes), int(4242)]);
     let Value::Text(at) = &ledger[0][9] else {
         panic!("committed_at is text")
     };

@@ -1,0 +1,108 @@
+//! Sending answers to the supervisor so that each one fits a frame: a
+//! batch's answer is bounded already (its notes are fitted, see
+//! `protocol::notes::bound`); a ledger answer is cut into parts of about
+//! `LEDGER_PART` bytes, whole ranges each; texts of `Fatal` and `Checked`
+//! are cut to `MESSAGE_MAX`.
+//!
+//! An answer that still does not fit is a bug. It must not kill the worker:
+//! the supervisor would restart it and hand it the same batch, which the
+//! ledger already holds, so it would give the same answer and die again,
+//! for ever (a quarantine cannot help: the range is committed). Instead the
+//! caller gets `ReplyError::TooLarge` and answers with a small `Fatal`,
+//! which stops the job with the reason.
+//!
+//! Owns the splitting and the size checks; must not decide what to answer
+//! (`answer` in `mod.rs` does) or touch the sink.
+
+use std::io::Write;
+
+use crate::protocol::notes::{self, bound::LEDGER_PART};
+use crate::protocol::{ErrorClass, FrameError, FrameWriter, FromWorker, LedgerRange};
+
+/// Longest text of a `Fatal` or `Checked` answer (a database message can
+/// quote a whole row).
+pub const MESSAGE_MAX: usize = 64 << 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    #[error("answering the supervisor: {0}")]
+    Write(#[source] FrameError),
+    #[error(
+        "the answer to {what} is {len} bytes, over the {limit}-byte frame limit. This is a \
+         bug in bounding answers (protocol::notes); the job stops so that workers do not \
+         die on it one after the other. What was committed stays committed, with its reject \
+         notes in the ledger row"
+    )]
+    TooLarge {
+        what: String,
+        len: usize,
+        limit: usize,
+    },
+}
+
+/// Writes `answer`; `what` names what it answers, for the error.
+pub fn send<W: Write>(
+    tx: &mut FrameWriter<W>,
+    answer: &FromWorker,
+    what: impl Fn() -> String,
+) -> Result<(), ReplyError> {
+    match tx.write(answer) {
+        Ok(()) => Ok(()),
+        Err(FrameError::TooLarge { len, limit }) => Err(ReplyError::TooLarge {
+            what: what(),
+            len,
+            limit,
+        }),
+        Err(e) => Err(ReplyError::Write(e)),
+    }
+}
+
+/// Answers ledger question `query` about `source` with `ranges`: whole
+/// ranges in parts of about `LEDGER_PART` bytes (one larger range alone),
+/// `LedgerPart` frames and a last `Ledger`.
+pub fn ledger<W: Write>(
+    tx: &mut FrameWriter<W>,
+    query: u64,
+    source: &str,
+    ranges: Vec<LedgerRange>,
+) -> Result<(), ReplyError> {
+    let what = || format!("the ledger question about {source:?}");
+    let mut part = Vec::new();
+    let mut size = 0;
+    for r in ranges {
+        let len = postcard::serialize_with_flavor(&r, postcard::ser_flavors::Size::default())
+            .map_err(|e| ReplyError::Write(FrameError::Encode(e)))?;
+        if !part.is_empty() && size + len > LEDGER_PART {
+            let ranges = std::mem::take(&mut part);
+            send(tx, &FromWorker::LedgerPart { query, ranges }, what)?;
+            size = 0;
+        }
+        size += len;
+        part.push(r);
+    }
+    send(
+        tx,
+        &FromWorker::Ledger {
+            query,
+            ranges: part,
+        },
+        what,
+    )
+}
+
+/// A `Fatal` answer with its message cut to `MESSAGE_MAX`.
+pub fn fatal(class: ErrorClass, mut message: String) -> FromWorker {
+    notes::cut(&mut message, MESSAGE_MAX);
+    FromWorker::Fatal { class, message }
+}
+
+/// A `Checked` answer with its problem cut to `MESSAGE_MAX`.
+pub fn checked(mut problem: Option<String>) -> FromWorker {
+    if let Some(p) = &mut problem {
+        notes::cut(p, MESSAGE_MAX);
+    }
+    FromWorker::Checked { problem }
+}
+
+#[cfg(test)]
+mod tests;
