@@ -10,6 +10,12 @@
 //! * A quote opens a quoted field only as a field's first byte; elsewhere in
 //!   an unquoted field it is literal (`ab"c`), and after a closing quote the
 //!   field goes on unquoted (`"ab"cd` is `abcd`).
+//!
+//! What a physical line is (ours, for the line numbers in reject notes; the
+//! csv crate counts `\n` bytes only): a line ends at `\n`, at `\r\n` (one
+//! end) or at a lone `\r`, inside quoted fields and comment lines too, so a
+//! CR-only file numbers its lines like an LF or CRLF one. `count_lines` is
+//! the one counter the scanner, the preamble and the parser use.
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 
@@ -156,9 +162,26 @@ pub(crate) fn skip_ignored(fmt: &CsvFormat, bytes: &[u8], mut from: usize) -> us
     from
 }
 
-/// Number of `\n` bytes in `bytes`.
-pub(crate) fn count_nl(bytes: &[u8]) -> u64 {
-    memchr::memchr_iter(b'\n', bytes).count() as u64
+/// Physical line ends in `bytes`: every `\r`, and every `\n` not right after
+/// a `\r` (a `\r\n` counts once, at its `\r`). `cr_before`: the byte just
+/// before `bytes` is a `\r`, so a leading `\n` ends no further line.
+pub(crate) fn count_lines(bytes: &[u8], cr_before: bool) -> u64 {
+    let mut n = 0;
+    for i in memchr::memchr2_iter(b'\r', b'\n', bytes) {
+        let joined = bytes[i] == b'\n'
+            && if i == 0 {
+                cr_before
+            } else {
+                bytes[i - 1] == b'\r'
+            };
+        n += u64::from(!joined);
+    }
+    n
+}
+
+/// Whether the byte before `bytes[i]` is a `\r` (none is before `bytes[0]`).
+pub(crate) fn cr_at(bytes: &[u8], i: usize) -> bool {
+    i > 0 && bytes[i - 1] == b'\r'
 }
 
 /// Where a record that csv-core just ended by consuming `bytes[..pos]` really
@@ -242,6 +265,36 @@ mod tests {
         assert_eq!(skip_ignored(&fmt, b"#x", 0), 2);
         fmt.comment = None;
         assert_eq!(skip_ignored(&fmt, b"\n#x", 0), 1);
+    }
+
+    #[test]
+    fn line_ends_are_lf_crlf_and_lone_cr() {
+        for (bytes, cr_before, want) in [
+            (&b""[..], false, 0),
+            (b"a\nb\n", false, 2),
+            (b"a\r\nb\r\n", false, 2),
+            (b"a\rb\r", false, 2),
+            (b"\r\r\n\n\r", false, 4),
+            (b"\n\r\n", false, 2),
+            // A `\r` just before the slice: its `\n` is the same line end.
+            (b"\na", true, 0),
+            (b"\ra", true, 1),
+        ] {
+            let got = count_lines(bytes, cr_before);
+            assert_eq!(
+                got,
+                want,
+                "{:?} {cr_before}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        // Counting in two parts gives the same as counting the whole.
+        let whole = b"x\r\ny\r\rz\n\r\n";
+        for cut in 0..=whole.len() {
+            let (a, b) = whole.split_at(cut);
+            let parts = count_lines(a, false) + count_lines(b, cr_at(whole, cut));
+            assert_eq!(parts, count_lines(whole, false), "cut {cut}");
+        }
     }
 
     #[test]

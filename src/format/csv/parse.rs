@@ -11,7 +11,9 @@
 //! `\n` of a `\r\n` into the next record, and its `trim` allocates per record.
 
 use super::CsvFormat;
-use super::dialect::{EofRecord, RecordBuf, core_reader, count_nl, record_end, skip_ignored};
+use super::dialect::{
+    EofRecord, RecordBuf, core_reader, count_lines, cr_at, record_end, skip_ignored,
+};
 use crate::format::convert::{Bad, convert};
 use crate::format::{Layout, RowOrigin, Rows};
 use crate::protocol::RejectNote;
@@ -26,7 +28,8 @@ pub struct Parsed {
 }
 
 /// Parses `data`, whole records taken from byte offset `start` of a source;
-/// `first_line` is the physical line (1-based) at `start`. Blank and comment
+/// `first_line` is the physical line (1-based) at `start` (lines as
+/// `dialect.rs` defines them; `data` never starts with the `\n` of a `\r\n`). Blank and comment
 /// lines are skipped as the scanner skips them; a final record with an open
 /// quoted field is rejected as `unterminated_quote`.
 pub fn parse_batch(
@@ -39,7 +42,7 @@ pub fn parse_batch(
     let width = layout.columns.len();
     // Records <= lines + 1: reserving once keeps the hot loop free of regrowth
     // (capped: a huge layout over many short bad records must not abort).
-    let approx = count_nl(data) as usize + 1;
+    let approx = count_lines(data, false) as usize + 1;
     let mut rows = Rows::new(width);
     rows.cells
         .reserve(approx.saturating_mul(width).min(1 << 24));
@@ -108,7 +111,8 @@ impl Batch<'_> {
     ) {
         let (fields, ends) = fields;
         let first = skip_ignored(self.fmt, data, span).min(end);
-        self.line += count_nl(&data[self.counted_to..first]);
+        let from = self.counted_to;
+        self.line += count_lines(&data[from..first], cr_at(data, from));
         self.counted_to = first;
         let origin = RowOrigin {
             offset: self.start + first as u64,

@@ -1,19 +1,20 @@
 //! Record boundaries over a byte stream, for the supervisor to cut batches on.
 //!
 //! Owns `RecordScanner`: fed consecutive chunks of one stream, it reports where
-//! each record ends and how many `\n` bytes passed, so the caller can keep
-//! physical line numbers. It must agree exactly with the worker's parser
+//! each record ends and how many physical lines passed (`\n`, `\r\n` or a
+//! lone `\r`, see `dialect.rs`; a `\r\n` split between chunks is one), so the
+//! caller can keep line numbers. It must agree exactly with the worker's parser
 //! (`parse.rs`), so it follows csv-core's rules (see `dialect.rs`): the common
 //! dialect (no escape, no comment) runs on a memchr fast path, anything else
 //! through csv-core itself; tests prove the two agree. No files, pipes or
 //! databases here.
 
 use csv_core::ReadRecordResult;
-use memchr::{memchr2, memchr3};
+use memchr::memchr3;
 
 use super::CsvFormat;
 use super::dialect::{
-    EofRecord, RecordBuf, core_reader, count_nl, fast_eligible, prime, record_end,
+    EofRecord, RecordBuf, core_reader, count_lines, fast_eligible, prime, record_end,
 };
 
 /// The end of one record.
@@ -24,8 +25,8 @@ pub struct RecordEnd {
     /// with a `\r` at the very end of the previous chunk and this chunk does not
     /// start with `\n`.
     pub end: usize,
-    /// `\n` bytes since the previous `RecordEnd` (blank and comment lines
-    /// before the record, newlines inside it and its own terminator).
+    /// Line ends since the previous `RecordEnd` (of blank and comment lines
+    /// before the record, inside it and its own terminator).
     pub lines: u64,
 }
 
@@ -46,11 +47,13 @@ pub enum Tail {
 #[derive(Debug)]
 pub struct RecordScanner {
     engine: Engine,
-    /// `\n` bytes seen since the last `RecordEnd`.
+    /// Line ends seen since the last `RecordEnd`.
     lines: u64,
     /// A record ended with `\r` as the previous chunk's last byte: the next
     /// byte decides whether a `\n` joins it.
     pending_cr: bool,
+    /// The previous chunk's last byte is a `\r` (a `\n` next ends no new line).
+    prev_cr: bool,
 }
 
 #[derive(Debug)]
@@ -122,6 +125,7 @@ impl RecordScanner {
             engine,
             lines: 0,
             pending_cr: false,
+            prev_cr: false,
         }
     }
 
@@ -132,19 +136,37 @@ impl RecordScanner {
         if self.pending_cr && !chunk.is_empty() {
             self.pending_cr = false;
             if chunk[0] == b'\n' {
-                // csv-core would discard this '\n' too: skipping it is the same.
-                self.lines += 1;
+                // csv-core would discard this '\n' too: skipping it is the same
+                // (the line end was counted at its '\r').
                 from = 1;
             }
             self.emit(from, out);
         }
+        let prev_cr = self.prev_cr;
         match &mut self.engine {
             Engine::Fast(f) => {
-                f.scan(chunk, from, &mut self.lines, &mut self.pending_cr, out);
+                f.scan(
+                    chunk,
+                    from,
+                    prev_cr,
+                    &mut self.lines,
+                    &mut self.pending_cr,
+                    out,
+                );
             }
             Engine::Core(c) => {
-                c.scan(chunk, from, &mut self.lines, &mut self.pending_cr, out);
+                c.scan(
+                    chunk,
+                    from,
+                    prev_cr,
+                    &mut self.lines,
+                    &mut self.pending_cr,
+                    out,
+                );
             }
+        }
+        if let Some(&last) = chunk.last() {
+            self.prev_cr = last == b'\r';
         }
     }
 
@@ -165,6 +187,7 @@ impl RecordScanner {
         };
         self.lines = 0;
         self.pending_cr = false;
+        self.prev_cr = false;
         match &mut self.engine {
             Engine::Fast(f) => f.state = St::Record,
             Engine::Core(c) => {
@@ -185,6 +208,7 @@ impl Fast {
         &mut self,
         chunk: &[u8],
         mut i: usize,
+        prev_cr: bool,
         lines: &mut u64,
         pending_cr: &mut bool,
         out: &mut Vec<RecordEnd>,
@@ -196,8 +220,8 @@ impl Fast {
             let term_at = match st {
                 St::Record => {
                     match chunk[i] {
-                        b'\n' => *lines += 1,
-                        b'\r' => {}
+                        b'\n' => *lines += u64::from(!cr_before(chunk, i, prev_cr)),
+                        b'\r' => *lines += 1,
                         _ => {
                             st = St::Field;
                             continue;
@@ -245,30 +269,28 @@ impl Fast {
                     Some(k) => i + k,
                 },
                 St::Quoted => {
-                    match memchr2(quote, b'\n', &chunk[i..]) {
+                    match memchr3(quote, b'\n', b'\r', &chunk[i..]) {
                         None => i = n,
                         Some(k) => {
-                            if chunk[i + k] == b'\n' {
-                                *lines += 1;
-                            } else {
-                                st = St::QuoteInQuoted;
+                            let p = i + k;
+                            match chunk[p] {
+                                b'\r' => *lines += 1,
+                                b'\n' => *lines += u64::from(!cr_before(chunk, p, prev_cr)),
+                                _ => st = St::QuoteInQuoted,
                             }
-                            i += k + 1;
+                            i = p + 1;
                         }
                     }
                     continue;
                 }
             };
-            // chunk[term_at] is '\r' or '\n' ending a record.
-            if chunk[term_at] == b'\n' {
-                *lines += 1;
-            }
+            // chunk[term_at] is '\r' or '\n' ending a record, one line end
+            // (a '\r' before it would have ended the record already; the '\n'
+            // of a '\r\n' belongs to the line end of its '\r').
+            *lines += 1;
             st = St::Record;
             match record_end(chunk, term_at + 1, false) {
                 Some(end) => {
-                    if end == term_at + 2 {
-                        *lines += 1;
-                    }
                     push_end(out, end, lines);
                     i = end;
                 }
@@ -287,6 +309,7 @@ impl Core {
         &mut self,
         chunk: &[u8],
         mut i: usize,
+        prev_cr: bool,
         lines: &mut u64,
         pending_cr: &mut bool,
         out: &mut Vec<RecordEnd>,
@@ -300,7 +323,8 @@ impl Core {
             if res == ReadRecordResult::Record {
                 match record_end(chunk, i, false) {
                     Some(end) => {
-                        *lines += count_nl(&chunk[counted..end]);
+                        *lines +=
+                            count_lines(&chunk[counted..end], cr_before(chunk, counted, prev_cr));
                         counted = end;
                         push_end(out, end, lines);
                     }
@@ -313,7 +337,7 @@ impl Core {
                 break;
             }
         }
-        *lines += count_nl(&chunk[counted..]);
+        *lines += count_lines(&chunk[counted..], cr_before(chunk, counted, prev_cr));
     }
 
     fn finish(&mut self) -> Tail {
@@ -325,7 +349,17 @@ impl Core {
     }
 }
 
-/// Reports a record end with the newlines counted since the previous one.
+/// Whether the byte before `chunk[i]` is a `\r` (`prev_cr`: the previous
+/// chunk's last byte is).
+fn cr_before(chunk: &[u8], i: usize, prev_cr: bool) -> bool {
+    if i == 0 {
+        prev_cr
+    } else {
+        chunk[i - 1] == b'\r'
+    }
+}
+
+/// Reports a record end with the line ends counted since the previous one.
 fn push_end(out: &mut Vec<RecordEnd>, end: usize, lines: &mut u64) {
     out.push(RecordEnd {
         end,

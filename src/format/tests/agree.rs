@@ -2,8 +2,8 @@
 //! fast path vs csv-core path vs `parse_batch` (and the csv crate's count), on
 //! hand cases, random inputs, every chunking of small inputs, bench-like data.
 
-use super::{Rng, dialects, uniform};
-use crate::format::csv::dialect::{count_nl, fast_eligible};
+use super::{Rng, dialects, line_table, uniform};
+use crate::format::csv::dialect::fast_eligible;
 use crate::format::{ColumnType, CsvFormat, RecordEnd, RecordScanner, Tail, parse_batch};
 
 /// Scans `data` cut at `cuts`; returns absolute (end, lines) pairs and the tail.
@@ -56,24 +56,22 @@ fn check(fmt: &CsvFormat, data: &[u8], cuts: &[usize]) -> Vec<(usize, u64)> {
         let fast = scan(&mut RecordScanner::new(fmt), data, cuts);
         assert_eq!(fast, (ends.clone(), tail), "fast vs csv-core: {}", show());
     }
-    // Lines: each RecordEnd counts exactly the '\n' since the previous one.
-    let mut prev = 0;
+    // Lines: each RecordEnd counts exactly the line ends since the previous one.
+    let line_at = line_table(data);
+    let mut line = 1;
     for &(end, lines) in &ends {
-        assert_eq!(lines, count_nl(&data[prev..end]), "lines: {}", show());
-        prev = end;
+        line += lines;
+        assert_eq!(line, line_at[end], "lines: {}", show());
     }
     // The parser sees the same records, ending at the same bytes.
     let recs = parsed(fmt, 0, 1, data);
     let last = (tail != Tail::Empty) as usize;
     assert_eq!(recs.len(), ends.len() + last, "record count: {}", show());
-    let (mut at, mut line) = (0, 1);
     for (i, r) in recs.iter().enumerate() {
         if let Some(&(end, _)) = ends.get(i) {
             assert_eq!((r.0 + r.1) as usize, end, "record end: {}", show());
         }
-        line += count_nl(&data[at..r.0 as usize]);
-        at = r.0 as usize;
-        assert_eq!(r.2, line, "line: {}", show());
+        assert_eq!(r.2, line_at[r.0 as usize], "line: {}", show());
     }
     if last == 1 {
         let r = recs[recs.len() - 1];
@@ -87,7 +85,7 @@ fn check(fmt: &CsvFormat, data: &[u8], cuts: &[usize]) -> Vec<(usize, u64)> {
     }
     // Batches cut at record ends parse to the same records as the whole.
     if let Some(&(mid, _)) = ends.get(ends.len() / 2) {
-        let line = 1 + count_nl(&data[..mid]);
+        let line = line_at[mid];
         let mut split = parsed(fmt, 0, 1, &data[..mid]);
         split.extend(parsed(fmt, mid as u64, line, &data[mid..]));
         assert_eq!(split, recs, "split batches: {}", show());
@@ -131,8 +129,16 @@ fn hand_cases() {
         (&d, "a,b\nc,d\n", &[(4, 1), (8, 1)], Tail::Empty),
         (&d, "a,\"x\ny\"\nb", &[(8, 2)], Tail::Record),
         (&d, "a\r\nb\r\n", &[(3, 1), (6, 1)], Tail::Empty),
-        (&d, "a\rb\n\r", &[(2, 0), (4, 1)], Tail::Empty),
+        (&d, "a\rb\n\r", &[(2, 1), (4, 1)], Tail::Empty),
+        (&d, "a\rb\r\r\nc\r", &[(2, 1), (4, 1)], Tail::Record),
+        (
+            &d,
+            "\"a\rb\r\n\"\r\n\r\rc\n",
+            &[(9, 3), (13, 3)],
+            Tail::Empty,
+        ),
         (&d, "a\r", &[], Tail::Record),
+        (&com, "#x\ry\r\na\r#z\r\nb\r", &[(8, 3)], Tail::Record),
         (&d, "\n\r\na\n\n\n", &[(5, 3)], Tail::Empty),
         (&d, "ab\"c,d\ne\n", &[(7, 1), (9, 1)], Tail::Empty),
         (&d, "\"ab\"cd,e\n", &[(9, 1)], Tail::Empty),

@@ -36,6 +36,21 @@ impl Rng {
     }
 }
 
+/// The physical line (1-based) of each byte of `data` (and of its end),
+/// counted here without the module's own counter: a line ends at each `\n`
+/// and at each `\r` not followed by `\n`.
+pub(super) fn line_table(data: &[u8]) -> Vec<u64> {
+    let mut line = 1;
+    let mut table = Vec::with_capacity(data.len() + 1);
+    for (i, &b) in data.iter().enumerate() {
+        table.push(line);
+        let ends = b == b'\n' || (b == b'\r' && data.get(i + 1) != Some(&b'\n'));
+        line += u64::from(ends);
+    }
+    table.push(line);
+    table
+}
+
 /// The dialects every agreement test runs: the fast path's and csv-core's.
 pub(super) fn dialects() -> Vec<CsvFormat> {
     let base = CsvFormat {
