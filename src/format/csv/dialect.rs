@@ -56,12 +56,20 @@ pub(crate) enum EofRecord {
 }
 
 /// One record's unescaped field bytes as csv-core writes them, with buffers
-/// that grow as needed and are reused from record to record.
+/// that grow as needed, up to their bounds, and are reused from record to
+/// record.
 pub(crate) struct RecordBuf {
     out: Vec<u8>,
     ends: Vec<usize>,
     nout: usize,
     nend: usize,
+    /// `out` grows to at most this many bytes: more than the input's, which
+    /// no record's field bytes can pass.
+    max_out: usize,
+    /// `ends` keeps at most this many field ends; further ones are counted in
+    /// `dropped` (the record then has more fields than anyone wants).
+    max_fields: usize,
+    dropped: usize,
 }
 
 impl RecordBuf {
@@ -71,7 +79,20 @@ impl RecordBuf {
             ends: vec![0; fields.max(8)],
             nout: 0,
             nend: 0,
+            max_out: usize::MAX,
+            max_fields: usize::MAX,
+            dropped: 0,
         }
+    }
+
+    /// Bounds the buffers: records of input no longer than `input` bytes,
+    /// of which only those with at most `fields` fields are wanted whole.
+    pub fn bounded(mut self, input: usize, fields: usize) -> Self {
+        self.max_out = input.saturating_add(1);
+        self.max_fields = fields.max(1);
+        self.out.truncate(self.max_out);
+        self.ends.truncate(self.max_fields);
+        self
     }
 
     /// Feeds `input` (not empty) to `rdr` until a record ends (`true`) or
@@ -86,11 +107,27 @@ impl RecordBuf {
             );
             (nin, self.nout, self.nend) = (nin + i, self.nout + o, self.nend + e);
             match res {
-                ReadRecordResult::OutputFull => self.out.resize(self.out.len() * 2, 0),
-                ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                // Always by one byte at least, so that csv-core goes on.
+                ReadRecordResult::OutputFull => {
+                    let len = self.out.len();
+                    self.out.resize((len * 2).min(self.max_out).max(len + 1), 0);
+                }
+                ReadRecordResult::OutputEndsFull => self.room_for_ends(),
                 ReadRecordResult::Record => return (true, nin),
                 ReadRecordResult::InputEmpty | ReadRecordResult::End => return (false, nin),
             }
+        }
+    }
+
+    /// `ends` is full: grows it, or past `max_fields` counts what it holds
+    /// and starts over (those field ends are not wanted).
+    fn room_for_ends(&mut self) {
+        let len = self.ends.len();
+        if len < self.max_fields {
+            self.ends.resize((len * 2).min(self.max_fields), 0);
+        } else {
+            self.dropped += self.nend;
+            self.nend = 0;
         }
     }
 
@@ -113,21 +150,27 @@ impl RecordBuf {
                 rdr.read_record(b"", &mut self.out[self.nout..], &mut self.ends[self.nend..]);
             (self.nout, self.nend) = (self.nout + o, self.nend + e);
             match res {
-                ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                ReadRecordResult::OutputEndsFull => self.room_for_ends(),
                 ReadRecordResult::Record => return EofRecord::Open,
                 _ => return EofRecord::None,
             }
         }
     }
 
-    /// The fields of the record read: their bytes, and where each one ends.
+    /// The fields of the record read: their bytes, and where each one ends
+    /// (whole only when `field_count` is at most the bound on fields).
     pub fn fields(&self) -> (&[u8], &[usize]) {
         (&self.out[..self.nout], &self.ends[..self.nend])
     }
 
+    /// How many fields the record read has.
+    pub fn field_count(&self) -> usize {
+        self.dropped + self.nend
+    }
+
     /// Makes room for the next record.
     pub fn clear(&mut self) {
-        (self.nout, self.nend) = (0, 0);
+        (self.nout, self.nend, self.dropped) = (0, 0, 0);
     }
 }
 
@@ -253,6 +296,26 @@ mod tests {
                 assert_eq!(split, fields);
             }
         }
+    }
+
+    #[test]
+    fn bounded_buffers_count_fields_they_do_not_keep() {
+        let fmt = CsvFormat::default();
+        let data = [&[b','; 100_000][..], b"x\n"].concat();
+        let mut rdr = core_reader(&fmt);
+        let mut buf = RecordBuf::new(64, 3).bounded(data.len(), 3);
+        assert_eq!(buf.read(&mut rdr, &data), (true, data.len()));
+        assert_eq!(buf.field_count(), 100_001);
+        assert!(buf.ends.len() <= 3, "{}", buf.ends.len());
+        buf.clear();
+        assert_eq!(buf.read(&mut rdr, b"a,\"b\"\"c\"\n"), (true, 9));
+        assert_eq!(buf.field_count(), 2);
+        assert_eq!(buf.fields(), (&b"ab\"c"[..], &[1, 4][..]));
+        // Field bytes never pass the input's length, whatever the record.
+        let long = [&[b'y'; 10_000][..], b"\n"].concat();
+        let mut buf = RecordBuf::new(64, 3).bounded(long.len(), 3);
+        buf.read(&mut core_reader(&fmt), &long);
+        assert!(buf.out.len() <= long.len() + 1, "{}", buf.out.len());
     }
 
     #[test]

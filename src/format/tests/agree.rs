@@ -4,7 +4,9 @@
 
 use super::{Rng, dialects, line_table, uniform};
 use crate::format::csv::dialect::fast_eligible;
-use crate::format::{ColumnType, CsvFormat, RecordEnd, RecordScanner, Tail, parse_batch};
+use crate::format::{
+    ColumnType, CsvFormat, EndKind, Lead, RecordEnd, RecordScanner, Tail, parse_batch,
+};
 
 /// Scans `data` cut at `cuts`; returns absolute (end, lines) pairs and the tail.
 fn scan(sc: &mut RecordScanner, data: &[u8], cuts: &[usize]) -> (Vec<(usize, u64)>, Tail) {
@@ -12,6 +14,8 @@ fn scan(sc: &mut RecordScanner, data: &[u8], cuts: &[usize]) -> (Vec<(usize, u64
     for &cut in cuts.iter().chain(std::iter::once(&data.len())) {
         out.clear();
         sc.scan(&data[from..cut], &mut out);
+        // Without a limit every span is a record.
+        assert!(out.iter().all(|e| e.kind == EndKind::Record), "{out:?}");
         got.extend(out.iter().map(|e: &RecordEnd| (from + e.end, e.lines)));
         from = cut;
     }
@@ -78,7 +82,7 @@ fn check(fmt: &CsvFormat, data: &[u8], cuts: &[usize]) -> Vec<(usize, u64)> {
         assert_eq!((r.0 + r.1) as usize, data.len(), "{}", show());
         assert_eq!(
             r.3,
-            tail == Tail::UnterminatedQuote,
+            matches!(tail, Tail::UnterminatedQuote(_)),
             "tail kind: {}",
             show()
         );
@@ -125,6 +129,7 @@ fn hand_cases() {
         ..d.clone()
     };
     type Case<'a> = (&'a CsvFormat, &'a str, &'a [(usize, u64)], Tail);
+    let open = Tail::UnterminatedQuote(Lead::default());
     let cases: &[Case] = &[
         (&d, "a,b\nc,d\n", &[(4, 1), (8, 1)], Tail::Empty),
         (&d, "a,\"x\ny\"\nb", &[(8, 2)], Tail::Record),
@@ -143,15 +148,15 @@ fn hand_cases() {
         (&d, "ab\"c,d\ne\n", &[(7, 1), (9, 1)], Tail::Empty),
         (&d, "\"ab\"cd,e\n", &[(9, 1)], Tail::Empty),
         (&d, "\"a\"\"b\n\"\n", &[(8, 2)], Tail::Empty),
-        (&d, "a,\"b\n", &[], Tail::UnterminatedQuote),
+        (&d, "a,\"b\n", &[], open),
         (&d, "a,\n,\n\"\"\n", &[(3, 1), (5, 1), (8, 1)], Tail::Empty),
-        (&d, "\"a\\\",b\n\"\n", &[(7, 1)], Tail::UnterminatedQuote),
+        (&d, "\"a\\\",b\n\"\n", &[(7, 1)], open),
         (&esc, "\"a\\\",b\n\"\n", &[(9, 2)], Tail::Empty),
-        (&esc, "\"a\\", &[], Tail::UnterminatedQuote),
+        (&esc, "\"a\\", &[], open),
         (&com, "#x,\"y\na\n#z\r\nb", &[(8, 2)], Tail::Record),
         (&com, "a\n#only a comment", &[(2, 1)], Tail::Empty),
         (&com, "a,#b\n", &[(5, 1)], Tail::Empty),
-        (&d, "#x,\"y\n", &[], Tail::UnterminatedQuote),
+        (&d, "#x,\"y\n", &[], open),
     ];
     for (fmt, data, want, tail) in cases {
         let data = data.as_bytes();
@@ -246,11 +251,21 @@ fn finish_resets_for_a_new_stream() {
         let mut sc = RecordScanner::new(&fmt);
         let mut out = vec![];
         sc.scan(&[b'a', b'\n', fmt.quote, b'o'], &mut out);
-        assert_eq!(sc.finish(), Tail::UnterminatedQuote);
+        assert_eq!(sc.finish(), Tail::UnterminatedQuote(Lead::default()));
         // A BOM mid-stream is data, after a reset too.
         out.clear();
         sc.scan(b"\xef\xbb\xbf\nb", &mut out);
-        assert_eq!(out, vec![RecordEnd { end: 4, lines: 1 }]);
+        let lead = Lead::default();
+        let kind = EndKind::Record;
+        assert_eq!(
+            out,
+            vec![RecordEnd {
+                end: 4,
+                lines: 1,
+                kind,
+                lead
+            }]
+        );
         assert_eq!(sc.finish(), Tail::Record);
         assert_eq!(sc.finish(), Tail::Empty);
     }

@@ -5,6 +5,7 @@
 mod agree;
 mod bench;
 mod convert;
+mod limit;
 mod rejects;
 
 use super::{ColumnSpec, ColumnType, CsvFormat, Layout};

@@ -214,6 +214,16 @@ fn trim_and_custom_null() {
 }
 
 #[test]
+fn a_record_of_many_fields_is_counted_not_kept() {
+    let data = [&[b','; 200_000][..], b"\n1,2\n"].concat();
+    let l = super::uniform(2, ColumnType::Int);
+    let p = parse_batch(&CsvFormat::default(), &l, 0, 1, &data);
+    assert_eq!(p.rejects.len(), 1);
+    assert_eq!(p.rejects[0].reason, "expected 2 fields, found 200001");
+    assert_eq!((p.rows.len(), p.rows.origins[0].line), (1, 2));
+}
+
+#[test]
 fn empty_and_blank_batches() {
     for data in [&b""[..], b"\n\r\n\n"] {
         let p = parse_batch(&CsvFormat::default(), &layout(), 0, 1, data);
