@@ -16,7 +16,7 @@ pub mod layout;
 pub mod types;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use csv::{
     CsvFormat, EndKind, Lead, Parsed, Preamble, RecordEnd, RecordScanner, Tail, parse_batch,

@@ -1,101 +1,49 @@
 //! The scanner's record limit (`max_record_bytes`): a too-large record ends at
 //! the first line end at or past the limit and scanning resumes there fresh;
 //! blank/comment lines past the limit are skipped; the bytes a caller must
-//! keep stay within twice the limit. Checked against a model built from an
-//! unlimited scan and that rule, on hand cases and random inputs in random
-//! chunkings, on both engines.
+//! keep stay within twice the limit. The records a limited scan reports are
+//! checked against the csv crate and that rule (`oracle::limited`), on hand
+//! cases and generated inputs in random chunkings (proptest), on both
+//! engines; spans, leads and lines against their hand-written values and the
+//! line table.
 
-use super::{Rng, dialects, line_table};
+use proptest::prelude::*;
+
+use super::oracle::{self, Kind, resync_point};
+use super::{dialects, inputs, line_table};
 use crate::format::csv::dialect::{fast_eligible, skip_ignored};
 use crate::format::{CsvFormat, EndKind, Lead, RecordScanner, Tail};
 
 /// One span as the tests compare it: absolute end, kind, lead bytes.
 type Span = (usize, EndKind, u64);
 
-/// A tail without its lead (compared separately).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TailKind {
-    Empty,
-    Record,
-    Open,
-    TooLarge,
-}
-
-fn kind_of(t: Tail) -> (TailKind, Lead) {
-    match t {
-        Tail::Empty => (TailKind::Empty, Lead::default()),
-        Tail::Record => (TailKind::Record, Lead::default()),
-        Tail::UnterminatedQuote(l) => (TailKind::Open, l),
-        Tail::TooLarge(l) => (TailKind::TooLarge, l),
-    }
-}
-
-/// Where scanning resumes after a record that passes the limit at `at`: just
-/// past the first line end whose last byte is at `at` or later.
-fn resync_point(data: &[u8], at: usize) -> Option<usize> {
-    (at..data.len()).find_map(|i| match data[i] {
-        b'\n' => Some(i + 1),
-        b'\r' => Some(i + 1 + usize::from(data.get(i + 1) == Some(&b'\n'))),
-        _ => None,
-    })
-}
-
-/// What a scanner limited to `max` must say about `data`: from an unlimited
-/// scan of what follows each resynchronisation point.
-fn model(fmt: &CsvFormat, data: &[u8], max: usize) -> (Vec<Span>, TailKind, usize) {
-    let mut spans = Vec::new();
-    let mut from = 0;
-    'fresh: loop {
-        let mut sc = RecordScanner::reference(fmt);
-        let mut out = Vec::new();
-        sc.scan(&data[from..], &mut out);
-        let tail = sc.finish();
-        let mut ends: Vec<usize> = out.iter().map(|e| from + e.end).collect();
-        if tail != Tail::Empty {
-            ends.push(data.len());
+/// The records (first byte, end, kind) that spans and a tail stand for.
+fn records(fmt: &CsvFormat, data: &[u8], spans: &[Span], tail: Tail) -> Vec<(usize, usize, Kind)> {
+    let (mut out, mut start) = (Vec::new(), 0);
+    for &(end, kind, lead) in spans {
+        let first = start + lead as usize;
+        match kind {
+            EndKind::Record => out.push((first, end, Kind::Record)),
+            EndKind::TooLarge => out.push((first, end, Kind::TooLarge)),
+            EndKind::Skipped => {}
         }
-        let mut start = from;
-        for end in ends {
-            let first = skip_ignored(fmt, data, start).min(end);
-            if first - start > max {
-                spans.push((first, EndKind::Skipped, (first - start) as u64));
-                start = first;
-            }
-            let lead = (first - start) as u64;
-            if end - first > max {
-                match resync_point(data, first + max) {
-                    // A '\r' as the last byte: its end waits for a next byte
-                    // that never comes, so it is the tail.
-                    Some(r) if r == data.len() && data[r - 1] == b'\r' => {
-                        return (spans, TailKind::TooLarge, first);
-                    }
-                    Some(r) => {
-                        spans.push((r, EndKind::TooLarge, lead));
-                        from = r;
-                        continue 'fresh;
-                    }
-                    None => return (spans, TailKind::TooLarge, first),
-                }
-            }
-            if end == data.len() && tail != Tail::Empty {
-                let kind = match tail {
-                    Tail::UnterminatedQuote(_) => TailKind::Open,
-                    _ => TailKind::Record,
-                };
-                return (spans, kind, first);
-            }
-            spans.push((end, EndKind::Record, lead));
-            start = end;
-        }
-        return (spans, TailKind::Empty, data.len());
+        start = end;
     }
+    let len = data.len();
+    match tail {
+        Tail::Empty => {}
+        Tail::Record => out.push((skip_ignored(fmt, data, start), len, Kind::Record)),
+        Tail::UnterminatedQuote(l) => out.push((start + l.bytes as usize, len, Kind::Open)),
+        Tail::TooLarge(l) => out.push((start + l.bytes as usize, len, Kind::TooLarge)),
+    }
+    out
 }
 
 /// Scans `data` cut at `cuts` with limit `max`; checks what must hold at
 /// every chunk's end, and returns the spans, the tail and its lead.
 fn scan(sc: &mut RecordScanner, data: &[u8], cuts: &[usize], max: usize) -> (Vec<Span>, Tail) {
     let (mut spans, mut out, mut from) = (Vec::new(), Vec::new(), 0);
-    let (mut span_start, mut discarded) = (0, false);
+    let (mut span_start, mut discarded, mut after_skip) = (0, false, false);
     let line_at = line_table(data);
     for &cut in cuts.iter().chain(std::iter::once(&data.len())) {
         out.clear();
@@ -114,6 +62,11 @@ fn scan(sc: &mut RecordScanner, data: &[u8], cuts: &[usize], max: usize) -> (Vec
                 !discarded || e.kind != EndKind::Record,
                 "{e:?} after discards"
             );
+            // A lead past the limit is skipped, and the record follows at once.
+            let skipped = e.kind == EndKind::Skipped;
+            assert_eq!(e.lead.bytes > max as u64, skipped, "{e:?} lead");
+            assert!(!after_skip || e.lead.bytes == 0, "{e:?} after a skip");
+            after_skip = skipped;
             spans.push((end, e.kind, e.lead.bytes));
             (span_start, discarded) = (end, false);
         }
@@ -131,6 +84,15 @@ fn scan(sc: &mut RecordScanner, data: &[u8], cuts: &[usize], max: usize) -> (Vec
     let tail = sc.finish();
     if let Tail::Record | Tail::UnterminatedQuote(_) = tail {
         assert!(!discarded, "{tail:?} after discards");
+    }
+    if let Tail::UnterminatedQuote(l) | Tail::TooLarge(l) = tail {
+        let first = span_start + l.bytes as usize;
+        assert_eq!(
+            l.lines,
+            line_at[first] - line_at[span_start],
+            "tail lead lines"
+        );
+        assert!(l.bytes <= max as u64, "{tail:?} lead");
     }
     (spans, tail)
 }
@@ -158,21 +120,13 @@ fn check(fmt: &CsvFormat, data: &[u8], cuts: &[usize], max: usize) -> (Vec<Span>
         );
         assert_eq!(fast, (spans.clone(), tail), "fast vs csv-core: {}", show());
     }
-    let (want, want_tail, first) = model(fmt, data, max);
-    assert_eq!(spans, want, "spans: {}", show());
-    let (kind, lead) = kind_of(tail);
-    assert_eq!(kind, want_tail, "tail: {}", show());
-    if let TailKind::Open | TailKind::TooLarge = kind {
-        let start = spans.last().map_or(0, |s| s.0);
-        assert_eq!(lead.bytes as usize, first - start, "tail lead: {}", show());
-        let line_at = line_table(data);
-        assert_eq!(
-            lead.lines,
-            line_at[first] - line_at[start],
-            "tail lead lines: {}",
-            show()
-        );
-    }
+    let want = oracle::limited(fmt, data, 0, max);
+    assert_eq!(
+        records(fmt, data, &spans, tail),
+        want,
+        "records: {}",
+        show()
+    );
     (spans, tail)
 }
 
@@ -282,20 +236,16 @@ fn hand_cases() {
     }
 }
 
-#[test]
-fn random_inputs_and_limits_agree_with_the_model() {
-    let alphabet = b"a,\"\n\r#\\;' ";
-    let mut rng = Rng::new(13);
-    for fmt in dialects() {
-        for _ in 0..2500 {
-            let data = rng.bytes(alphabet, 60);
-            let max = 1 + rng.below(20);
-            let mut cuts: Vec<usize> = (0..rng.below(5))
-                .map(|_| rng.below(data.len() + 1))
-                .collect();
-            cuts.sort();
-            check(&fmt, &data, &cuts, max);
-        }
+proptest! {
+    /// Generated and mutated inputs, limits from 1 byte, random chunks.
+    #[test]
+    fn prop_a_limited_scan_reads_the_csv_crate_s_records_and_resyncs(
+        data in inputs::input(),
+        d in 0..6usize,
+        max in 1..80usize,
+        cuts in inputs::cuts(),
+    ) {
+        check(&dialects()[d], &data, &inputs::positions(&cuts, data.len()), max);
     }
 }
 

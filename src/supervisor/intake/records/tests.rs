@@ -1,9 +1,14 @@
 //! `Scan` over chunked inputs: what reaches the workers (batches, verdicts)
 //! for records past the limit, stray quotes, unterminated quotes at the end,
-//! long runs of blank lines and committed ranges, with the bytes it carries
-//! between chunks checked against the limit after every chunk. Test code only.
+//! long runs of blank lines and committed ranges, and for generated inputs
+//! against the csv crate (proptest), with the bytes it carries between
+//! chunks checked against the limit after every chunk. Test code only.
+
+use proptest::prelude::*;
 
 use super::{Handover, Scan};
+use crate::format::tests::oracle::{self, Kind};
+use crate::format::tests::{dialects, inputs, line_table};
 use crate::format::{ColumnSpec, CsvFormat, Layout, RecordScanner, parse_batch};
 use crate::protocol::{Batch, LedgerRange};
 use crate::supervisor::intake::batcher::Batcher;
@@ -67,22 +72,32 @@ fn csv() -> CsvFormat {
 /// Cuts `data` (from offset 0, line 1) in chunks of `chunk` bytes with the
 /// limit `max`, `committed` skipped.
 fn cut(data: &[u8], chunk: usize, max: usize, committed: Vec<LedgerRange>) -> Sent {
+    cut_as(&csv(), data, chunk, max, committed)
+}
+
+fn cut_as(
+    fmt: &CsvFormat,
+    data: &[u8],
+    chunk: usize,
+    max: usize,
+    committed: Vec<LedgerRange>,
+) -> Sent {
     let layout = Layout {
         columns: vec![ColumnSpec::text("k"), ColumnSpec::text("v")],
         fields: vec![0, 1],
         field_count: 2,
     };
     let batcher = Batcher::new("src", "f.csv", layout, 1000, 1 << 16);
-    let mut scan = Scan::new(RecordScanner::new(&csv()), batcher, committed, (0, 1), max);
+    let mut scan = Scan::new(RecordScanner::new(fmt), batcher, committed, (0, 1), max);
     let mut sent = Sent::default();
     for (i, c) in data.chunks(chunk).enumerate() {
         assert!(scan.chunk(&mut sent, c, (i * chunk) as u64).is_ok());
         // Blank lines, then a record, each within the limit; no more.
         assert!(scan.carry.len() <= 2 * max, "{} carried", scan.carry.len());
+        let cap = scan.carry.capacity();
         assert!(
-            scan.carry.capacity() <= 4 * max,
-            "{}",
-            scan.carry.capacity()
+            cap <= (4 * max).max(8),
+            "{cap} reserved (a Vec<u8> takes 8 at least)"
         );
     }
     assert!(scan.finish(&mut sent, data.len() as u64).is_ok());
@@ -180,4 +195,70 @@ fn verdicts_in_committed_ranges_are_not_sent_again() {
     let sent = cut(data, 4, 64, vec![committed(0, 4), committed(5, 11)]);
     assert!(sent.batches.is_empty());
     assert_eq!(sent.records, 0);
+}
+
+/// (first byte, end, kind, line) of every record the workers get, as they
+/// see them: records of the data batches as `parse_batch` finds them (rows
+/// and rejects alike), verdicts as they come.
+fn seen(fmt: &CsvFormat, sent: &Sent, data: &[u8]) -> Vec<(usize, usize, Kind, u64)> {
+    let line_at = line_table(data);
+    let mut out = Vec::new();
+    for b in &sent.batches {
+        let (start, end) = (b.start as usize, b.end as usize);
+        if let Some(v) = &b.verdict {
+            let kind = match v.code.as_str() {
+                "record_too_large" => Kind::TooLarge,
+                "unterminated_quote" => Kind::Open,
+                other => panic!("{other}"),
+            };
+            out.push((start, end, kind, b.first_line));
+            continue;
+        }
+        assert_eq!(b.data, &data[start..end], "a batch holds its range's bytes");
+        assert_eq!(b.first_line, line_at[start]);
+        let p = parse_batch(fmt, &b.layout, b.start, b.first_line, &b.data);
+        assert_eq!(
+            p.records,
+            u64::from(b.records),
+            "the batch's count is the parser's"
+        );
+        let rows = p
+            .rows
+            .origins
+            .iter()
+            .map(|o| (o.offset, o.len as u64, o.line));
+        let rejects = p.rejects.iter().map(|r| {
+            assert_ne!(r.code, "unterminated_quote", "an open record is a verdict");
+            (r.offset, r.len, r.line)
+        });
+        for (offset, len, line) in rows.chain(rejects) {
+            out.push((offset as usize, (offset + len) as usize, Kind::Record, line));
+        }
+    }
+    out.sort();
+    out
+}
+
+proptest! {
+    /// Generated and mutated inputs in every dialect, limits from 1 byte,
+    /// chunks from 1 byte: the workers get the csv crate's records, each
+    /// once, at its physical line, or its verdict where the limit's rule
+    /// (`oracle::limited`) says so.
+    #[test]
+    fn prop_batches_hold_the_csv_crate_s_records(
+        data in inputs::input(),
+        d in 0..6usize,
+        max in 1..80usize,
+        chunk in 1..64usize,
+    ) {
+        let fmt = &dialects()[d];
+        let sent = cut_as(fmt, &data, chunk, max, vec![]);
+        let line_at = line_table(&data);
+        let want: Vec<_> = oracle::limited(fmt, &data, 0, max)
+            .into_iter()
+            .map(|(first, end, kind)| (first, end, kind, line_at[first]))
+            .collect();
+        prop_assert_eq!(seen(fmt, &sent, &data), want.clone());
+        prop_assert_eq!(sent.records, want.len() as u64);
+    }
 }
