@@ -30,6 +30,7 @@ mod rejects;
 mod rejects_pg;
 mod reload;
 mod secrets;
+mod stray_quote;
 mod systemd_unit;
 mod upsert_pg;
 
@@ -38,6 +39,7 @@ fn main() {
     // The long tests first, so that the short ones fill the other thread
     // around them instead of leaving two long ones for the end.
     let trials = [
+        stray_quote::trials(),
         chaos_pg::trials(),
         daemon_signals::trials(),
         chaos_sqlite::trials(),
