@@ -16,10 +16,11 @@ pub mod layout;
 pub mod types;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use csv::{
-    CsvFormat, Parsed, Preamble, RecordEnd, RecordScanner, Tail, parse_batch, read_preamble,
+    CsvFormat, EndKind, Lead, Parsed, Preamble, RecordEnd, RecordScanner, Tail, parse_batch,
+    read_preamble,
 };
 pub use layout::layout;
 pub use types::{Cell, ColumnSpec, ColumnType, DECIMAL_TEXT_BUF, RowOrigin, Rows, decimal_text};

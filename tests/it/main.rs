@@ -34,6 +34,7 @@ mod rejects_pg;
 mod reload;
 mod secrets;
 mod stdin;
+mod stray_quote;
 mod systemd_unit;
 mod upsert_pg;
 
@@ -42,6 +43,7 @@ fn main() {
     // The long tests first, so that the short ones fill the other thread
     // around them instead of leaving two long ones for the end.
     let trials = [
+        stray_quote::trials(),
         chaos_pg::trials(),
         big_archive::trials(),
         daemon_signals::trials(),

@@ -10,6 +10,12 @@
 //! * A quote opens a quoted field only as a field's first byte; elsewhere in
 //!   an unquoted field it is literal (`ab"c`), and after a closing quote the
 //!   field goes on unquoted (`"ab"cd` is `abcd`).
+//!
+//! What a physical line is (ours, for the line numbers in reject notes; the
+//! csv crate counts `\n` bytes only): a line ends at `\n`, at `\r\n` (one
+//! end) or at a lone `\r`, inside quoted fields and comment lines too, so a
+//! CR-only file numbers its lines like an LF or CRLF one. `count_lines` is
+//! the one counter the scanner, the preamble and the parser use.
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 
@@ -50,12 +56,20 @@ pub(crate) enum EofRecord {
 }
 
 /// One record's unescaped field bytes as csv-core writes them, with buffers
-/// that grow as needed and are reused from record to record.
+/// that grow as needed, up to their bounds, and are reused from record to
+/// record.
 pub(crate) struct RecordBuf {
     out: Vec<u8>,
     ends: Vec<usize>,
     nout: usize,
     nend: usize,
+    /// `out` grows to at most this many bytes: more than the input's, which
+    /// no record's field bytes can pass.
+    max_out: usize,
+    /// `ends` keeps at most this many field ends; further ones are counted in
+    /// `dropped` (the record then has more fields than anyone wants).
+    max_fields: usize,
+    dropped: usize,
 }
 
 impl RecordBuf {
@@ -65,7 +79,20 @@ impl RecordBuf {
             ends: vec![0; fields.max(8)],
             nout: 0,
             nend: 0,
+            max_out: usize::MAX,
+            max_fields: usize::MAX,
+            dropped: 0,
         }
+    }
+
+    /// Bounds the buffers: records of input no longer than `input` bytes,
+    /// of which only those with at most `fields` fields are wanted whole.
+    pub fn bounded(mut self, input: usize, fields: usize) -> Self {
+        self.max_out = input.saturating_add(1);
+        self.max_fields = fields.max(1);
+        self.out.truncate(self.max_out);
+        self.ends.truncate(self.max_fields);
+        self
     }
 
     /// Feeds `input` (not empty) to `rdr` until a record ends (`true`) or
@@ -80,11 +107,27 @@ impl RecordBuf {
             );
             (nin, self.nout, self.nend) = (nin + i, self.nout + o, self.nend + e);
             match res {
-                ReadRecordResult::OutputFull => self.out.resize(self.out.len() * 2, 0),
-                ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                // Always by one byte at least, so that csv-core goes on.
+                ReadRecordResult::OutputFull => {
+                    let len = self.out.len();
+                    self.out.resize((len * 2).min(self.max_out).max(len + 1), 0);
+                }
+                ReadRecordResult::OutputEndsFull => self.room_for_ends(),
                 ReadRecordResult::Record => return (true, nin),
                 ReadRecordResult::InputEmpty | ReadRecordResult::End => return (false, nin),
             }
+        }
+    }
+
+    /// `ends` is full: grows it, or past `max_fields` counts what it holds
+    /// and starts over (those field ends are not wanted).
+    fn room_for_ends(&mut self) {
+        let len = self.ends.len();
+        if len < self.max_fields {
+            self.ends.resize((len * 2).min(self.max_fields), 0);
+        } else {
+            self.dropped += self.nend;
+            self.nend = 0;
         }
     }
 
@@ -107,21 +150,27 @@ impl RecordBuf {
                 rdr.read_record(b"", &mut self.out[self.nout..], &mut self.ends[self.nend..]);
             (self.nout, self.nend) = (self.nout + o, self.nend + e);
             match res {
-                ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                ReadRecordResult::OutputEndsFull => self.room_for_ends(),
                 ReadRecordResult::Record => return EofRecord::Open,
                 _ => return EofRecord::None,
             }
         }
     }
 
-    /// The fields of the record read: their bytes, and where each one ends.
+    /// The fields of the record read: their bytes, and where each one ends
+    /// (whole only when `field_count` is at most the bound on fields).
     pub fn fields(&self) -> (&[u8], &[usize]) {
         (&self.out[..self.nout], &self.ends[..self.nend])
     }
 
+    /// How many fields the record read has.
+    pub fn field_count(&self) -> usize {
+        self.dropped + self.nend
+    }
+
     /// Makes room for the next record.
     pub fn clear(&mut self) {
-        (self.nout, self.nend) = (0, 0);
+        (self.nout, self.nend, self.dropped) = (0, 0, 0);
     }
 }
 
@@ -156,9 +205,26 @@ pub(crate) fn skip_ignored(fmt: &CsvFormat, bytes: &[u8], mut from: usize) -> us
     from
 }
 
-/// Number of `\n` bytes in `bytes`.
-pub(crate) fn count_nl(bytes: &[u8]) -> u64 {
-    memchr::memchr_iter(b'\n', bytes).count() as u64
+/// Physical line ends in `bytes`: every `\r`, and every `\n` not right after
+/// a `\r` (a `\r\n` counts once, at its `\r`). `cr_before`: the byte just
+/// before `bytes` is a `\r`, so a leading `\n` ends no further line.
+pub(crate) fn count_lines(bytes: &[u8], cr_before: bool) -> u64 {
+    let mut n = 0;
+    for i in memchr::memchr2_iter(b'\r', b'\n', bytes) {
+        let joined = bytes[i] == b'\n'
+            && if i == 0 {
+                cr_before
+            } else {
+                bytes[i - 1] == b'\r'
+            };
+        n += u64::from(!joined);
+    }
+    n
+}
+
+/// Whether the byte before `bytes[i]` is a `\r` (none is before `bytes[0]`).
+pub(crate) fn cr_at(bytes: &[u8], i: usize) -> bool {
+    i > 0 && bytes[i - 1] == b'\r'
 }
 
 /// Where a record that csv-core just ended by consuming `bytes[..pos]` really
@@ -233,6 +299,26 @@ mod tests {
     }
 
     #[test]
+    fn bounded_buffers_count_fields_they_do_not_keep() {
+        let fmt = CsvFormat::default();
+        let data = [&[b','; 100_000][..], b"x\n"].concat();
+        let mut rdr = core_reader(&fmt);
+        let mut buf = RecordBuf::new(64, 3).bounded(data.len(), 3);
+        assert_eq!(buf.read(&mut rdr, &data), (true, data.len()));
+        assert_eq!(buf.field_count(), 100_001);
+        assert!(buf.ends.len() <= 3, "{}", buf.ends.len());
+        buf.clear();
+        assert_eq!(buf.read(&mut rdr, b"a,\"b\"\"c\"\n"), (true, 9));
+        assert_eq!(buf.field_count(), 2);
+        assert_eq!(buf.fields(), (&b"ab\"c"[..], &[1, 4][..]));
+        // Field bytes never pass the input's length, whatever the record.
+        let long = [&[b'y'; 10_000][..], b"\n"].concat();
+        let mut buf = RecordBuf::new(64, 3).bounded(long.len(), 3);
+        buf.read(&mut core_reader(&fmt), &long);
+        assert!(buf.out.len() <= long.len() + 1, "{}", buf.out.len());
+    }
+
+    #[test]
     fn skip_ignored_follows_csv_core() {
         let mut fmt = CsvFormat {
             comment: Some(b'#'),
@@ -242,6 +328,36 @@ mod tests {
         assert_eq!(skip_ignored(&fmt, b"#x", 0), 2);
         fmt.comment = None;
         assert_eq!(skip_ignored(&fmt, b"\n#x", 0), 1);
+    }
+
+    #[test]
+    fn line_ends_are_lf_crlf_and_lone_cr() {
+        for (bytes, cr_before, want) in [
+            (&b""[..], false, 0),
+            (b"a\nb\n", false, 2),
+            (b"a\r\nb\r\n", false, 2),
+            (b"a\rb\r", false, 2),
+            (b"\r\r\n\n\r", false, 4),
+            (b"\n\r\n", false, 2),
+            // A `\r` just before the slice: its `\n` is the same line end.
+            (b"\na", true, 0),
+            (b"\ra", true, 1),
+        ] {
+            let got = count_lines(bytes, cr_before);
+            assert_eq!(
+                got,
+                want,
+                "{:?} {cr_before}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        // Counting in two parts gives the same as counting the whole.
+        let whole = b"x\r\ny\r\rz\n\r\n";
+        for cut in 0..=whole.len() {
+            let (a, b) = whole.split_at(cut);
+            let parts = count_lines(a, false) + count_lines(b, cr_at(whole, cut));
+            assert_eq!(parts, count_lines(whole, false), "cut {cut}");
+        }
     }
 
     #[test]

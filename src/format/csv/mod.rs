@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use parse::{Parsed, parse_batch};
 pub use preamble::{Preamble, read_preamble};
-pub use scan::{RecordEnd, RecordScanner, Tail};
+pub use scan::{EndKind, Lead, RecordEnd, RecordScanner, Tail};
 
 /// A CSV dialect, as configured under `[jobs.NAME.format]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,10 @@
 //! supervisor's `RecordScanner`, so both see the same records) and where each
 //! record came from (absolute byte range, physical line). Field conversion is
 //! `convert.rs`. No files, pipes or databases: rejects are returned, not written.
+//! Records arrive no longer than `max_record_bytes` (the supervisor sends
+//! longer ones as verdicts, never their bytes), and the per-record buffers
+//! are bounded by the batch's length and the layout's field count whatever a
+//! record holds: a record of a million delimiters costs no million field ends.
 //!
 //! csv-core is driven directly rather than through the csv crate's `Reader`:
 //! that reader strips a UTF-8 BOM at the start of whatever it is given (a
@@ -11,7 +15,9 @@
 //! `\n` of a `\r\n` into the next record, and its `trim` allocates per record.
 
 use super::CsvFormat;
-use super::dialect::{EofRecord, RecordBuf, core_reader, count_nl, record_end, skip_ignored};
+use super::dialect::{
+    EofRecord, RecordBuf, core_reader, count_lines, cr_at, record_end, skip_ignored,
+};
 use crate::format::convert::{Bad, convert};
 use crate::format::{Layout, RowOrigin, Rows};
 use crate::protocol::RejectNote;
@@ -26,7 +32,8 @@ pub struct Parsed {
 }
 
 /// Parses `data`, whole records taken from byte offset `start` of a source;
-/// `first_line` is the physical line (1-based) at `start`. Blank and comment
+/// `first_line` is the physical line (1-based) at `start` (lines as
+/// `dialect.rs` defines them; `data` never starts with the `\n` of a `\r\n`). Blank and comment
 /// lines are skipped as the scanner skips them; a final record with an open
 /// quoted field is rejected as `unterminated_quote`.
 pub fn parse_batch(
@@ -39,7 +46,7 @@ pub fn parse_batch(
     let width = layout.columns.len();
     // Records <= lines + 1: reserving once keeps the hot loop free of regrowth
     // (capped: a huge layout over many short bad records must not abort).
-    let approx = count_nl(data) as usize + 1;
+    let approx = count_lines(data, false) as usize + 1;
     let mut rows = Rows::new(width);
     rows.cells
         .reserve(approx.saturating_mul(width).min(1 << 24));
@@ -57,21 +64,24 @@ pub fn parse_batch(
     };
 
     let mut rdr = core_reader(fmt);
-    let mut buf = RecordBuf::new(4096, layout.field_count as usize + 1);
+    // No record is longer than the batch, and one with more fields than the
+    // layout's is rejected: neither buffer needs to grow past that.
+    let want = layout.field_count as usize;
+    let mut buf = RecordBuf::new(4096.min(data.len()), want + 1).bounded(data.len(), want + 1);
     let (mut pos, mut span) = (0, 0);
     while pos < data.len() {
         let (record, nin) = buf.read(&mut rdr, &data[pos..]);
         pos += nin;
         if record {
             let end = record_end(data, pos, true).unwrap_or(pos);
-            b.record(data, span, end, buf.fields(), false);
+            b.record(data, span, end, &buf, false);
             buf.clear();
             span = end;
         }
     }
     match buf.finish(&mut rdr) {
         EofRecord::None => {}
-        eof => b.record(data, span, data.len(), buf.fields(), eof == EofRecord::Open),
+        eof => b.record(data, span, data.len(), &buf, eof == EofRecord::Open),
     }
     let records = (b.rows.len() + b.rejects.len()) as u64;
     Parsed {
@@ -96,19 +106,13 @@ struct Batch<'a> {
 }
 
 impl Batch<'_> {
-    /// One record: `data[span..end]` with blank/comment lines first; `fields`
-    /// holds the unescaped field bytes and where each field ends.
-    fn record(
-        &mut self,
-        data: &[u8],
-        span: usize,
-        end: usize,
-        fields: (&[u8], &[usize]),
-        open: bool,
-    ) {
-        let (fields, ends) = fields;
+    /// One record: `data[span..end]` with blank/comment lines first; `buf`
+    /// holds its unescaped field bytes and where each field ends.
+    fn record(&mut self, data: &[u8], span: usize, end: usize, buf: &RecordBuf, open: bool) {
+        let (fields, ends) = buf.fields();
         let first = skip_ignored(self.fmt, data, span).min(end);
-        self.line += count_nl(&data[self.counted_to..first]);
+        let from = self.counted_to;
+        self.line += count_lines(&data[from..first], cr_at(data, from));
         self.counted_to = first;
         let origin = RowOrigin {
             offset: self.start + first as u64,
@@ -131,8 +135,8 @@ impl Batch<'_> {
             return;
         }
         let want = self.layout.field_count as usize;
-        if ends.len() != want {
-            let reason = format!("expected {want} fields, found {}", ends.len());
+        if buf.field_count() != want {
+            let reason = format!("expected {want} fields, found {}", buf.field_count());
             self.rejects.push(reject(None, "field_count", reason));
             return;
         }

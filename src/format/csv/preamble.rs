@@ -1,9 +1,10 @@
-//! The start of a file: an optional UTF-8 BOM, `skip_lines` physical lines,
-//! then (when the dialect has one) the header record. Supervisor side; it gets
+//! The start of a file: an optional UTF-8 BOM, `skip_lines` physical lines
+//! (each ended by `\n`, `\r\n` or a lone `\r`, see `dialect.rs`), then (when
+//! the dialect has one) the header record. Supervisor side; it gets
 //! the first bytes of a file from its caller and opens nothing itself.
 
 use super::CsvFormat;
-use super::dialect::{EofRecord, RecordBuf, core_reader, count_nl, record_end, skip_ignored};
+use super::dialect::{EofRecord, RecordBuf, core_reader, count_lines, record_end, skip_ignored};
 use crate::format::error::FormatError;
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
@@ -41,8 +42,11 @@ pub fn read_preamble(
         return Ok(None);
     }
     for _ in 0..fmt.skip_lines {
-        match memchr::memchr(b'\n', &head[pos..]) {
-            Some(k) => pos += k + 1,
+        // A `\r` as the last byte read may be the first half of a `\r\n`.
+        let line_end = memchr::memchr2(b'\r', b'\n', &head[pos..])
+            .and_then(|k| record_end(head, pos + k + 1, at_eof));
+        match line_end {
+            Some(end) => pos = end,
             None if at_eof => pos = head.len(),
             None if head.len() >= MAX_PREAMBLE => {
                 return Err(FormatError::SkipLines {
@@ -56,14 +60,14 @@ pub fn read_preamble(
     let done = |end: usize, header| {
         Ok(Some(Preamble {
             data_start: end as u64,
-            first_line: 1 + count_nl(&head[..end]),
+            first_line: 1 + count_lines(&head[..end], false),
             header,
         }))
     };
     if !fmt.header {
         return done(pos, None);
     }
-    let line = 1 + count_nl(&head[..skip_ignored(fmt, head, pos)]);
+    let line = 1 + count_lines(&head[..skip_ignored(fmt, head, pos)], false);
     let fail = |reason: &str| {
         Err(FormatError::Header {
             line,
@@ -157,7 +161,7 @@ mod tests {
         // At EOF a header ended by a lone '\r' is complete.
         assert_eq!(
             read_preamble(&f, &whole[..11], true).unwrap(),
-            pre(11, 2, Some(&["a", "b\nc"]))
+            pre(11, 3, Some(&["a", "b\nc"]))
         );
     }
 
@@ -171,6 +175,27 @@ mod tests {
             pre(24, 5, Some(&["id", "v"]))
         );
         assert_eq!(read_preamble(&f, b"report\n", false).unwrap(), None);
+        // CR-only and CRLF lines are lines too; a `\r` at the end waits for
+        // the byte after it.
+        for (head, start) in [
+            (&b"r\rg\rid,v\r1,2\r"[..], 9),
+            (b"r\r\ng\r\nid,v\r\n1,2\r\n", 12),
+        ] {
+            let want = pre(start, 4, Some(&["id", "v"]));
+            assert_eq!(read_preamble(&f, head, false).unwrap(), want);
+        }
+        assert_eq!(
+            read_preamble(&fmt(false, 1), b"skip\r", false).unwrap(),
+            None
+        );
+        assert_eq!(
+            read_preamble(&fmt(false, 1), b"skip\r", true).unwrap(),
+            pre(5, 2, None)
+        );
+        assert_eq!(
+            read_preamble(&fmt(false, 2), b"a\r\rb", false).unwrap(),
+            pre(3, 3, None)
+        );
         assert_eq!(
             read_preamble(&fmt(false, 1), b"skip me\n1,2\n", false).unwrap(),
             pre(8, 2, None)

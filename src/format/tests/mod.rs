@@ -1,10 +1,14 @@
-//! Cross-file tests of the format module: scanner vs parser agreement, reject
-//! codes with exact lines, conversions, and (ignored) throughput measurements.
+//! Cross-file tests of the format module: scanner vs parser vs the csv crate
+//! (`oracle.rs`, on inputs from `inputs.rs`), the record limit, reject codes
+//! with exact lines, conversions, and (ignored) throughput measurements.
 //! Test code only.
 
 mod agree;
 mod bench;
 mod convert;
+pub(crate) mod inputs;
+mod limit;
+pub(crate) mod oracle;
 mod rejects;
 
 use super::{ColumnSpec, ColumnType, CsvFormat, Layout};
@@ -36,8 +40,23 @@ impl Rng {
     }
 }
 
+/// The physical line (1-based) of each byte of `data` (and of its end),
+/// counted here without the module's own counter: a line ends at each `\n`
+/// and at each `\r` not followed by `\n`.
+pub(crate) fn line_table(data: &[u8]) -> Vec<u64> {
+    let mut line = 1;
+    let mut table = Vec::with_capacity(data.len() + 1);
+    for (i, &b) in data.iter().enumerate() {
+        table.push(line);
+        let ends = b == b'\n' || (b == b'\r' && data.get(i + 1) != Some(&b'\n'));
+        line += u64::from(ends);
+    }
+    table.push(line);
+    table
+}
+
 /// The dialects every agreement test runs: the fast path's and csv-core's.
-pub(super) fn dialects() -> Vec<CsvFormat> {
+pub(crate) fn dialects() -> Vec<CsvFormat> {
     let base = CsvFormat {
         header: false,
         ..CsvFormat::default()

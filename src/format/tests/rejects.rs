@@ -1,8 +1,7 @@
 //! Every reject code with its exact physical line, offset and length, behind
 //! records with embedded newlines; rows keep their origins; nothing panics.
 
-use super::{Rng, dialects, orders_layout};
-use crate::format::csv::dialect::count_nl;
+use super::{Rng, dialects, line_table, orders_layout};
 use crate::format::{Cell, ColumnSpec, ColumnType, CsvFormat, Layout, RecordScanner, parse_batch};
 
 fn layout() -> Layout {
@@ -91,7 +90,7 @@ fn file(eol: &str) -> (Vec<u8>, Vec<Want<'static>>) {
         want.push((
             start as u64,
             rec.len() as u64,
-            1 + count_nl(&data),
+            line_table(&data)[start],
             code,
             column,
         ));
@@ -101,7 +100,7 @@ fn file(eol: &str) -> (Vec<u8>, Vec<Want<'static>>) {
     want.push((
         data.len() as u64,
         tail.len() as u64,
-        1 + count_nl(&data),
+        line_table(&data)[data.len()],
         "unterminated_quote",
         None,
     ));
@@ -111,7 +110,7 @@ fn file(eol: &str) -> (Vec<u8>, Vec<Want<'static>>) {
 
 #[test]
 fn every_code_with_its_line() {
-    for eol in ["\n", "\r\n"] {
+    for eol in ["\n", "\r\n", "\r"] {
         let (data, want) = file(eol);
         // Parsed as one batch from offset 1000 at line 40 (as if mid-file).
         let p = parse_batch(&CsvFormat::default(), &layout(), 1000, 40, &data);
@@ -212,6 +211,16 @@ fn trim_and_custom_null() {
     assert_eq!(p.rows.row(0)[4], Cell::Null);
     let p = parse_batch(&CsvFormat::default(), &l, 0, 1, data);
     assert_eq!(p.rejects[0].code, "bad_bigint");
+}
+
+#[test]
+fn a_record_of_many_fields_is_counted_not_kept() {
+    let data = [&[b','; 200_000][..], b"\n1,2\n"].concat();
+    let l = super::uniform(2, ColumnType::Int);
+    let p = parse_batch(&CsvFormat::default(), &l, 0, 1, &data);
+    assert_eq!(p.rejects.len(), 1);
+    assert_eq!(p.rejects[0].reason, "expected 2 fields, found 200001");
+    assert_eq!((p.rows.len(), p.rows.origins[0].line), (1, 2));
 }
 
 #[test]

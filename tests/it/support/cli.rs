@@ -84,6 +84,12 @@ impl Ingestd {
         self
     }
 
+    /// Gives it `deadline` instead of two minutes.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
     /// Bytes for its standard input (closed after them).
     pub fn stdin(mut self, bytes: Vec<u8>) -> Self {
         self.stdin = bytes;
