@@ -178,6 +178,9 @@ fn print_summary(report: &RunReport, seconds: f64) {
     for (job, class, msg) in &report.failed_jobs {
         println!("job {job} stopped ({class} error): {msg}");
     }
+    for (job, what) in &report.problems {
+        println!("job {job}: {what}");
+    }
     let loaded = report.loaded();
     let rate = if seconds > 0.0 {
         loaded as f64 / seconds
@@ -208,7 +211,8 @@ fn exit_code(report: &RunReport, once: bool) -> u8 {
         .files
         .iter()
         .any(|f| matches!(f.outcome, Outcome::Unfinished { .. }));
-    if !report.failed_jobs.is_empty() || unfinished || report.interrupted {
+    let failed = !report.failed_jobs.is_empty() || !report.problems.is_empty();
+    if failed || unfinished || report.interrupted {
         return exit::FAILURE;
     }
     let set_aside = report

@@ -410,6 +410,9 @@ impl Supervisor {
             };
             j.abandon_files(reason);
             report.files.extend(j.take_reports());
+            let name = j.name().to_string();
+            let problems = j.take_problems().into_iter().map(|p| (name.clone(), p));
+            report.problems.extend(problems);
             if let Some((class, msg)) = j.failure() {
                 report
                     .failed_jobs

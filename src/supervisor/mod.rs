@@ -26,6 +26,7 @@ mod job;
 mod ops;
 pub mod probe;
 mod reload;
+mod rests;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -99,6 +100,8 @@ pub struct RunReport {
     pub failed_jobs: Vec<(String, crate::protocol::ErrorClass, String)>,
     /// Ended by a signal before everything was loaded.
     pub interrupted: bool,
+    /// What kept a job from doing everything without stopping it: (job, what).
+    pub problems: Vec<(String, String)>,
 }
 
 impl RunReport {

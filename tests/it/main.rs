@@ -29,9 +29,11 @@ mod pg_sink_faults;
 mod pg_sink_rejects;
 mod process_model;
 mod quarantine;
+mod reject_failures;
 mod rejects;
 mod rejects_pg;
 mod reload;
+mod rest_files;
 mod secrets;
 mod stdin;
 mod stray_quote;
@@ -58,6 +60,8 @@ fn main() {
         oracle_chaos::trials(),
         config_error_pg::trials(),
         config_errors::trials(),
+        reject_failures::trials(),
+        rest_files::trials(),
         file_lifecycle::trials(),
         oracle_rejects::trials(),
         process_model::trials(),

@@ -29,10 +29,13 @@ use super::report::{FileReport, Outcome};
 use crate::config::Job;
 use crate::supervisor::event::Event;
 use crate::supervisor::intake::{Change, Disposal, Fate, Input, Kept, OnLoaded, Snapshot};
+use crate::supervisor::rests;
 
 /// What was read of a file: its snapshot, its descriptor, its preamble, and
 /// every byte range some run committed.
 pub struct Taken {
+    /// Its ledger key.
+    pub source: String,
     pub snapshot: Snapshot,
     pub file: Arc<File>,
     pub preamble: Vec<u8>,
@@ -124,6 +127,7 @@ impl End {
             input: Input::File(path.to_path_buf()),
             verdict: Verdict::Loaded { already: true },
             taken: Some(Taken {
+                source: kept.source,
                 done: vec![(data_start, seen.size)],
                 snapshot: kept.snapshot,
                 file: Arc::new(file),
@@ -162,6 +166,7 @@ impl End {
         let (Some(path), Some(t)) = (self.input.path().map(Path::to_path_buf), &self.taken) else {
             return done;
         };
+        retire_rests(&self.job, &self.report.file, &t.source);
         let size = t.snapshot.seen.size;
         let (job, name) = (&self.job.name, &self.report.file);
         match t.snapshot.compare(&path, &t.file) {
@@ -191,13 +196,20 @@ impl End {
                 return done;
             }
             Err(e) => {
-                error!(job = %job, file = %name, "cannot check that the file is unchanged ({e}): it is left in place");
-                return done;
+                let reason = format!(
+                    "its records are loaded, but it cannot be checked unchanged ({e}): it is left \
+                     in place, to be {} when it can be",
+                    self.disposal.loaded.done_word()
+                );
+                error!(job = %job, file = %name, "{reason}");
+                ended.fate = Fate::Unfinished;
+                return Outcome::Unfinished { reason };
             }
         }
         let moved = match &self.disposal.loaded {
             OnLoaded::Keep => {
                 ended.kept = Some(Kept {
+                    source: t.source.clone(),
                     snapshot: t.snapshot.clone(),
                     preamble: t.preamble.clone(),
                 });
@@ -207,7 +219,14 @@ impl End {
             OnLoaded::Archive(dir) => move_into(&path, dir).map(drop),
         };
         if let Err(e) = moved {
-            error!(job = %job, file = %name, "cannot {} the loaded file: {e}", self.disposal.loaded.verb());
+            let reason = format!(
+                "its records are loaded, but it cannot be {} ({e}): it stays in the landing \
+                 folder (a later attempt finds it loaded and tries again)",
+                self.disposal.loaded.done_word()
+            );
+            error!(job = %job, file = %name, "{reason}");
+            ended.fate = Fate::Unfinished;
+            return Outcome::Unfinished { reason };
         }
         done
     }
@@ -253,6 +272,31 @@ impl End {
     }
 }
 
+/// Every record of the origin `source` has an answer: a `.rest` of it still
+/// where it was written holds nothing to load any more, so it is renamed
+/// `.rest....obsolete` (which no pattern for the origin takes). A copy of it
+/// dropped in elsewhere is still known as obsolete (`rests`).
+fn retire_rests(job: &Job, name: &str, source: &str) {
+    for rest in rests::of_origin(&job.reject_dir, source) {
+        let same = fs::metadata(&rest.path).is_ok_and(|m| m.len() == rest.size);
+        if !same {
+            continue;
+        }
+        let file = rest.path.file_name().unwrap_or_default().to_string_lossy();
+        let to = rest
+            .path
+            .with_file_name(rejects::fit_name(&file, ".obsolete"));
+        match fs::rename(&rest.path, &to) {
+            Ok(()) => {
+                info!(job = %job.name, file = %name, rest = %to.display(), "every record of the file has an answer: its .rest file is obsolete")
+            }
+            Err(e) => {
+                warn!(job = %job.name, file = %name, rest = %rest.path.display(), "cannot rename the obsolete .rest file: {e}")
+            }
+        }
+    }
+}
+
 /// Moves `path` into `dir` (created if missing), never overwriting: a name
 /// already taken gets a timestamp suffix. Returns the new path.
 fn move_into(path: &Path, dir: &Path) -> io::Result<PathBuf> {
@@ -265,7 +309,7 @@ fn move_into(path: &Path, dir: &Path) -> io::Result<PathBuf> {
     let mut to = dir.join(&name);
     if to.exists() {
         let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S%.3f");
-        to = dir.join(format!("{name}.{stamp}"));
+        to = dir.join(rejects::fit_name(&name, &format!(".{stamp}")));
     }
     match fs::rename(path, &to) {
         Ok(()) => Ok(to),
@@ -280,7 +324,8 @@ fn move_into(path: &Path, dir: &Path) -> io::Result<PathBuf> {
 }
 
 /// The `.rest` file of `name`: the preamble, then every byte of the file (as
-/// its descriptor reads it now) outside the committed ranges, in order.
+/// its descriptor reads it now) outside the committed ranges, in order;
+/// registered (`rests`) as holding those ranges of the origin.
 fn write_rest(job: &Job, name: &str, t: &Taken) -> io::Result<PathBuf> {
     let size = t.file.metadata()?.len();
     let mut done = t.done.clone();
@@ -292,21 +337,43 @@ fn write_rest(job: &Job, name: &str, t: &Taken) -> io::Result<PathBuf> {
     };
     let to = rest_path(&job.reject_dir, name, pattern);
     let mut out = io::BufWriter::new(File::create_new(&to)?);
-    out.write_all(&t.preamble)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut write = |bytes: &[u8]| {
+        hasher.update(bytes);
+        out.write_all(bytes)
+    };
+    write(&t.preamble)?;
     let mut at = t.preamble.len() as u64;
     let mut buf = vec![0u8; 1 << 20];
+    let mut ranges = Vec::new();
     // A file that shrank: what it no longer holds is neither rest nor read.
     let clamp = |(s, e): (u64, u64)| (s.min(size), e.min(size));
     for (s, e) in done.into_iter().map(clamp).chain([(size, size)]) {
+        if at < s {
+            ranges.push((at, s));
+        }
         while at < s {
             let n = ((s - at) as usize).min(buf.len());
             t.file.read_exact_at(&mut buf[..n], at)?;
-            out.write_all(&buf[..n])?;
+            write(&buf[..n])?;
             at += n as u64;
         }
         at = at.max(e);
     }
     out.flush()?;
+    out.get_ref().sync_all()?;
+    let rest_size = out.get_ref().metadata()?.len();
+    let hash = rests::hex(&hasher.finalize().as_bytes()[..16]);
+    let rest = rests::RestOf {
+        hash,
+        size: rest_size,
+        path: to.clone(),
+        origin: t.source.clone(),
+        origin_file: name.to_string(),
+        ranges,
+        data_start: t.preamble.len() as u64,
+    };
+    rests::register(&job.reject_dir, &rest)?;
     Ok(to)
 }
 
@@ -326,7 +393,7 @@ fn rest_path(dir: &Path, name: &str, pattern: Option<&str>) -> PathBuf {
             1 => "rest".to_string(),
             n => format!("rest{n}"),
         };
-        let names = shapes.map(|(stem, ext)| format!("{stem}.{tag}{ext}"));
+        let names = shapes.map(|(stem, ext)| rejects::fit_name(stem, &format!(".{tag}{ext}")));
         let fits = names
             .iter()
             .find(|c| pattern.as_ref().is_none_or(|p| p.matches(c)))

@@ -53,6 +53,9 @@ pub struct FileState {
     /// Ranges committed in this run.
     covered: Vec<(u64, u64)>,
     rejects: Option<RejectFiles>,
+    /// The reject files could not be written: the input must not be let go
+    /// (its rejects are written from the ledger when it is taken again).
+    reject_error: Option<String>,
     /// Why it was cut short (too many rejects).
     stopped: Option<String>,
     /// Why it could not be read, and whether to set it aside.
@@ -76,6 +79,7 @@ impl FileState {
             bytes_done: 0,
             covered: Vec::new(),
             rejects: None,
+            reject_error: None,
             stopped: None,
             failed: None,
         }
@@ -100,7 +104,19 @@ impl FileState {
             false => self.rebuild_rejects(job, &start),
         };
         self.start = Some(start);
-        rebuilt
+        self.reject_failed(rebuilt)
+    }
+
+    /// Remembers the first failure to write reject files; later writes are
+    /// skipped (the files are rebuilt from the ledger on the next attempt).
+    fn reject_failed(&mut self, r: io::Result<()>) -> io::Result<()> {
+        if let Err(e) = &r
+            && self.reject_error.is_none()
+        {
+            self.reject_error = Some(e.to_string());
+            self.rejects = None;
+        }
+        r
     }
 
     fn rebuild_rejects(&mut self, job: &Job, start: &FileStart) -> io::Result<()> {
@@ -126,9 +142,15 @@ impl FileState {
         self.handled += 1;
         self.bytes_done += batch.end - batch.start;
         self.covered.push((batch.start, batch.end));
-        if notes.is_empty() {
+        self.rejected += notes.iter().map(|n| u64::from(n.records)).sum::<u64>();
+        if notes.is_empty() || self.reject_error.is_some() {
             return Ok(());
         }
+        let written = self.write_rejects(job, batch, notes);
+        self.reject_failed(written)
+    }
+
+    fn write_rejects(&mut self, job: &Job, batch: &Batch, notes: &[RejectNote]) -> io::Result<()> {
         if self.rejects.is_none() {
             let (source, preamble) = match &self.start {
                 Some(s) => (s.source.as_str(), s.preamble.as_slice()),
@@ -140,7 +162,6 @@ impl FileState {
         let files = self.rejects.as_mut().expect("created above");
         let fd = self.start.as_ref().and_then(|s| s.file.as_ref());
         for note in notes {
-            self.rejected += u64::from(note.records);
             // From the batch when it holds the bytes, else from the file (a
             // quarantined or oversized range), never whole in memory.
             let from = note.offset.checked_sub(batch.start).map(|f| f as usize);
@@ -212,12 +233,21 @@ impl FileState {
         unfinished: Option<String>,
         disposal: Disposal,
     ) -> End {
-        if let Some(r) = &mut self.rejects
-            && let Err(e) = r.flush()
-        {
-            error!(job = %job.name, file = %self.name, "cannot write reject files: {e}");
+        if let Some(r) = &mut self.rejects {
+            let synced = r.sync(&job.reject_dir);
+            let _ = self.reject_failed(synced);
         }
         let verdict = if let Some(reason) = unfinished {
+            Verdict::Unfinished { reason }
+        } else if let Some(e) = self.reject_error.take() {
+            let total = self.prior_rejected + self.rejected;
+            let reason = format!(
+                "its {total} rejected records could not be written to the reject folder {} \
+                 ({e}): the file stays where it is, and its rejects are written from the \
+                 ledger when it is taken again (free space or fix the folder's permissions)",
+                job.reject_dir.display()
+            );
+            error!(job = %job.name, file = %self.name, "{reason}");
             Verdict::Unfinished { reason }
         } else if let Some((reason, set_aside)) = self.failed.take() {
             match set_aside {
@@ -241,6 +271,7 @@ impl FileState {
             let mut done: Vec<(u64, u64)> = start.prior.iter().map(|r| (r.start, r.end)).collect();
             done.extend(&self.covered);
             Some(Taken {
+                source: start.source,
                 snapshot,
                 file,
                 preamble: start.preamble,

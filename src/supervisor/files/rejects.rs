@@ -6,7 +6,13 @@
 //!
 //! The files are a function of the ledger: when a file is (re)started they are
 //! rewritten from the notes its committed ranges hold, then appended to as
-//! batches commit, so a crash can neither lose nor repeat a reject.
+//! batches commit, so a crash can neither lose nor repeat a reject. They are
+//! made durable (`sync`) before their source file is let go: a source is
+//! never archived or deleted while its rejects exist only in the ledger.
+//!
+//! Names always fit the filesystem's limit (`fit_name`): a long source name
+//! is shortened and tagged with a hash of the whole name, which the
+//! `.bad.jsonl` lines still carry in full.
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -41,12 +47,43 @@ pub struct RejectFiles {
     jsonl: BufWriter<File>,
 }
 
+/// The longest file name Linux filesystems take (`NAME_MAX`), in bytes.
+const NAME_MAX: usize = 255;
+
+/// `stem` followed by `tail`, shortened to fit `NAME_MAX` when needed: the
+/// stem is cut (on a character boundary) and tagged with a hash of the whole
+/// stem, so two long names sharing a prefix still get different names.
+pub fn fit_name(stem: &str, tail: &str) -> String {
+    if stem.len() + tail.len() <= NAME_MAX {
+        return format!("{stem}{tail}");
+    }
+    let hash = blake3::hash(stem.as_bytes()).to_hex();
+    let tag = &hash.as_str()[..16];
+    let mut keep = NAME_MAX.saturating_sub(tail.len() + tag.len() + 1);
+    while !stem.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!("{}~{tag}{tail}", &stem[..keep])
+}
+
 pub fn bad_path(dir: &Path, file: &str) -> PathBuf {
-    dir.join(format!("{file}.bad"))
+    dir.join(fit_name(file, ".bad"))
 }
 
 pub fn jsonl_path(dir: &Path, file: &str) -> PathBuf {
-    dir.join(format!("{file}.bad.jsonl"))
+    dir.join(fit_name(file, ".bad.jsonl"))
+}
+
+/// Where another source's reject files of the same name are moved: the
+/// first free `.bad.<n>`.
+fn aside_paths(dir: &Path, file: &str) -> (PathBuf, PathBuf) {
+    let n = (1..)
+        .find(|n| !dir.join(fit_name(file, &format!(".bad.{n}"))).exists())
+        .unwrap_or(1);
+    (
+        dir.join(fit_name(file, &format!(".bad.{n}"))),
+        dir.join(fit_name(file, &format!(".bad.{n}.jsonl"))),
+    )
 }
 
 impl RejectFiles {
@@ -59,11 +96,9 @@ impl RejectFiles {
         if let Some(other) = owner(&jsonl)
             && other != source
         {
-            let n = (1..)
-                .find(|n| !dir.join(format!("{file}.bad.{n}")).exists())
-                .unwrap_or(1);
-            let _ = fs::rename(&bad, dir.join(format!("{file}.bad.{n}")));
-            fs::rename(&jsonl, dir.join(format!("{file}.bad.{n}.jsonl")))?;
+            let (old_bad, old_jsonl) = aside_paths(dir, file);
+            let _ = fs::rename(&bad, old_bad);
+            fs::rename(&jsonl, old_jsonl)?;
         }
         let mut bad = BufWriter::new(File::create(&bad)?);
         bad.write_all(preamble)?;
@@ -129,6 +164,15 @@ impl RejectFiles {
         self.bad.flush()?;
         self.jsonl.flush()
     }
+
+    /// Flushes and makes the files durable: their data, and their names in
+    /// the folder.
+    pub fn sync(&mut self, dir: &Path) -> io::Result<()> {
+        self.flush()?;
+        self.bad.get_ref().sync_all()?;
+        self.jsonl.get_ref().sync_all()?;
+        File::open(dir)?.sync_all()
+    }
 }
 
 /// Records why a whole file was set aside, as one line of its `.bad.jsonl`
@@ -140,7 +184,8 @@ pub fn note_failure(dir: &Path, file: &str, reason: &str) -> io::Result<()> {
         .append(true)
         .open(jsonl_path(dir, file))?;
     let line = serde_json::json!({"file": file, "code": "file_set_aside", "reason": reason});
-    writeln!(f, "{line}")
+    writeln!(f, "{line}")?;
+    f.sync_all()
 }
 
 /// The source that wrote an existing `.bad.jsonl`, from its first line.
@@ -185,6 +230,24 @@ mod tests {
             .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!((lines[1].line, lines[1].offset), (5, 20));
+    }
+
+    #[test]
+    fn long_names_are_shortened_to_fit_and_stay_distinct() {
+        let long = format!("{}.csv", "é".repeat(120)); // 244 bytes
+        let a = fit_name(&long, ".bad.jsonl");
+        assert!(a.len() <= NAME_MAX && a.ends_with(".bad.jsonl"), "{a}");
+        let other = format!("{}x.csv", "é".repeat(120));
+        assert_ne!(a, fit_name(&other, ".bad.jsonl"));
+        assert_eq!(fit_name("a.csv", ".bad"), "a.csv.bad");
+        // The files can be created, and say the whole name inside.
+        let d = tempfile::tempdir().unwrap();
+        let mut r = RejectFiles::create(d.path(), &long, "s", b"").unwrap();
+        r.append(&note(1, 2), Some(b"x\n")).unwrap();
+        r.sync(d.path()).unwrap();
+        let text = fs::read_to_string(jsonl_path(d.path(), &long)).unwrap();
+        let line: RejectLine = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(line.file, long);
     }
 
     #[test]

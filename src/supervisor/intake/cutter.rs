@@ -22,10 +22,11 @@ use crate::format::{self, CsvFormat, Format, RecordScanner};
 use crate::protocol::{Batch, LedgerRange, RejectNote};
 use crate::supervisor::event::{CutEvent, Event, FileId, FileStart};
 
-use super::Input;
 use super::batcher::Batcher;
 use super::identity::Shrank;
 use super::records::Scan;
+use super::{Input, Opened};
+use crate::supervisor::rests;
 
 /// Read size; also the unit in which a header is looked for.
 const CHUNK: usize = 1 << 20;
@@ -144,12 +145,9 @@ impl Run<'_> {
         let Format::Csv(csv) = &self.cutter.job.format;
         let input = &self.task.input;
         let t0 = std::time::Instant::now();
-        let opened = input.open(&self.cutter.spool)?;
+        let mut opened = input.open(&self.cutter.spool)?;
         let hashed = t0.elapsed();
-        let prior = match opened.may_be_committed {
-            true => self.ledger(&opened.key)?,
-            false => Vec::new(),
-        };
+        let prior = self.prior(&mut opened)?;
         tracing::debug!(file = %input.name(), ?hashed, ledger = ?(t0.elapsed() - hashed), committed = prior.len(), "input identified");
         let (source, mut reader) = (opened.key, opened.reader);
         let (head, pre) = read_head(csv, &mut reader, self.cutter.job.max_record_bytes)?;
@@ -211,6 +209,73 @@ impl Run<'_> {
             pos += n as u64;
         }
         scan.finish(self, pos)
+    }
+
+    /// The ranges of `opened` committed already. A `.rest` file (see
+    /// `rests`) is known by its content and loaded only while none of the
+    /// origin ranges it holds was committed since; an origin counts the
+    /// ranges of a `.rest` loaded whole as committed, and waits for one
+    /// loaded in part.
+    fn prior(&self, opened: &mut Opened) -> Result<Vec<LedgerRange>, CutError> {
+        let dir = &self.cutter.job.reject_dir;
+        let found = opened
+            .file
+            .as_ref()
+            .and_then(|(snap, _)| rests::find(dir, &rests::hex(&snap.hash), snap.seen.size));
+        if let Some(rest) = found {
+            opened.key = rest.key();
+            let origin: Vec<(u64, u64)> = (self.ledger(&rest.origin)?.iter())
+                .map(|r| (r.start, r.end))
+                .collect();
+            if rests::overlaps(&origin, &rest.ranges) {
+                return Err(CutError::Failed {
+                    reason: format!(
+                        "this is the .rest file of {0:?}, and records it holds have been loaded \
+                         from {0:?} since: it is not loaded (that would load them twice); it is \
+                         obsolete",
+                        rest.origin_file
+                    ),
+                    set_aside: true,
+                });
+            }
+            return self.ledger(&opened.key);
+        }
+        if !opened.may_be_committed {
+            return Ok(Vec::new());
+        }
+        let mut prior = self.ledger(&opened.key)?;
+        for rest in rests::of_origin(dir, &opened.key) {
+            let got = self.ledger(&rest.key())?;
+            if got.is_empty() {
+                continue;
+            }
+            if !covered(&got, rest.data_start, rest.size) {
+                return Err(CutError::Failed {
+                    reason: format!(
+                        "its records not loaded before are being loaded from its .rest file \
+                         {:?}, which is loaded in part: finish loading that file instead",
+                        rest.path.file_name().unwrap_or_default()
+                    ),
+                    set_aside: true,
+                });
+            }
+            // Loaded whole from the `.rest`: its counts go with its first range.
+            let loaded: u64 = got.iter().map(|r| r.loaded).sum();
+            let rejected: u64 = got.iter().map(|r| r.rejected).sum();
+            for (i, &(start, end)) in rest.ranges.iter().enumerate() {
+                let first = i == 0;
+                prior.push(LedgerRange {
+                    start,
+                    end,
+                    first_line: 0,
+                    loaded: if first { loaded } else { 0 },
+                    rejected: if first { rejected } else { 0 },
+                    rejects: Vec::new(),
+                });
+            }
+        }
+        prior.sort_by_key(|r| r.start);
+        Ok(prior)
     }
 
     /// Asks the loop (which asks a worker) for the committed ranges.

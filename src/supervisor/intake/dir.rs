@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-use tracing::warn;
+use tracing::{error, info, warn};
 
 use super::identity::FileFingerprint;
 use super::{Accept, Announce, Disposal, Fate, Found, Input, Kept, OnLoaded, Source};
@@ -161,6 +161,7 @@ fn watch(
         deliver,
         settling: HashMap::new(),
         stop: stop.clone(),
+        unreadable: false,
     };
     let thread = std::thread::Builder::new()
         .name("dir-watch".into())
@@ -180,6 +181,8 @@ struct Watcher {
     /// Files seen by a scan but still changing: path -> last modification.
     settling: HashMap<PathBuf, SystemTime>,
     stop: Arc<AtomicBool>,
+    /// The last listing failed: said once, until it works again.
+    unreadable: bool,
 }
 
 const TICK: Duration = Duration::from_millis(250);
@@ -292,10 +295,21 @@ impl Watcher {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) => {
-                warn!(dir = %self.dir.display(), "cannot list the directory: {e}");
-                return true;
+                if std::mem::replace(&mut self.unreadable, true) {
+                    return true;
+                }
+                let reason = format!(
+                    "cannot list the landing folder {} ({e}): no file in it can be loaded until \
+                     it can be (check that it exists and that the daemon's user may read it)",
+                    self.dir.display()
+                );
+                error!(dir = %self.dir.display(), "{reason}");
+                return (self.deliver)(Found::Unreadable(reason));
             }
         };
+        if std::mem::replace(&mut self.unreadable, false) {
+            info!(dir = %self.dir.display(), "the landing folder can be listed again");
+        }
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| self.matches(p))
@@ -365,6 +379,7 @@ mod tests {
     fn kept(path: &Path) -> Kept {
         let f = super::super::identity::open_file(path).unwrap();
         Kept {
+            source: f.key,
             snapshot: f.snapshot,
             preamble: b"x\n".to_vec(),
         }

@@ -118,7 +118,7 @@ pub fn open_file(path: &Path) -> io::Result<OpenedFile> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::supervisor::rests::hex(&hash);
     let file = Arc::new(file);
     Ok(OpenedFile {
         key: format!("{name}:{}:{hex}", seen.size),

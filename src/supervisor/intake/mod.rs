@@ -134,6 +134,9 @@ impl Input {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Found {
     Input(Input),
+    /// The source cannot be read (a landing folder that cannot be listed):
+    /// why. Inputs may still come when it can be again.
+    Unreadable(String),
     /// No more inputs will come (a `--once` scan is over, a list is given).
     Exhausted,
 }
@@ -167,6 +170,8 @@ pub enum Accept {
 /// A file loaded and kept in place: what it was, and its preamble.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Kept {
+    /// Its ledger key.
+    pub source: String,
     pub snapshot: Snapshot,
     pub preamble: Vec<u8>,
 }
@@ -187,11 +192,12 @@ pub enum OnLoaded {
 }
 
 impl OnLoaded {
-    pub fn verb(&self) -> &'static str {
+    /// What is done to a loaded file, as in "it cannot be ...".
+    pub fn done_word(&self) -> &'static str {
         match self {
-            OnLoaded::Keep => "keep",
-            OnLoaded::Delete => "delete",
-            OnLoaded::Archive(_) => "archive",
+            OnLoaded::Keep => "kept",
+            OnLoaded::Delete => "deleted",
+            OnLoaded::Archive(_) => "archived",
         }
     }
 }

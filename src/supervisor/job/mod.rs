@@ -67,6 +67,9 @@ pub struct JobRun {
     /// Inputs that ended, for the run's report.
     reports: Vec<FileReport>,
     failed: Option<(ErrorClass, String)>,
+    /// What kept it from doing everything without stopping it (a source
+    /// that cannot be read), for the run's report.
+    problems: Vec<String>,
     draining: bool,
 }
 
@@ -96,6 +99,7 @@ impl JobRun {
             totals: Totals::default(),
             reports: Vec::new(),
             failed: None,
+            problems: Vec::new(),
             draining: false,
         })
     }
@@ -120,6 +124,11 @@ impl JobRun {
 
     fn active(&self) -> bool {
         self.failed.is_none() && !self.draining
+    }
+
+    /// What kept it from doing everything, since the last call.
+    pub fn take_problems(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.problems)
     }
 
     /// The reports of inputs that ended since the last call.
@@ -147,6 +156,7 @@ impl JobRun {
     pub fn found(&mut self, found: Found) {
         match found {
             Found::Exhausted => self.intake.set_exhausted(),
+            Found::Unreadable(reason) => self.problems.push(reason),
             Found::Input(input) => self.take(input),
         }
     }
@@ -304,7 +314,7 @@ impl JobRun {
             return;
         };
         if let Err(e) = f.batch_done(&self.cfg, &batch, done.loaded, &done.rejects) {
-            error!(job = %self.cfg.name, file = %f.name(), "cannot write reject files: {e}");
+            error!(job = %self.cfg.name, file = %f.name(), "cannot write the reject files ({e}): the file is kept where it is until they are written");
         }
         if let Some(reason) = f.stop_if_over(self.cfg.max_errors) {
             warn!(job = %self.cfg.name, file = %f.name(), "stopping the file: {reason}");
@@ -339,7 +349,7 @@ impl JobRun {
                 if let Some(f) = self.files.get_mut(file)
                     && let Err(e) = f.started(&self.cfg, start)
                 {
-                    error!(job = %self.cfg.name, file = %f.name(), "cannot write reject files: {e}");
+                    error!(job = %self.cfg.name, file = %f.name(), "cannot write the reject files ({e}): the file is kept where it is until they are written");
                 }
             }
             CutEvent::Finished {

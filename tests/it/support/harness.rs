@@ -28,6 +28,8 @@ pub enum Need {
     /// A tmpfs at `/dev/shm` with room for a 2 GiB file, on another
     /// filesystem than the test's temporary folders.
     Tmpfs,
+    /// The right to mount a small tmpfs of the test's own (root).
+    Mount,
 }
 
 /// Why a need is not met, and whether that fails the trial.
@@ -46,6 +48,7 @@ impl Need {
         static ORACLE: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static ANALYZE: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static TMPFS: OnceLock<Result<(), Unmet>> = OnceLock::new();
+        static MOUNT: OnceLock<Result<(), Unmet>> = OnceLock::new();
         let require_pg = |reason: String| Unmet {
             reason,
             required: super::pg::required(),
@@ -84,6 +87,12 @@ impl Need {
             }),
             Need::Tmpfs => TMPFS.get_or_init(|| {
                 super::tmpfs_beside_disk().map_err(|reason| Unmet {
+                    reason,
+                    required: false,
+                })
+            }),
+            Need::Mount => MOUNT.get_or_init(|| {
+                super::mount::can_mount().map_err(|reason| Unmet {
                     reason,
                     required: false,
                 })
