@@ -154,6 +154,9 @@ pub struct Job {
     /// Worker deaths a batch may cause before it is quarantined.
     pub max_batch_attempts: u32,
     pub source: Source,
+    /// How its inputs are stored (read decompressed; positions count
+    /// decompressed bytes).
+    pub compression: Compression,
     pub format: Format,
     /// `None`: columns come from each file's header, as text.
     pub columns: Option<Vec<ColumnSpec>>,
@@ -195,6 +198,16 @@ pub struct DirSource {
     /// A file found by a rescan (not announced by inotify) is taken once it
     /// has not been modified for this long.
     pub settle: Duration,
+}
+
+/// How a job's input files are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// By extension: `.gz` gzip, `.zst`/`.zstd` zstd, else none.
+    Auto,
+    Gzip,
+    Zstd,
+    None,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

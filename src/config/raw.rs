@@ -78,6 +78,7 @@
 //! on_done = "archive"       # dir: archive | delete | keep, default archive
 //! archive_dir = "..."       # dir: default <path>/archive
 //! settle = "2s"             # dir: default 2s
+//! compression = "auto"      # auto (by extension: .gz, .zst) | gzip | zstd | none
 //!
 //! [jobs.NAME.format]        # optional; defaults are `CsvFormat::default()`
 //! kind = "csv"              # default csv; the only kind so far
@@ -230,6 +231,8 @@ pub(crate) struct RawSource {
     pub on_done: Option<Spanned<OnDone>>,
     pub archive_dir: Option<Spanned<String>>,
     pub settle: Option<Spanned<Dur>>,
+    // dir and stdin
+    pub compression: Option<Compression>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -245,6 +248,15 @@ pub(crate) enum OnDone {
     Archive,
     Delete,
     Keep,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Compression {
+    Auto,
+    Gzip,
+    Zstd,
+    None,
 }
 
 #[derive(Debug, Deserialize)]

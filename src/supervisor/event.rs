@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::protocol::{FromWorker, LedgerRange, RejectNote};
 use crate::supervisor::files::Ended;
-use crate::supervisor::intake::{Found, Snapshot};
+use crate::supervisor::intake::{Content, Found, Snapshot};
 
 /// Identifies one file (or one read of stdin) within this run.
 pub type FileId = u64;
@@ -78,6 +78,8 @@ pub struct FileStart {
     /// through (for the bytes of rejected records, `.rest`, and the check
     /// that it is unchanged at its end).
     pub file: Option<(Snapshot, Arc<File>)>,
+    /// What it holds, to read records again at their positions.
+    pub content: Content,
     /// The bytes before the first record (BOM, skipped lines, header): they
     /// head every `.bad`/`.rest` file so it can be dropped back in as is.
     pub preamble: Vec<u8>,

@@ -14,6 +14,7 @@ mod support;
 mod big_archive;
 mod chaos_pg;
 mod chaos_sqlite;
+mod compressed;
 mod config_error_pg;
 mod config_errors;
 mod daemon_signals;
@@ -60,6 +61,7 @@ fn main() {
         oracle_chaos::trials(),
         config_error_pg::trials(),
         config_errors::trials(),
+        compressed::trials(),
         reject_failures::trials(),
         rest_files::trials(),
         file_lifecycle::trials(),

@@ -101,6 +101,7 @@ fn full_config_every_key() {
         reject_dir: conf.join("../rejects"),
         max_errors: 0,
         max_batch_attempts: 5,
+        compression: Compression::Auto,
         source: Source::Dir(DirSource {
             path: conf.join("landing"),
             pattern: "*.csv".into(),
@@ -149,6 +150,7 @@ fn full_config_every_key() {
         sink_name: "local".into(),
         table: "feed".into(),
         reject_dir: conf.join("var/state/rejects/feed"),
+        compression: Compression::Auto,
         source: Source::Stdin { name: None },
         format: Format::Csv(CsvFormat::default()),
         columns: None,

@@ -17,7 +17,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,7 +28,9 @@ use super::rejects;
 use super::report::{FileReport, Outcome};
 use crate::config::Job;
 use crate::supervisor::event::Event;
-use crate::supervisor::intake::{Change, Disposal, Fate, Input, Kept, OnLoaded, Snapshot};
+use crate::supervisor::intake::{
+    Change, Codec, Content, Disposal, Fate, Input, Kept, OnLoaded, Snapshot,
+};
 use crate::supervisor::rests;
 
 /// What was read of a file: its snapshot, its descriptor, its preamble, and
@@ -38,6 +40,8 @@ pub struct Taken {
     pub source: String,
     pub snapshot: Snapshot,
     pub file: Arc<File>,
+    /// What it holds, in the positions of `done` (decompressed).
+    pub content: Content,
     pub preamble: Vec<u8>,
     pub done: Vec<(u64, u64)>,
 }
@@ -112,6 +116,9 @@ impl End {
         }
         let name = Input::File(path.to_path_buf()).name();
         let data_start = kept.preamble.len() as u64;
+        let file = Arc::new(file);
+        let codec = Codec::of(job.compression, path);
+        let content = Content::new(file.clone(), codec, meta.len());
         Some(End {
             job: job.clone(),
             report: FileReport {
@@ -128,9 +135,12 @@ impl End {
             verdict: Verdict::Loaded { already: true },
             taken: Some(Taken {
                 source: kept.source,
+                // Plain: what it held then. (A compressed one that changed
+                // is set aside without a `.rest`.)
                 done: vec![(data_start, seen.size)],
                 snapshot: kept.snapshot,
-                file: Arc::new(file),
+                file,
+                content,
                 preamble: kept.preamble,
             }),
             disposal,
@@ -171,6 +181,15 @@ impl End {
         let (job, name) = (&self.job.name, &self.report.file);
         match t.snapshot.compare(&path, &t.file) {
             Ok(Change::Same) => {}
+            // Bytes appended to a compressed file are no records of it.
+            Ok(Change::Grew { to }) if t.content.codec() != Codec::Plain => {
+                let reason = format!(
+                    "the {} file grew from {size} to {to} bytes after it was taken: the \
+                     records loaded are those it had before; it is set aside as it is now",
+                    t.content.codec().name()
+                );
+                return self.set_aside(reason, false, ended);
+            }
             Ok(Change::Grew { to }) => {
                 let reason = format!(
                     "the file grew from {size} to {to} bytes after it was taken: its first {size} \
@@ -323,50 +342,30 @@ fn move_into(path: &Path, dir: &Path) -> io::Result<PathBuf> {
     }
 }
 
-/// The `.rest` file of `name`: the preamble, then every byte of the file (as
-/// its descriptor reads it now) outside the committed ranges, in order;
-/// registered (`rests`) as holding those ranges of the origin.
+/// The `.rest` file of `name`: the preamble, then every byte of its content
+/// (a plain file as its descriptor reads it now) outside the committed
+/// ranges, in order, stored as the file was (a gzip file's `.rest` is gzip);
+/// registered (`rests`) as holding those ranges of the origin. Removed
+/// again if it cannot be written whole.
 fn write_rest(job: &Job, name: &str, t: &Taken) -> io::Result<PathBuf> {
-    let size = t.file.metadata()?.len();
-    let mut done = t.done.clone();
-    done.sort();
     fs::create_dir_all(&job.reject_dir)?;
     let pattern = match &job.source {
         crate::config::Source::Dir(d) => Some(d.pattern.as_str()),
         _ => None,
     };
     let to = rest_path(&job.reject_dir, name, pattern);
-    let mut out = io::BufWriter::new(File::create_new(&to)?);
-    let mut hasher = blake3::Hasher::new();
-    let mut write = |bytes: &[u8]| {
-        hasher.update(bytes);
-        out.write_all(bytes)
+    let file = File::create_new(&to)?;
+    let written = copy_rest(t, &file);
+    let (hash, size, ranges) = match written {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = fs::remove_file(&to);
+            return Err(e);
+        }
     };
-    write(&t.preamble)?;
-    let mut at = t.preamble.len() as u64;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut ranges = Vec::new();
-    // A file that shrank: what it no longer holds is neither rest nor read.
-    let clamp = |(s, e): (u64, u64)| (s.min(size), e.min(size));
-    for (s, e) in done.into_iter().map(clamp).chain([(size, size)]) {
-        if at < s {
-            ranges.push((at, s));
-        }
-        while at < s {
-            let n = ((s - at) as usize).min(buf.len());
-            t.file.read_exact_at(&mut buf[..n], at)?;
-            write(&buf[..n])?;
-            at += n as u64;
-        }
-        at = at.max(e);
-    }
-    out.flush()?;
-    out.get_ref().sync_all()?;
-    let rest_size = out.get_ref().metadata()?.len();
-    let hash = rests::hex(&hasher.finalize().as_bytes()[..16]);
     let rest = rests::RestOf {
         hash,
-        size: rest_size,
+        size,
         path: to.clone(),
         origin: t.source.clone(),
         origin_file: name.to_string(),
@@ -375,6 +374,66 @@ fn write_rest(job: &Job, name: &str, t: &Taken) -> io::Result<PathBuf> {
     };
     rests::register(&job.reject_dir, &rest)?;
     Ok(to)
+}
+
+/// A `.rest` as written: its hash and size as stored, and the origin
+/// ranges it holds.
+type RestWritten = (String, u64, Vec<(u64, u64)>);
+
+/// Writes the `.rest` of `t` into `file`.
+fn copy_rest(t: &Taken, file: &File) -> io::Result<RestWritten> {
+    let mut done = t.done.clone();
+    done.sort();
+    let stored = Hashing {
+        inner: io::BufWriter::new(file),
+        hasher: blake3::Hasher::new(),
+        size: 0,
+    };
+    let mut out = t.content.codec().encoder(stored)?;
+    out.write_all(&t.preamble)?;
+    let mut cursor = t.content.cursor();
+    let mut at = t.preamble.len() as u64;
+    let mut ranges = Vec::new();
+    // A file that shrank: what it no longer holds is neither rest nor read.
+    for (s, e) in done
+        .into_iter()
+        .map(|(s, e)| (s, Some(e)))
+        .chain([(u64::MAX, None)])
+    {
+        if at < s {
+            cursor.skip_to(at)?;
+            let n = cursor.copy(e.map(|_| s - at), &mut out)?;
+            if n > 0 {
+                ranges.push((at, at + n));
+            }
+        }
+        at = at.max(e.unwrap_or(at));
+    }
+    let mut stored = out.finish()?;
+    stored.inner.flush()?;
+    file.sync_all()?;
+    let hash = rests::hex(&stored.hasher.finalize().as_bytes()[..16]);
+    Ok((hash, stored.size, ranges))
+}
+
+/// A writer that hashes and counts what goes through it.
+struct Hashing<W: Write> {
+    inner: W,
+    hasher: blake3::Hasher,
+    size: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A free name in `dir` for the rest of `name` that the job's `pattern`

@@ -160,15 +160,15 @@ impl FileState {
             self.rejects = Some(files);
         }
         let files = self.rejects.as_mut().expect("created above");
-        let fd = self.start.as_ref().and_then(|s| s.file.as_ref());
+        let content = self.start.as_ref().map(|s| &s.content);
         for note in notes {
             // From the batch when it holds the bytes, else from the file (a
             // quarantined or oversized range), never whole in memory.
             let from = note.offset.checked_sub(batch.start).map(|f| f as usize);
             let held = from.and_then(|f| batch.data.get(f..f + note.len as usize));
-            match (held, fd) {
+            match (held, content) {
                 (Some(bytes), _) => files.append(note, Some(bytes))?,
-                (None, Some((_, file))) => files.append_from(note, file)?,
+                (None, Some(content)) => files.append_from(note, content)?,
                 (None, None) => files.append(note, None)?,
             }
         }
@@ -272,6 +272,7 @@ impl FileState {
             done.extend(&self.covered);
             Some(Taken {
                 source: start.source,
+                content: start.content,
                 snapshot,
                 file,
                 preamble: start.preamble,

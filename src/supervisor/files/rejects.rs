@@ -16,12 +16,12 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::RejectNote;
+use crate::supervisor::intake::Content;
 
 /// One line of `<file>.bad.jsonl`.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -123,21 +123,23 @@ impl RejectFiles {
         self.note(note, bytes.is_some())
     }
 
-    /// Appends one note whose records' bytes are read from `file` at the
-    /// note's offset, a chunk at a time: a record rejected for its size
-    /// (up to the rest of a file) never sits in memory whole.
-    pub fn append_from(&mut self, note: &RejectNote, file: &File) -> io::Result<()> {
-        let mut buf = vec![0u8; (note.len as usize).min(1 << 20)];
-        let (mut at, end) = (note.offset, note.offset + note.len);
-        let mut last = b'\n';
-        while at < end {
-            let n = ((end - at) as usize).min(buf.len());
-            file.read_exact_at(&mut buf[..n], at)?;
-            self.bad.write_all(&buf[..n])?;
-            last = buf[n - 1];
-            at += n as u64;
+    /// Appends one note whose records' bytes are read from the input's
+    /// `content` at the note's offset, a chunk at a time: a record rejected
+    /// for its size (up to the rest of a file) never sits in memory whole.
+    pub fn append_from(&mut self, note: &RejectNote, content: &Content) -> io::Result<()> {
+        let mut out = LastByte {
+            inner: &mut self.bad,
+            last: b'\n',
+            written: 0,
+        };
+        content.copy_range(note.offset, Some(note.len), &mut out)?;
+        if out.written != note.len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the input ends before byte {}", note.offset + note.len),
+            ));
         }
-        if last != b'\n' {
+        if out.last != b'\n' {
             self.bad.write_all(b"\n")?;
         }
         self.note(note, true)
@@ -172,6 +174,28 @@ impl RejectFiles {
         self.bad.get_ref().sync_all()?;
         self.jsonl.get_ref().sync_all()?;
         File::open(dir)?.sync_all()
+    }
+}
+
+/// A writer that remembers the last byte written and how many.
+struct LastByte<'a, W: Write> {
+    inner: &'a mut W,
+    last: u8,
+    written: u64,
+}
+
+impl<W: Write> Write for LastByte<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if n > 0 {
+            self.last = buf[n - 1];
+            self.written += n as u64;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -31,7 +31,7 @@ fn started(d: &Path, job: &Job) -> (Files, FileId) {
     let path = d.join("in/a.csv");
     std::fs::write(&path, "x\n1,a\n2,b\n3,c\n4,d\n").unwrap();
     let input = Input::File(path);
-    let opened = input.open(&d.join("spool")).unwrap();
+    let opened = input.open(&d.join("spool"), job.compression).unwrap();
     let mut files = Files::default();
     let (id, _) = files.open(input);
     let prior = LedgerRange {
@@ -45,6 +45,7 @@ fn started(d: &Path, job: &Job) -> (Files, FileId) {
     let start = FileStart {
         source: opened.key,
         file: opened.file,
+        content: opened.content,
         preamble: b"x\n".to_vec(),
         prior: vec![prior],
         prior_rejects: vec![],

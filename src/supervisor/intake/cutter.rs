@@ -8,9 +8,7 @@
 //! Owns reading inputs; never touches workers, reject files or the inputs'
 //! fate (the loop decides that).
 
-use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,9 +21,10 @@ use crate::protocol::{Batch, LedgerRange, RejectNote};
 use crate::supervisor::event::{CutEvent, Event, FileId, FileStart};
 
 use super::batcher::Batcher;
+use super::content::Corrupt;
 use super::identity::Shrank;
 use super::records::Scan;
-use super::{Input, Opened};
+use super::{Codec, Content, Input, Opened};
 use crate::supervisor::rests;
 
 /// Read size; also the unit in which a header is looked for.
@@ -62,6 +61,15 @@ impl From<io::Error> for CutError {
     fn from(e: io::Error) -> Self {
         // A file that shrank is not the one identified: reading it again
         // would load it as a new file, twice for what was loaded already.
+        if let Some(c) = e.get_ref().and_then(|e| e.downcast_ref::<Corrupt>()) {
+            return CutError::Failed {
+                reason: format!(
+                    "{c}: the records before that point are loaded; the file is set aside \
+                     as it is, with no .rest"
+                ),
+                set_aside: true,
+            };
+        }
         if let Some(s) = e.get_ref().and_then(|e| e.downcast_ref::<Shrank>()) {
             return CutError::Failed {
                 reason: format!(
@@ -145,11 +153,11 @@ impl Run<'_> {
         let Format::Csv(csv) = &self.cutter.job.format;
         let input = &self.task.input;
         let t0 = std::time::Instant::now();
-        let mut opened = input.open(&self.cutter.spool)?;
+        let mut opened = input.open(&self.cutter.spool, self.cutter.job.compression)?;
         let hashed = t0.elapsed();
         let prior = self.prior(&mut opened)?;
         tracing::debug!(file = %input.name(), ?hashed, ledger = ?(t0.elapsed() - hashed), committed = prior.len(), "input identified");
-        let (source, mut reader) = (opened.key, opened.reader);
+        let (source, mut reader) = (opened.key, opened.content.reader());
         let (head, pre) = read_head(csv, &mut reader, self.cutter.job.max_record_bytes)?;
         let layout = format::layout(self.cutter.job.columns.as_deref(), pre.header.as_deref())
             .map_err(|e| CutError::Failed {
@@ -157,18 +165,20 @@ impl Run<'_> {
                 set_aside: true,
             })?;
         let data_start = pre.data_start as usize;
-        let prior_rejects = match &opened.file {
-            Some((_, file)) => reject_bytes(file, &prior)?,
-            None => Vec::new(),
-        };
+        let prior_rejects = reject_bytes(&opened.content, &prior)?;
         let start = FileStart {
             source: source.clone(),
             file: opened.file,
+            content: opened.content.clone(),
             preamble: head[..data_start].to_vec(),
             prior: prior.clone(),
             prior_rejects,
         };
-        let size = start.file.as_ref().map(|(snap, _)| snap.seen.size);
+        // Only a plain file's size is its content's.
+        let size = match opened.content.codec() {
+            Codec::Plain => start.file.as_ref().map(|(snap, _)| snap.seen.size),
+            _ => None,
+        };
         if !self
             .cutter
             .event(self.task.file, CutEvent::Started(Box::new(start)))
@@ -360,19 +370,19 @@ fn read_head(
 }
 
 /// The original bytes of the records behind earlier runs' reject notes.
-fn reject_bytes(f: &File, prior: &[LedgerRange]) -> Result<Vec<(RejectNote, Vec<u8>)>, CutError> {
+fn reject_bytes(
+    content: &Content,
+    prior: &[LedgerRange],
+) -> Result<Vec<(RejectNote, Vec<u8>)>, CutError> {
     let notes: Vec<&RejectNote> = prior.iter().flat_map(|r| &r.rejects).collect();
     if notes.is_empty() {
         return Ok(Vec::new());
     }
-    let mut out = Vec::with_capacity(notes.len());
-    for note in notes {
-        let mut bytes = vec![0u8; note.len as usize];
-        f.read_exact_at(&mut bytes, note.offset)?;
-        out.push((note.clone(), bytes));
-    }
-    out.sort_by_key(|(n, _)| n.offset);
-    Ok(out)
+    let mut notes: Vec<RejectNote> = notes.into_iter().cloned().collect();
+    notes.sort_by_key(|n| n.offset);
+    let ranges: Vec<(u64, u64)> = notes.iter().map(|n| (n.offset, n.len)).collect();
+    let bytes = content.read_ranges(&ranges)?;
+    Ok(notes.into_iter().zip(bytes).collect())
 }
 
 #[cfg(test)]

@@ -88,14 +88,13 @@ impl Snapshot {
     }
 }
 
-/// A file opened for loading: its ledger key, its snapshot, the descriptor
-/// (shared, for reading records again at their offsets) and a reader of
-/// exactly the snapshot's bytes.
+/// A file opened for loading: its ledger key, its snapshot and the
+/// descriptor (shared: read to the snapshot's size with `Bounded`, and again
+/// at offsets later).
 pub struct OpenedFile {
     pub key: String,
     pub snapshot: Snapshot,
     pub file: Arc<File>,
-    pub reader: Bounded,
 }
 
 /// Opens `path` and identifies it: `name:size:hash` (the hash is the first
@@ -123,11 +122,6 @@ pub fn open_file(path: &Path) -> io::Result<OpenedFile> {
     Ok(OpenedFile {
         key: format!("{name}:{}:{hex}", seen.size),
         snapshot: Snapshot { seen, hash },
-        reader: Bounded {
-            file: file.clone(),
-            pos: 0,
-            end: seen.size,
-        },
         file,
     })
 }
@@ -169,6 +163,13 @@ pub struct Bounded {
     file: Arc<File>,
     pos: u64,
     end: u64,
+}
+
+impl Bounded {
+    /// `file` from byte 0 to `end`.
+    pub fn new(file: Arc<File>, end: u64) -> Self {
+        Bounded { file, pos: 0, end }
+    }
 }
 
 impl Read for Bounded {
@@ -218,11 +219,6 @@ pub fn spool_stdin(dir: &Path, name: Option<&str>) -> io::Result<OpenedFile> {
     Ok(OpenedFile {
         key,
         snapshot: Snapshot { seen, hash },
-        reader: Bounded {
-            file: file.clone(),
-            pos: 0,
-            end: seen.size,
-        },
         file,
     })
 }
@@ -258,7 +254,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let a = d.path().join("a.csv");
         std::fs::write(&a, b"x\n1\n").unwrap();
-        let mut opened = open_file(&a).unwrap();
+        let opened = open_file(&a).unwrap();
         // Appended after it was taken: not read.
         std::fs::OpenOptions::new()
             .append(true)
@@ -267,7 +263,9 @@ mod tests {
             .write_all(b"2\n")
             .unwrap();
         let mut got = Vec::new();
-        opened.reader.read_to_end(&mut got).unwrap();
+        Bounded::new(opened.file.clone(), opened.snapshot.seen.size)
+            .read_to_end(&mut got)
+            .unwrap();
         assert_eq!(got, b"x\n1\n");
         let change = opened.snapshot.compare(&a, &opened.file).unwrap();
         assert_eq!(change, Change::Grew { to: 6 });
@@ -278,7 +276,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let a = d.path().join("a.csv");
         std::fs::write(&a, b"x\n1\n2\n").unwrap();
-        let mut opened = open_file(&a).unwrap();
+        let opened = open_file(&a).unwrap();
         std::fs::OpenOptions::new()
             .write(true)
             .open(&a)
@@ -286,7 +284,9 @@ mod tests {
             .set_len(3)
             .unwrap();
         let mut got = Vec::new();
-        let e = opened.reader.read_to_end(&mut got).unwrap_err();
+        let e = Bounded::new(opened.file.clone(), opened.snapshot.seen.size)
+            .read_to_end(&mut got)
+            .unwrap_err();
         assert!(e.get_ref().is_some_and(|e| e.is::<Shrank>()), "{e}");
         let change = opened.snapshot.compare(&a, &opened.file).unwrap();
         assert_eq!(change, Change::Rewritten { size: 3 });

@@ -42,6 +42,7 @@
 //! committed range acknowledges the messages.
 
 mod batcher;
+mod content;
 mod cutter;
 mod dir;
 mod identity;
@@ -49,7 +50,7 @@ mod listed;
 mod records;
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -61,6 +62,7 @@ use crate::config::{self, Job};
 use crate::protocol::Batch;
 use crate::supervisor::event::{Event, FileId};
 
+pub use content::{Codec, Content};
 use cutter::{Cutter, FileTask};
 pub use identity::{Change, Snapshot};
 
@@ -82,8 +84,9 @@ pub struct Opened {
     /// For a file: what it was when opened, and the one descriptor every
     /// byte of it is read through (shared, for reads at offsets later).
     pub file: Option<(Snapshot, Arc<File>)>,
-    /// Its bytes from position 0 (for a file, up to the snapshot's size).
-    pub reader: Box<dyn Read + Send>,
+    /// What it holds, in the positions ranges count (decompressed), read
+    /// through that descriptor up to the snapshot's size.
+    pub content: Content,
 }
 
 impl Input {
@@ -113,19 +116,26 @@ impl Input {
     /// it is read like a file, and its rejected records and rest can be read
     /// again); with a name its key is built the same way, without one it gets
     /// a new key on every run.
-    pub fn open(&self, spool: &Path) -> io::Result<Opened> {
-        let (f, may_be_committed) = match self {
-            Input::File(path) => (identity::open_file(path)?, true),
+    /// `compression` says how its bytes are stored (standard input is
+    /// plain under `auto`).
+    pub fn open(&self, spool: &Path, compression: config::Compression) -> io::Result<Opened> {
+        let (f, may_be_committed, codec) = match self {
+            Input::File(path) => (
+                identity::open_file(path)?,
+                true,
+                Codec::of(compression, path),
+            ),
             Input::Stdin { name } => (
                 identity::spool_stdin(spool, name.as_deref())?,
                 name.is_some(),
+                Codec::of(compression, Path::new("-")),
             ),
         };
         Ok(Opened {
             key: f.key,
             may_be_committed,
+            content: Content::new(f.file.clone(), codec, f.snapshot.seen.size),
             file: Some((f.snapshot, f.file)),
-            reader: Box::new(f.reader),
         })
     }
 }
