@@ -5,8 +5,11 @@
 //! When stderr is the systemd journal (`JOURNAL_STREAM`), each line starts
 //! with its `<N>` priority and has no timestamp (the journal adds its own).
 //! A log file is opened in append mode and reopened on request (SIGUSR1, for
-//! logrotate). Owns subscriber setup only; what to log is decided where
-//! things happen.
+//! logrotate). Every value of every event is escaped on the way out
+//! (`escape.rs`): what comes from outside cannot forge a line. Owns
+//! subscriber setup only; what to log is decided where things happen.
+
+mod escape;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -16,6 +19,8 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::MakeWriter;
+
+pub use escape::Escaped;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum LogFormat {
@@ -118,6 +123,7 @@ pub fn init(setup: &LogSetup) -> (LogHandle, Option<io::Error>) {
     let writer = Lines {
         target: handle.target.clone(),
         journal: setup.journal,
+        json: setup.format == LogFormat::Json,
     };
     let filter = EnvFilter::try_new(&setup.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -131,8 +137,11 @@ pub fn init(setup: &LogSetup) -> (LogHandle, Option<io::Error>) {
             .with_current_span(true)
             .with_span_list(false)
             .try_init(),
-        (LogFormat::Text, true) => builder.without_time().try_init(),
-        (LogFormat::Text, false) => builder.try_init(),
+        (LogFormat::Text, true) => builder
+            .fmt_fields(escape::EscapedFields)
+            .without_time()
+            .try_init(),
+        (LogFormat::Text, false) => builder.fmt_fields(escape::EscapedFields).try_init(),
     };
     // A second init (tests) keeps the first subscriber; that is fine.
     drop(installed);
@@ -140,11 +149,13 @@ pub fn init(setup: &LogSetup) -> (LogHandle, Option<io::Error>) {
 }
 
 /// A `MakeWriter` handing each event a buffer that is written in one piece,
-/// with the journal priority in front when asked for.
+/// with the journal priority in front when asked for. JSON lines have their
+/// strings escaped here (text lines had theirs as their fields were formatted).
 #[derive(Clone)]
 struct Lines {
     target: Arc<Mutex<Target>>,
     journal: bool,
+    json: bool,
 }
 
 impl<'a> MakeWriter<'a> for Lines {
@@ -186,11 +197,6 @@ struct Line<'a> {
 
 impl Write for Line<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.buf.is_empty()
-            && let Some(p) = self.prefix
-        {
-            self.buf.extend_from_slice(p.as_bytes());
-        }
         self.buf.extend_from_slice(data);
         Ok(data.len())
     }
@@ -199,14 +205,21 @@ impl Write for Line<'_> {
         if self.buf.is_empty() {
             return Ok(());
         }
+        let event = std::mem::take(&mut self.buf);
+        let escaped = match self.lines.json {
+            true => std::str::from_utf8(&event).ok().and_then(escape::json_line),
+            false => None,
+        };
+        let body = escaped.as_ref().map_or(&event[..], |s| s.as_bytes());
+        let mut line = Vec::with_capacity(body.len() + 3);
+        line.extend_from_slice(self.prefix.unwrap_or("").as_bytes());
+        line.extend_from_slice(body);
         let mut t = self.lines.target.lock().unwrap_or_else(|p| p.into_inner());
         // One write per line: with O_APPEND, lines of several processes do not mix.
-        let res = match &mut *t {
-            Target::Stderr => io::stderr().lock().write_all(&self.buf),
-            Target::File { file, .. } => file.write_all(&self.buf),
-        };
-        self.buf.clear();
-        res
+        match &mut *t {
+            Target::Stderr => io::stderr().lock().write_all(&line),
+            Target::File { file, .. } => file.write_all(&line),
+        }
     }
 }
 
@@ -230,6 +243,7 @@ mod tests {
                 file: open_append(&path).unwrap(),
             })),
             journal: true,
+            json: false,
         };
         {
             let mut w = lines.make_writer();

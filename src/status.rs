@@ -93,8 +93,10 @@ pub fn query(socket: &Path) -> Result<StatusReport, StatusError> {
     serde_json::from_str(&text).map_err(StatusError::Decode)
 }
 
-/// The report as operators read it.
+/// The report as operators read it; names and states from outside escaped
+/// as in the log.
 pub fn render(r: &StatusReport) -> String {
+    use crate::logging::Escaped;
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
@@ -110,7 +112,7 @@ pub fn render(r: &StatusReport) -> String {
             out,
             "job {}: {} -> {} table {}; loaded {}, rejected {}, {:.0} rows/s, {} batches in flight, backlog {} file(s) / {} batch(es)",
             j.name,
-            j.state,
+            Escaped(&j.state),
             j.sink,
             j.table,
             j.loaded,
@@ -145,7 +147,9 @@ pub fn render(r: &StatusReport) -> String {
             let _ = writeln!(
                 out,
                 "  file {}: at {pos}; loaded {}, rejected {}",
-                f.file, f.loaded, f.rejected
+                Escaped(&f.file),
+                f.loaded,
+                f.rejected
             );
         }
     }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::exit;
 use super::{init_logging, load_config};
 use crate::config::Source;
-use crate::logging::{LogFormat, LogSetup};
+use crate::logging::{Escaped, LogFormat, LogSetup};
 use crate::protocol::ErrorClass;
 use crate::supervisor::{self, Outcome, ProgressFn, RunOptions, RunReport};
 
@@ -159,24 +159,39 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
     bar
 }
 
+/// One line per file (names and reasons escaped as in the log: a file name
+/// cannot forge a line), then the total of this run's own work.
 fn print_summary(report: &RunReport, seconds: f64) {
     for f in &report.files {
         let what = match &f.outcome {
             Outcome::Done => "loaded".to_string(),
             Outcome::AlreadyLoaded => format!(
-                "already loaded earlier ({} rows, {} rejected): skipped",
+                "already loaded by another run ({} rows, {} rejected): skipped",
                 f.prior_loaded, f.prior_rejected
             ),
             Outcome::SetAside { reason } => format!("set aside: {reason}"),
             Outcome::Unfinished { reason } => format!("not finished: {reason}"),
         };
+        // What other runs did, so that the counts of all runs add up.
+        let others = match (&f.outcome, f.prior_loaded + f.prior_rejected) {
+            (Outcome::AlreadyLoaded, _) | (_, 0) => String::new(),
+            _ => format!(
+                " (and {} loaded, {} rejected by another run)",
+                f.prior_loaded, f.prior_rejected
+            ),
+        };
         println!(
-            "{}/{}: {} rows loaded, {} rejected, {:.2} s — {}",
-            f.job, f.file, f.loaded, f.rejected, f.seconds, what
+            "{}/{}: {} rows loaded, {} rejected{others}, {:.2} s — {}",
+            f.job,
+            Escaped(&f.file),
+            f.loaded,
+            f.rejected,
+            f.seconds,
+            Escaped(what)
         );
     }
     for (job, class, msg) in &report.failed_jobs {
-        println!("job {job} stopped ({class} error): {msg}");
+        println!("job {job} stopped ({class} error): {}", Escaped(msg));
     }
     for (job, what) in &report.problems {
         println!("job {job}: {what}");

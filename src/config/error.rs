@@ -111,11 +111,41 @@ impl Origin<'_> {
         }
     }
 
-    /// The document is not TOML at all (no key path is known yet).
+    /// The document is not TOML at all (no key path is known yet, except
+    /// for a duplicate key, which is looked up).
     pub fn syntax(&self, e: toml::de::Error) -> ConfigError {
+        let span = e.span();
+        let dup = match (e.message(), &span) {
+            ("duplicate key", Some(at)) => super::duplicate::find(self.text, at),
+            _ => None,
+        };
+        let Some(d) = dup else {
+            return ConfigError::Parse {
+                at: self.locate(String::new(), span),
+                message: format!("invalid TOML: {}", e.message()),
+            };
+        };
+        let first = d
+            .first_line
+            .map(|l| format!(" (first on line {l})"))
+            .unwrap_or_default();
+        let message = match (d.header, d.table.as_str()) {
+            (true, _) => format!(
+                "invalid TOML: table [{}] is defined twice{first}: merge the two into one",
+                d.path
+            ),
+            (false, "") => format!(
+                "invalid TOML: duplicate key `{}` at the top level{first}: keep one of them",
+                d.key
+            ),
+            (false, table) => format!(
+                "invalid TOML: duplicate key `{}` in table [{table}]{first}: keep one of them",
+                d.key
+            ),
+        };
         ConfigError::Parse {
-            at: self.locate(String::new(), e.span()),
-            message: format!("invalid TOML: {}", e.message()),
+            at: self.locate(d.path, span),
+            message,
         }
     }
 
@@ -161,7 +191,7 @@ fn key_path(path: &serde_path_to_error::Path) -> String {
     out
 }
 
-fn push_key(out: &mut String, key: &str) {
+pub(crate) fn push_key(out: &mut String, key: &str) {
     if !out.is_empty() {
         out.push('.');
     }

@@ -7,10 +7,12 @@
 //! Steps: `raw` (the file's shape, via serde; documents every key and
 //! default) -> `validate` (rules, defaults, paths; with `source`, `format`,
 //! `columns` and `paths`) -> `model` (what the rest of the program sees).
-//! `error` places problems in the file; `units` parses durations and sizes.
+//! `error` places problems in the file (`duplicate` names a duplicate
+//! key); `units` parses durations and sizes.
 
 mod columns;
 mod daemon;
+mod duplicate;
 mod error;
 mod format;
 mod mode;

@@ -21,6 +21,7 @@ mod daemon_signals;
 mod file_lifecycle;
 mod hostile_landing;
 mod long_rejects;
+mod messages;
 mod oracle_chaos;
 mod oracle_client;
 mod oracle_rejects;
@@ -53,6 +54,7 @@ fn main() {
         chaos_sqlite::trials(),
         hostile_landing::trials(),
         long_rejects::trials(),
+        messages::trials(),
         pg_sessions::trials(),
         pg_sink_rejects::trials(),
         pg_sink_faults::trials(),

@@ -69,7 +69,7 @@ fn rejects_written_on_the_next_run(
     assert!(
         second
             .stdout
-            .contains("already loaded earlier (1500 rows, 500 rejected)"),
+            .contains("already loaded by another run (1500 rows, 500 rejected)"),
         "{}",
         second.output()
     );
@@ -180,7 +180,10 @@ fn an_archive_folder_that_cannot_be_written_fails_the_run_and_keeps_the_file() {
     );
     assert!(s.landing.join("orders.csv").exists(), "left in place");
     let out = run_once(&s.config).expect(0).stdout;
-    assert!(out.contains("already loaded earlier (50 rows"), "{out}");
+    assert!(
+        out.contains("already loaded by another run (50 rows"),
+        "{out}"
+    );
     assert!(
         s.path("archive/orders.csv").exists(),
         "archived on the next run"

@@ -43,6 +43,8 @@ pub struct FileState {
     start: Option<Box<FileStart>>,
     loaded: u64,
     rejected: u64,
+    /// Loaded and rejected by other runs: before this one (the ledger at
+    /// the start), or at the same time (batches found committed already).
     prior_loaded: u64,
     prior_rejected: u64,
     /// Batches the cutter handed over, once it is done with the input.
@@ -56,8 +58,8 @@ pub struct FileState {
     /// The reject files could not be written: the input must not be let go
     /// (its rejects are written from the ledger when it is taken again).
     reject_error: Option<String>,
-    /// Why it was cut short (too many rejects).
-    stopped: Option<String>,
+    /// Cut short: more records rejected than this `max_errors`.
+    stopped: Option<u64>,
     /// Why it could not be read, and whether to set it aside.
     failed: Option<(String, bool)>,
 }
@@ -130,19 +132,25 @@ impl FileState {
         Ok(())
     }
 
-    /// Counts a batch's answer and records its rejects.
+    /// Counts a batch's answer (`elsewhere`: loaded and rejected by another
+    /// run) and records its rejects.
     pub fn batch_done(
         &mut self,
         job: &Job,
         batch: &Batch,
         loaded: u64,
         notes: &[RejectNote],
+        elsewhere: bool,
     ) -> io::Result<()> {
-        self.loaded += loaded;
+        let (loaded_by, rejected_by) = match elsewhere {
+            true => (&mut self.prior_loaded, &mut self.prior_rejected),
+            false => (&mut self.loaded, &mut self.rejected),
+        };
+        *loaded_by += loaded;
+        *rejected_by += notes.iter().map(|n| u64::from(n.records)).sum::<u64>();
         self.handled += 1;
         self.bytes_done += batch.end - batch.start;
         self.covered.push((batch.start, batch.end));
-        self.rejected += notes.iter().map(|n| u64::from(n.records)).sum::<u64>();
         if notes.is_empty() || self.reject_error.is_some() {
             return Ok(());
         }
@@ -176,16 +184,20 @@ impl FileState {
     }
 
     /// Stops the input when more records than `max_errors` were rejected
-    /// (now and by earlier runs); returns the reason when it stops it now.
+    /// (by this run and others); returns what to log when it stops it now.
+    /// Batches sent before are still answered: the reason of its end
+    /// (`into_end`) counts their rejects too.
     pub fn stop_if_over(&mut self, max_errors: u64) -> Option<String> {
         let total = self.prior_rejected + self.rejected;
         if self.stopped.is_some() || total <= max_errors {
             return None;
         }
-        let reason = format!("{total} records rejected, more than max_errors = {max_errors}");
-        self.stopped = Some(reason.clone());
+        self.stopped = Some(max_errors);
         self.stop.store(true, Ordering::Relaxed);
-        Some(reason)
+        Some(format!(
+            "{total} records rejected so far, more than max_errors = {max_errors}; \
+             the batches already sent are answered before it is set aside"
+        ))
     }
 
     /// Batches of it that will not be sent (dropped after a stop).
@@ -259,7 +271,15 @@ impl FileState {
                 },
                 false => Verdict::Unfinished { reason },
             }
-        } else if let Some(reason) = self.stopped.take() {
+        } else if let Some(max_errors) = self.stopped.take() {
+            let (total, others) = (self.prior_rejected + self.rejected, self.prior_rejected);
+            let reason = match others {
+                0 => format!("{total} records rejected, more than max_errors = {max_errors}"),
+                _ => format!(
+                    "{total} records rejected ({others} of them by other runs), more than \
+                     max_errors = {max_errors}"
+                ),
+            };
             Verdict::SetAside { reason, rest: true }
         } else {
             let already =

@@ -59,7 +59,7 @@ fn started(d: &Path, job: &Job) -> (Files, FileId) {
 fn loaded(d: &Path, job: &Arc<Job>, on: OnLoaded) -> End {
     let (mut files, id) = started(d, job);
     let f = files.get_mut(id).unwrap();
-    f.batch_done(job, &batch(10, b"3,c\n4,d\n"), 2, &[])
+    f.batch_done(job, &batch(10, b"3,c\n4,d\n"), 2, &[], false)
         .unwrap();
     f.cut(1);
     let f = files.take_complete(id).expect("answered");
@@ -72,7 +72,7 @@ fn over_max_errors_it_stops_and_the_rest_file_holds_what_no_run_committed() {
     let job = Arc::new(fixtures::job(d.path(), ""));
     let (mut files, id) = started(d.path(), &job);
     let f = files.get_mut(id).unwrap();
-    f.batch_done(&job, &batch(10, b"3,c\n"), 0, &[note(10, 4)])
+    f.batch_done(&job, &batch(10, b"3,c\n"), 0, &[note(10, 4)], false)
         .unwrap();
     assert_eq!(f.stop_if_over(job.max_errors), None, "1 reject, max 1");
     // Its bytes are not in the batch (an oversized range): read from the file.
@@ -80,9 +80,13 @@ fn over_max_errors_it_stops_and_the_rest_file_holds_what_no_run_committed() {
         end: 18,
         ..batch(14, b"")
     };
-    f.batch_done(&job, &oversized, 0, &[note(14, 4)]).unwrap();
-    let reason = f.stop_if_over(job.max_errors).expect("2 > 1");
-    assert!(reason.contains("max_errors = 1"), "{reason}");
+    f.batch_done(&job, &oversized, 0, &[note(14, 4)], false)
+        .unwrap();
+    let said = f.stop_if_over(job.max_errors).expect("2 > 1");
+    assert!(
+        said.starts_with("2 records rejected so far, more than max_errors = 1"),
+        "{said}"
+    );
     assert_eq!(f.stop_if_over(job.max_errors), None, "stopped once");
     assert!(!files.wants(id));
     assert!(files.take_complete(id).is_none(), "not cut yet");
@@ -91,6 +95,7 @@ fn over_max_errors_it_stops_and_the_rest_file_holds_what_no_run_committed() {
     let ended = f
         .into_end(&job, None, disposal(&job, OnLoaded::Delete))
         .run();
+    let reason = "2 records rejected, more than max_errors = 1".to_string();
     assert_eq!(ended.fate, Fate::SetAside { reason });
     let r = &ended.report;
     assert_eq!((r.loaded, r.rejected, r.prior_loaded), (0, 2, 2));
@@ -101,6 +106,42 @@ fn over_max_errors_it_stops_and_the_rest_file_holds_what_no_run_committed() {
     let bad = std::fs::read(job.reject_dir.join("a.csv.bad")).unwrap();
     assert_eq!(bad, b"x\n3,c\n4,d\n");
     assert!(job.reject_dir.join("a.csv").exists(), "moved aside");
+}
+
+#[test]
+fn the_reason_counts_answers_after_the_stop_and_other_runs_count_apart() {
+    let d = tempfile::tempdir().unwrap();
+    let job = Arc::new(fixtures::job(d.path(), ""));
+    let (mut files, id) = started(d.path(), &job);
+    let f = files.get_mut(id).unwrap();
+    let two = RejectNote {
+        records: 2,
+        ..note(10, 4)
+    };
+    f.batch_done(&job, &batch(10, b"3,c\n"), 0, &[two], false)
+        .unwrap();
+    let said = f.stop_if_over(job.max_errors).expect("2 > 1");
+    assert!(said.starts_with("2 records rejected so far"), "{said}");
+    // Answered after the stop, and found committed by another run.
+    f.batch_done(&job, &batch(14, b"4,d\n"), 0, &[note(14, 4)], true)
+        .unwrap();
+    f.cut(2);
+    let f = files.take_complete(id).expect("both answered");
+    let ended = f.into_end(&job, None, disposal(&job, OnLoaded::Keep)).run();
+    let reason = "3 records rejected (1 of them by other runs), more than max_errors = 1";
+    assert_eq!(
+        ended.fate,
+        Fate::SetAside {
+            reason: reason.into()
+        }
+    );
+    let r = &ended.report;
+    assert_eq!((r.loaded, r.rejected), (0, 2), "this run's own");
+    assert_eq!(
+        (r.prior_loaded, r.prior_rejected),
+        (2, 1),
+        "earlier and other runs'"
+    );
 }
 
 #[test]

@@ -159,11 +159,21 @@ impl Run<'_> {
         tracing::debug!(file = %input.name(), ?hashed, ledger = ?(t0.elapsed() - hashed), committed = prior.len(), "input identified");
         let (source, mut reader) = (opened.key, opened.content.reader());
         let (head, pre) = read_head(csv, &mut reader, self.cutter.job.max_record_bytes)?;
-        let layout = format::layout(self.cutter.job.columns.as_deref(), pre.header.as_deref())
-            .map_err(|e| CutError::Failed {
-                reason: e.to_string(),
-                set_aside: true,
-            })?;
+        // A file that ends before its header holds no record (it is empty,
+        // or only blank or comment lines): loaded with 0 rows, like a file
+        // with a header and no records, and nothing needs to name its fields.
+        let empty = csv.header && pre.header.is_none();
+        let layout = match empty {
+            true => None,
+            false => Some(
+                format::layout(self.cutter.job.columns.as_deref(), pre.header.as_deref()).map_err(
+                    |e| CutError::Failed {
+                        reason: e.to_string(),
+                        set_aside: true,
+                    },
+                )?,
+            ),
+        };
         let data_start = pre.data_start as usize;
         let prior_rejects = reject_bytes(&opened.content, &prior)?;
         let start = FileStart {
@@ -185,6 +195,13 @@ impl Run<'_> {
         {
             return Err(CutError::Abandoned);
         }
+        let Some(layout) = layout else {
+            tracing::info!(
+                job = %self.cutter.job.name, file = %input.name(),
+                "no header line and no records (the file is empty or holds only blank or comment lines): nothing to load"
+            );
+            return Ok(());
+        };
         if size.is_some_and(|size| covered(&prior, pre.data_start, size)) {
             // Every record is committed already: no need to read it again.
             return Ok(());

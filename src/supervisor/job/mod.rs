@@ -301,19 +301,29 @@ impl JobRun {
     }
 
     fn batch_done(&mut self, slot: usize, done: BatchDone) {
-        let Some((file, batch, seconds)) = self.workers.batch_done(slot, done.id) else {
+        let Some(answered) = self.workers.batch_done(slot, done.id) else {
             warn!(job = %self.cfg.name, batch = done.id, "answer for a batch that is not in flight");
             return;
         };
-        let rejected: u64 = done.rejects.iter().map(|r| u64::from(r.records)).sum();
+        let (file, batch) = (answered.file, answered.batch);
+        // Found committed, and not by a worker of ours that died with it:
+        // another run loaded it (two loads of one file at once).
+        let elsewhere = done.already && !answered.redelivered;
+        let (loaded, rejected) = match elsewhere {
+            true => (0, 0),
+            false => (
+                done.loaded,
+                done.rejects.iter().map(|r| u64::from(r.records)).sum(),
+            ),
+        };
         self.totals
-            .batch_done(batch.end - batch.start, done.loaded, rejected);
+            .batch_done(batch.end - batch.start, loaded, rejected);
         let metrics = &self.ctx.metrics;
-        metrics.batch_done(&self.cfg.name, seconds, done.loaded, rejected);
+        metrics.batch_done(&self.cfg.name, answered.seconds, loaded, rejected);
         let Some(f) = self.files.get_mut(file) else {
             return;
         };
-        if let Err(e) = f.batch_done(&self.cfg, &batch, done.loaded, &done.rejects) {
+        if let Err(e) = f.batch_done(&self.cfg, &batch, done.loaded, &done.rejects, elsewhere) {
             error!(job = %self.cfg.name, file = %f.name(), "cannot write the reject files ({e}): the file is kept where it is until they are written");
         }
         if let Some(reason) = f.stop_if_over(self.cfg.max_errors) {

@@ -5,7 +5,7 @@
 //!
 //! Owns the slots and the blame; what to send is the job's choice.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,11 +29,24 @@ pub struct Orphans {
     pub unexpected: bool,
 }
 
+/// A batch's answer, as the slots saw it.
+pub struct Answered {
+    pub file: FileId,
+    pub batch: Arc<Batch>,
+    /// Since it was sent.
+    pub seconds: f64,
+    /// It was in flight on a worker that died: that worker may have
+    /// committed it, so the ledger holding it is no sign of another run.
+    pub redelivered: bool,
+}
+
 pub struct Workers {
     job: String,
     slots: Vec<Slot>,
     /// Worker deaths per batch id, for quarantine.
     attempts: HashMap<u64, u32>,
+    /// Batches that were in flight on a worker that died.
+    redelivered: HashSet<u64>,
     max_attempts: u32,
 }
 
@@ -43,6 +56,7 @@ impl Workers {
             job: job.to_string(),
             slots: (1..=count).map(Slot::new).collect(),
             attempts: HashMap::new(),
+            redelivered: HashSet::new(),
             max_attempts,
         }
     }
@@ -104,12 +118,15 @@ impl Workers {
     }
 
     /// Batch `id` was answered by `slot`: see `Slot::batch_done`.
-    pub fn batch_done(&mut self, slot: usize, id: u64) -> Option<(FileId, Arc<Batch>, f64)> {
-        let done = self.slots[slot].batch_done(id);
-        if done.is_some() {
-            self.attempts.remove(&id);
-        }
-        done
+    pub fn batch_done(&mut self, slot: usize, id: u64) -> Option<Answered> {
+        let (file, batch, seconds) = self.slots[slot].batch_done(id)?;
+        self.attempts.remove(&id);
+        Some(Answered {
+            file,
+            batch,
+            seconds,
+            redelivered: self.redelivered.remove(&id),
+        })
     }
 
     /// The pipe of `slot`'s process `generation` ended. `restart`: the job
@@ -134,6 +151,7 @@ impl Workers {
                 "worker died; its batches go to other workers"
             );
         }
+        self.redelivered.extend(batches.iter().map(|(_, b)| b.id));
         if let Some((_, b)) = batches.front_mut() {
             self.blame(b);
         }
