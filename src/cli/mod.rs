@@ -106,6 +106,18 @@ pub mod exit {
     pub const UNAVAILABLE: u8 = 75;
     /// The configuration is invalid (also: a job stopped on a configuration error).
     pub const CONFIG: u8 = 78;
+
+    /// The code of a run that had both outcomes: the one an operator must
+    /// act on first (configuration, then another failure, then an
+    /// unavailable target, then rejects).
+    pub fn worst(a: u8, b: u8) -> u8 {
+        let rank = |c| {
+            [OK, REJECTS, UNAVAILABLE, FAILURE, CONFIG]
+                .iter()
+                .position(|&x| x == c)
+        };
+        if rank(a) >= rank(b) { a } else { b }
+    }
 }
 
 /// `--give-up-after` of `load` and `run --once` when not given: long enough

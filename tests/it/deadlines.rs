@@ -1,18 +1,25 @@
-//! No endless waits, honest exit codes: `load` and `run --once` stop
-//! retrying after `--give-up-after`, leave every file as it was and exit 75
-//! ("target unavailable"), and what was not loaded loads, once, on the next
-//! run; a daemon whose workers wait to retry a connect exits at once on
-//! SIGTERM.
+//! No endless waits, honest exit codes: `check --connect` answers within the
+//! sink's `connect_timeout` plus a few seconds when the server cannot be
+//! reached (75, "target unavailable"), exits 78 for a role that does not
+//! exist, and prints its verdict after, never before, a job's failure;
+//! `check` fails on a landing folder it cannot read; `load` and `run --once`
+//! stop retrying after `--give-up-after`, leave every file as it was and
+//! exit 75, and what was not loaded loads, once, on the next run; a daemon
+//! whose workers wait to retry a connect exits at once on SIGTERM.
 
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::support::cluster::Cluster;
-use crate::support::pg::orders_sum;
+use crate::support::pg::{orders_sum, server};
 use crate::support::*;
 
 trials![
+    check_connect_to_a_port_nothing_listens_on_answers_at_once_with_75,
+    check_connect_to_a_server_that_never_answers_ends_at_connect_timeout_plus_3s,
+    check_connect_with_a_role_that_does_not_exist_exits_78_and_says_ok_only_when_it_is[Pg],
+    check_fails_on_a_landing_folder_it_cannot_read,
     run_once_gives_up_after_give_up_after_and_leaves_the_file_where_it_was,
     load_gives_up_while_the_server_is_down_and_the_next_load_completes_it_once[PgCluster],
     sigterm_during_connect_back_off_exits_within_2s,
@@ -40,6 +47,145 @@ fn orders_on(sink: &str) -> Setup {
         "create_table = true\nworkers = 2",
         "on_done = \"delete\"",
     )
+}
+
+/// `ingestd check --connect`, given `limit`; returns what it did and how long it took.
+fn check_connect(s: &Setup, limit: Duration) -> (Ran, Duration) {
+    let t0 = Instant::now();
+    let ran = ingestd(["check", "--connect", "--config", s.cfg()])
+        .deadline(limit)
+        .run();
+    (ran, t0.elapsed())
+}
+
+/// The lines of `stdout` before the first that contains `failed`; none of
+/// them may say `ok` (an `ok` there would contradict the failure).
+#[track_caller]
+fn nothing_ok_before(stdout: &str, failed: &str) {
+    let at = stdout
+        .lines()
+        .position(|l| l.contains(failed))
+        .unwrap_or_else(|| panic!("no {failed:?} in:\n{stdout}"));
+    for l in stdout.lines().take(at) {
+        assert!(!l.contains("ok"), "{l:?} before the failure:\n{stdout}");
+    }
+}
+
+fn check_connect_to_a_port_nothing_listens_on_answers_at_once_with_75() {
+    let s = orders_on(&pg_at(free_port()));
+    let (ran, took) = check_connect(&s, Duration::from_secs(20));
+    let ran = ran.expect(UNAVAILABLE);
+    assert!(took < Duration::from_secs(7), "took {took:?}");
+    let out = &ran.stdout;
+    assert!(
+        out.contains("connect: FAILED (target unavailable, transient error): opening the database")
+            && out.contains("Connection refused"),
+        "{out}"
+    );
+    nothing_ok_before(out, "connect: FAILED");
+    assert!(
+        out.trim_end()
+            .ends_with(": FAILED (job orders: target unavailable)"),
+        "the verdict comes last:\n{out}"
+    );
+}
+
+fn check_connect_to_a_server_that_never_answers_ends_at_connect_timeout_plus_3s() {
+    // The kernel completes the TCP handshake for a listening socket that
+    // never accepts: the driver's connect_timeout (TCP only) has passed, and
+    // the server never answers the start-up.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let s = orders_on(&pg_at(port));
+    let (ran, took) = check_connect(&s, Duration::from_secs(30));
+    let ran = ran.expect(UNAVAILABLE);
+    // connect_timeout 2s + 3s, within connect_timeout + 5s.
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(7),
+        "took {took:?}:\n{}",
+        ran.output()
+    );
+    assert!(
+        ran.stdout.contains(
+            "connect: FAILED (target unavailable, transient error): no connection within 5s \
+             (the sink's connect_timeout 2s + 3s): the database does not answer"
+        ),
+        "{}",
+        ran.stdout
+    );
+    nothing_ok_before(&ran.stdout, "connect: FAILED");
+    drop(silent);
+}
+
+fn check_connect_with_a_role_that_does_not_exist_exits_78_and_says_ok_only_when_it_is() {
+    let pg = server();
+    let sink = |user: &str| {
+        format!(
+            "kind = \"postgres\"\nhost = \"{}\"\nport = {}\ndbname = \"{}\"\nuser = \"{user}\"\n",
+            pg.host, pg.port, pg.dbname
+        )
+    };
+    let s = orders_on(&sink("ingestd_no_such_role"));
+    let (ran, _) = check_connect(&s, Duration::from_secs(60));
+    let ran = ran.expect(78);
+    let out = &ran.stdout;
+    assert!(
+        out.contains(
+            "connect: FAILED (configuration error): opening the database: \
+             ingestd_no_such_role@"
+        ) && out.contains("role \"ingestd_no_such_role\" does not exist (SQLSTATE 28000)"),
+        "{out}"
+    );
+    nothing_ok_before(out, "connect: FAILED");
+    assert!(
+        out.trim_end()
+            .ends_with(": FAILED (job orders: cannot connect (configuration error))"),
+        "{out}"
+    );
+
+    // The same job with the test server's own user: ok, and said last.
+    let s = orders_on(&sink(&pg.user));
+    let (ran, _) = check_connect(&s, Duration::from_secs(60));
+    let out = ran.expect(0).stdout;
+    assert!(out.contains("    connect: ok"), "{out}");
+    let verdict = format!("{}: ok", s.cfg());
+    assert_eq!(out.lines().last(), Some(verdict.as_str()), "{out}");
+}
+
+fn check_fails_on_a_landing_folder_it_cannot_read() {
+    let s = Setup::new("", "", "");
+    drop_orders(&s.landing, "a.csv", 10, 1, 1);
+    set_mode(&s.landing, 0o000);
+    let mut cmd = ingestd(["check", "--config", s.cfg()]);
+    if nix::unistd::geteuid().is_root() {
+        // Root reads any folder: the check runs as `nobody`, who needs to
+        // reach the config file (tempfile makes its folder 0700).
+        set_mode(s.dir.path(), 0o755);
+        cmd = cmd.run_as(65534, 65534);
+    }
+    let ran = cmd.run();
+    set_mode(&s.landing, 0o755);
+    let out = ran.expect(1).stdout;
+    let shown = s.landing.display();
+    assert!(
+        out.contains(&format!(
+            "    landing folder: FAILED: cannot read {shown}: Permission denied (os error 13); \
+             the daemon would find no file there: give the user it runs as read and search \
+             permission (r-x)"
+        )),
+        "{out}"
+    );
+    nothing_ok_before(&out, "landing folder: FAILED");
+    assert!(
+        out.trim_end()
+            .ends_with(": FAILED (job orders: landing folder unreadable)"),
+        "{out}"
+    );
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// What a file is: its bytes and modification time.

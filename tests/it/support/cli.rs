@@ -84,6 +84,16 @@ impl Ingestd {
         self
     }
 
+    /// Runs it as user `uid` (group `gid`, no other groups): root can read
+    /// any folder, so a test of an unreadable one runs the binary as
+    /// someone else when the tests run as root.
+    pub fn run_as(mut self, uid: u32, gid: u32) -> Self {
+        use std::os::unix::process::CommandExt;
+        // std drops root's supplementary groups when it sets the uid.
+        self.cmd.uid(uid).gid(gid);
+        self
+    }
+
     /// Gives it `deadline` instead of two minutes.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
