@@ -4,8 +4,8 @@
 //!
 //! Owns the worker's side of the protocol (`inbox` reads it), the retry
 //! policy (`retry`: until `give_up_after`, and a stop request ends its
-//! waits) and, privately, the sinks (`sink/`): nothing outside this module can name a sink, so the
-//! supervisor cannot open a database by mistake. Must not read
+//! waits) and, privately, the sinks (`sink/`): nothing outside this module
+//! can name a sink, so the supervisor cannot open a database by mistake. Must not read
 //! configuration files or sources (everything arrives in frames); the
 //! sources are private to `supervisor`, so it cannot.
 
@@ -123,9 +123,9 @@ pub fn run() -> i32 {
             std::process::exit(exit::NEW_PROCESS)
         }
         Err(e) => {
-            match (&e, class_of(&e)) {
-                (_, Some(class)) => error!(class = %class, "{e}"),
-                _ => error!("{e}"),
+            match class_of(&e) {
+                Some(class) => error!(class = %class, "{e}"),
+                None => error!("{e}"),
             }
             match last_words(&e) {
                 Some(fatal) => {
