@@ -1,7 +1,10 @@
-//! `ingestd check`: validate the configuration and describe each job; with
-//! `--connect`, a worker per job opens and closes its pool (this process
-//! never touches a database); for each Oracle sink, where its client library
-//! is (found by looking at files only).
+//! `ingestd check`: validate the configuration, describe each job and see
+//! that its landing folder can be read; with `--connect`, a worker per job
+//! makes one attempt at opening its pool and closes it (this process never
+//! touches a database), answering within the sink's connect timeout plus a
+//! few seconds; for each Oracle sink, where its client library is (found by
+//! looking at files only). The verdict line comes last; the exit code is
+//! the worst of the jobs' (README, "Exit codes").
 
 use std::path::Path;
 
@@ -9,14 +12,19 @@ use super::exit;
 use super::load_config;
 use crate::config::{self, Config, Source};
 use crate::logging::{LogFormat, LogSetup};
+use crate::protocol::ErrorClass;
 use crate::supervisor::probe::{self, Probe};
 
 pub(super) fn check(config_path: &Path, connect: bool, format: LogFormat) -> u8 {
     let Some(cfg) = load_config(config_path) else {
         return exit::CONFIG;
     };
-    println!("{}: ok", config_path.display());
+    let shown = config_path.display();
+    // The verdict comes last, once every job has been looked at: an `ok`
+    // before a job's failure would be a lie.
+    println!("{shown}: configuration valid, {} job(s)", cfg.jobs.len());
     let mut code = exit::OK;
+    let mut failures = Vec::new();
     for (name, job) in &cfg.jobs {
         let source = match &job.source {
             Source::Dir(d) => format!("dir {} ({})", d.path.display(), d.pattern),
@@ -34,42 +42,88 @@ pub(super) fn check(config_path: &Path, connect: bool, format: LogFormat) -> u8 
             job.table,
             job.workers
         );
+        if let Source::Dir(d) = &job.source
+            && let Err(e) = readable(&d.path)
+        {
+            println!(
+                "    landing folder: FAILED: cannot read {}: {e}; the daemon would find no \
+                 file there: give the user it runs as read and search permission (r-x)",
+                d.path.display()
+            );
+            failures.push(format!("job {name}: landing folder unreadable"));
+            code = exit::worst(code, exit::FAILURE);
+        }
         if connect {
-            code = code.max(connect_check(job, format));
+            let (c, failed) = connect_check(job, format);
+            if let Some(what) = failed {
+                failures.push(format!("job {name}: {what}"));
+            }
+            code = exit::worst(code, c);
         }
     }
     oracle_client_warnings(&cfg);
+    match failures.is_empty() {
+        true => println!("{shown}: ok"),
+        false => println!("{shown}: FAILED ({})", failures.join("; ")),
+    }
     code
 }
 
-/// `check --connect` for one job: a worker opens its pool and checks the table.
-fn connect_check(job: &config::Job, format: LogFormat) -> u8 {
+/// Whether this process can list `dir` and reach the files in it, as the
+/// daemon's directory source must.
+fn readable(dir: &Path) -> std::io::Result<()> {
+    use nix::unistd::{AccessFlags, access};
+    access(dir, AccessFlags::R_OK | AccessFlags::X_OK)?;
+    std::fs::read_dir(dir)?.next().transpose()?;
+    Ok(())
+}
+
+/// `check --connect` for one job: a worker opens its pool and checks the
+/// table. Returns the exit code and, when it failed, what failed.
+fn connect_check(job: &config::Job, format: LogFormat) -> (u8, Option<&'static str>) {
     let mut log = LogSetup::from_env(format);
     if std::env::var_os("INGESTD_LOG").is_none() {
         log.filter = "warn".into();
     }
     let exe = std::path::PathBuf::from("/proc/self/exe");
-    match probe::probe(&exe, job, &log, std::time::Duration::from_secs(120)) {
+    match probe::probe(&exe, job, &log) {
         Probe::Ok => {
             println!(
                 "    connect: ok (pool opened and closed; table {} has the columns)",
                 job.table
             );
-            exit::OK
+            (exit::OK, None)
         }
         Probe::Table(p) if job.create_table => {
             println!(
                 "    connect: ok (pool opened and closed); {p} -- it will be created on the first load (create_table = true)"
             );
-            exit::OK
+            (exit::OK, None)
         }
         Probe::Table(p) => {
             println!("    connect: FAILED: {p}");
-            exit::CONFIG
+            (exit::CONFIG, Some("table"))
         }
-        Probe::Pool(p) => {
-            println!("    connect: FAILED: {p}");
-            exit::FAILURE
+        Probe::Pool {
+            class: Some(ErrorClass::Config),
+            message,
+        } => {
+            println!("    connect: FAILED (configuration error): {message}");
+            (exit::CONFIG, Some("cannot connect (configuration error)"))
+        }
+        Probe::Pool {
+            class: Some(class @ (ErrorClass::Transient | ErrorClass::Capacity)),
+            message,
+        } => {
+            println!(
+                "    connect: FAILED (target unavailable, {class} error): {message}; \
+                 `load` and `run --once` would retry until --give-up-after, the daemon for ever"
+            );
+            (exit::UNAVAILABLE, Some("target unavailable"))
+        }
+        Probe::Pool { message, .. } => {
+            println!("    connect: FAILED: {message}");
+            (exit::FAILURE, Some("cannot connect"))
         }
     }
 }

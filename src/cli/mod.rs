@@ -9,6 +9,7 @@ mod status;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +40,11 @@ pub enum Command {
         /// Load what the sources hold now, wait until it is committed, and exit.
         #[arg(long)]
         once: bool,
+        /// With --once: stop retrying a target that stays unavailable this
+        /// long (default 5m), leave what is not loaded where it is, exit 75.
+        /// The daemon retries for ever.
+        #[arg(long, value_name = "DURATION", requires = "once", value_parser = duration)]
+        give_up_after: Option<Duration>,
     },
     /// Load the given files (or `-` for standard input) with one job's format and sink.
     Load {
@@ -55,6 +61,11 @@ pub enum Command {
         /// every read of standard input is a new source.
         #[arg(long, value_name = "NAME")]
         source_name: Option<String>,
+        /// Stop retrying a target that stays unavailable this long (database
+        /// down, disk full; default 5m), leave what is not loaded where it
+        /// is, exit 75.
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        give_up_after: Option<Duration>,
     },
     /// Validate the configuration without touching any database.
     Check {
@@ -88,8 +99,35 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// Everything has an answer, but some records were rejected.
     pub const REJECTS: u8 = 3;
+    /// The target stayed unavailable (transient or capacity failures) past
+    /// `--give-up-after`, or `check --connect` could not reach it: nothing
+    /// is wrong with the input or the configuration, so trying again later
+    /// is the remedy. sysexits' EX_TEMPFAIL.
+    pub const UNAVAILABLE: u8 = 75;
     /// The configuration is invalid (also: a job stopped on a configuration error).
     pub const CONFIG: u8 = 78;
+
+    /// The code of a run that had both outcomes: the one an operator must
+    /// act on first (configuration, then another failure, then an
+    /// unavailable target, then rejects).
+    pub fn worst(a: u8, b: u8) -> u8 {
+        let rank = |c| {
+            [OK, REJECTS, UNAVAILABLE, FAILURE, CONFIG]
+                .iter()
+                .position(|&x| x == c)
+        };
+        if rank(a) >= rank(b) { a } else { b }
+    }
+}
+
+/// `--give-up-after` of `load` and `run --once` when not given: long enough
+/// to ride out a server restart or a fail-over, short enough that a
+/// scheduled load does not hang for ever.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
+
+/// A duration on the command line, written as in the configuration.
+fn duration(s: &str) -> Result<Duration, String> {
+    config::parse_duration(s)
 }
 
 /// Parses the command line, runs the subcommand, returns its exit code.
@@ -107,13 +145,29 @@ pub fn main() -> ExitCode {
     };
     let format = cli.log_format;
     let code = match &cli.command {
-        Command::Run { config, once } => run::run(config, *once, format),
+        Command::Run {
+            config,
+            once,
+            give_up_after,
+        } => {
+            // The daemon never gives up; `--once` by default after 5m.
+            let give_up = once.then(|| give_up_after.unwrap_or(GIVE_UP_AFTER));
+            run::run(config, *once, give_up, format)
+        }
         Command::Load {
             config,
             job,
             files,
             source_name,
-        } => run::load(config, job, files, source_name.as_deref(), format),
+            give_up_after,
+        } => run::load(
+            config,
+            job,
+            files,
+            source_name.as_deref(),
+            give_up_after.unwrap_or(GIVE_UP_AFTER),
+            format,
+        ),
         Command::Check { config, connect } => check::check(config, *connect, format),
         Command::Status { config, json } => status::status(config, *json),
         Command::Worker => return ExitCode::from(crate::worker::run() as u8),

@@ -4,7 +4,7 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::exit;
 use super::{init_logging, load_config};
@@ -13,7 +13,13 @@ use crate::logging::{Escaped, LogFormat, LogSetup};
 use crate::protocol::ErrorClass;
 use crate::supervisor::{self, Outcome, ProgressFn, RunOptions, RunReport};
 
-pub(super) fn run(config_path: &Path, once: bool, format: LogFormat) -> u8 {
+/// `give_up`: see `RunOptions::give_up_after` (`None` for the daemon).
+pub(super) fn run(
+    config_path: &Path,
+    once: bool,
+    give_up: Option<Duration>,
+    format: LogFormat,
+) -> u8 {
     let Some(cfg) = load_config(config_path) else {
         return exit::CONFIG;
     };
@@ -26,6 +32,7 @@ pub(super) fn run(config_path: &Path, once: bool, format: LogFormat) -> u8 {
         log,
         log_handle: Some(handle),
         progress: None,
+        give_up_after: give_up,
     };
     let t0 = Instant::now();
     match supervisor::run(cfg, opts) {
@@ -48,6 +55,7 @@ pub(super) fn load(
     job: &str,
     files: &[PathBuf],
     source_name: Option<&str>,
+    give_up: Duration,
     format: LogFormat,
 ) -> u8 {
     let Some(mut cfg) = load_config(config_path) else {
@@ -95,6 +103,7 @@ pub(super) fn load(
         progress: bar
             .clone()
             .map(|b| std::sync::Arc::new(move |done| b.set_position(done)) as ProgressFn),
+        give_up_after: Some(give_up),
     };
     let t0 = Instant::now();
     let result = supervisor::run(cfg, opts);
@@ -215,20 +224,32 @@ fn exit_code(report: &RunReport, once: bool) -> u8 {
     if !once {
         return exit::OK;
     }
-    if report
-        .failed_jobs
-        .iter()
-        .any(|(_, c, _)| *c == ErrorClass::Config)
-    {
+    let classes = || {
+        report
+            .failed_jobs
+            .iter()
+            .map(|(job, c, _)| (job.as_str(), *c))
+    };
+    if classes().any(|(_, c)| c == ErrorClass::Config) {
         return exit::CONFIG;
     }
-    let unfinished = report
-        .files
-        .iter()
-        .any(|f| matches!(f.outcome, Outcome::Unfinished { .. }));
-    let failed = !report.failed_jobs.is_empty() || !report.problems.is_empty();
+    // Jobs whose workers gave up on a target that stayed unavailable: their
+    // unfinished files were left where they are on purpose.
+    let unavailable = |c| matches!(c, ErrorClass::Transient | ErrorClass::Capacity);
+    let gave_up: Vec<&str> = classes()
+        .filter(|(_, c)| unavailable(*c))
+        .map(|(job, _)| job)
+        .collect();
+    let other_failure = classes().any(|(_, c)| !unavailable(c));
+    let unfinished = report.files.iter().any(|f| {
+        matches!(f.outcome, Outcome::Unfinished { .. }) && !gave_up.contains(&f.job.as_str())
+    });
+    let failed = other_failure || !report.problems.is_empty();
     if failed || unfinished || report.interrupted {
         return exit::FAILURE;
+    }
+    if !gave_up.is_empty() {
+        return exit::UNAVAILABLE;
     }
     let set_aside = report
         .files

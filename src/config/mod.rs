@@ -35,6 +35,7 @@ use std::path::Path;
 pub use error::ConfigError;
 pub use model::*;
 pub use secret::Secret;
+pub use units::{parse_duration, show_duration};
 
 use error::Origin;
 use validate::Env;

@@ -47,6 +47,18 @@ pub enum Sink {
 }
 
 impl Sink {
+    /// How long opening a session may take by the sink's own settings, and
+    /// the key that says so (PostgreSQL's `connect_timeout`, SQLite's
+    /// `busy_timeout`); `None` when the sink has no such setting (Oracle:
+    /// its client's own).
+    pub fn open_timeout(&self) -> Option<(&'static str, Duration)> {
+        match self {
+            Sink::Sqlite(s) => Some(("busy_timeout", s.busy_timeout)),
+            Sink::Postgres(p) => Some(("connect_timeout", p.connect_timeout)),
+            Sink::Oracle(_) => None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Sink::Sqlite(_) => "sqlite",

@@ -79,8 +79,9 @@ fn split_number(s: &str) -> Option<(&str, &str)> {
     Some((&s[..digits], s[digits..].trim_start()))
 }
 
-/// A duration for humans in messages: the largest unit that divides it.
-pub(crate) fn show_duration(d: Duration) -> String {
+/// A duration for humans in messages: the largest unit that divides it
+/// (as `parse_duration` reads it).
+pub fn show_duration(d: Duration) -> String {
     let ms = d.as_millis();
     match ms {
         0 => "0s".to_string(),
@@ -116,6 +117,22 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad:?} should fail");
         }
         assert!(parse_duration("30").unwrap_err().contains("add a unit"));
+    }
+
+    #[test]
+    fn durations_are_shown_as_they_are_read() {
+        for (ms, text) in [
+            (0, "0s"),
+            (700, "700ms"),
+            (1_500, "1500ms"),
+            (90_000, "90s"),
+            (300_000, "5m"),
+            (7_200_000, "2h"),
+        ] {
+            let d = Duration::from_millis(ms);
+            assert_eq!(show_duration(d), text);
+            assert_eq!(parse_duration(text), Ok(d));
+        }
     }
 
     #[test]

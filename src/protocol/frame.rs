@@ -1,6 +1,8 @@
 //! Length-prefixed postcard frames over a byte stream (a pipe).
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
 
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -65,6 +67,38 @@ impl<R: Read> FrameReader<R> {
             self.buf = Vec::new();
         }
         Ok(Some(msg))
+    }
+}
+
+impl<R: Read + AsFd> FrameReader<BufReader<R>> {
+    /// Waits at most `timeout` for input: true as soon as reading would find
+    /// a byte (buffered or in the pipe) or the end of the stream, false when
+    /// the time ran out. A reader with a deadline (a worker in back-off, the
+    /// probe) uses it before `read`, which then waits only for the rest of a
+    /// frame the writer is already writing.
+    pub fn wait(&self, timeout: Duration) -> Result<bool, FrameError> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        if !self.inner.buffer().is_empty() {
+            return Ok(true);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            // Rounded up, so that a wait never ends before its time.
+            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            let mut fds = [PollFd::new(self.inner.get_ref().as_fd(), PollFlags::POLLIN)];
+            match poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            ) {
+                // POLLIN, POLLHUP (the writer closed) or POLLERR: `read` says which.
+                Ok(n) if n > 0 => return Ok(true),
+                Ok(_) => return Ok(false),
+                Err(nix::errno::Errno::EINTR) if !left.is_zero() => {}
+                Err(nix::errno::Errno::EINTR) => return Ok(false),
+                Err(e) => return Err(FrameError::Read(e.into())),
+            }
+        }
     }
 }
 
@@ -158,6 +192,29 @@ mod tests {
         let mut r = FrameReader::new(&out[..]);
         assert_eq!(r.read::<String>().unwrap().as_deref(), Some("small"));
         assert!(r.read::<String>().unwrap().is_none());
+    }
+
+    #[test]
+    fn wait_sees_buffered_frames_written_frames_and_the_end() {
+        let (rd, wr) = std::io::pipe().unwrap();
+        let mut r = FrameReader::new(BufReader::new(rd));
+        let t0 = Instant::now();
+        assert!(!r.wait(Duration::from_millis(50)).unwrap(), "nothing yet");
+        assert!(t0.elapsed() >= Duration::from_millis(50));
+        let mut w = FrameWriter::new(wr);
+        w.write(&1u8).unwrap();
+        w.write(&2u8).unwrap();
+        assert!(r.wait(Duration::from_secs(5)).unwrap());
+        assert_eq!(r.read::<u8>().unwrap(), Some(1));
+        // The second frame may sit in the reader's buffer, not the pipe.
+        assert!(r.wait(Duration::ZERO).unwrap());
+        assert_eq!(r.read::<u8>().unwrap(), Some(2));
+        drop(w);
+        assert!(
+            r.wait(Duration::from_secs(5)).unwrap(),
+            "the end is input too"
+        );
+        assert_eq!(r.read::<u8>().unwrap(), None);
     }
 
     #[test]

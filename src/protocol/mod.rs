@@ -70,6 +70,11 @@ pub struct WorkerSetup {
     pub mode: WriteMode,
     pub format: Format,
     pub log: crate::logging::LogSetup,
+    /// How long after a step first fails (transient, capacity) the worker
+    /// stops retrying it and ends the job with that class; `None`: never
+    /// (the daemon). `load` and `run --once` set it (`--give-up-after`), the
+    /// probe of `check --connect` sets zero: one attempt.
+    pub give_up_after: Option<std::time::Duration>,
 }
 
 impl WorkerSetup {
@@ -85,6 +90,7 @@ impl WorkerSetup {
             mode: job.mode.clone(),
             format: job.format.clone(),
             log,
+            give_up_after: None,
         }
     }
 }

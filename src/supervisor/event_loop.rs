@@ -403,10 +403,12 @@ impl Supervisor {
         report.files.append(&mut self.reports);
         report.failed_jobs.append(&mut self.failed_jobs);
         for j in self.jobs.iter_mut().flatten() {
-            let reason = if j.failure().is_some() {
-                "the job stopped"
-            } else {
-                "the daemon stopped"
+            let reason = match j.failure() {
+                Some((ErrorClass::Transient | ErrorClass::Capacity, _)) => {
+                    "the job stopped: its target stayed unavailable; the file stays where it is"
+                }
+                Some(_) => "the job stopped",
+                None => "the daemon stopped",
             };
             j.abandon_files(reason);
             report.files.extend(j.take_reports());

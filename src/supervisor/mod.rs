@@ -62,6 +62,9 @@ pub struct RunOptions {
     /// Reopened on SIGUSR1.
     pub log_handle: Option<LogHandle>,
     pub progress: Option<ProgressFn>,
+    /// How long workers retry a failing step before the job stops with that
+    /// failure's class (`--give-up-after`); `None`: for ever (the daemon).
+    pub give_up_after: Option<std::time::Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +148,7 @@ pub fn run(config: Config, opts: RunOptions) -> Result<RunReport, SupervisorErro
         once: opts.once,
         rescan: config.daemon.rescan_interval,
         spool: config.daemon.state_dir.join("spool"),
+        give_up_after: opts.give_up_after,
     });
     let jobs: Vec<_> = config.jobs.values().cloned().collect();
     let mut sup = Supervisor::new(

@@ -7,12 +7,11 @@ use std::time::Instant;
 
 use tracing::{debug, warn};
 
+use super::retry::{Pause, RetryError, retrying};
 use super::sink::{Sink, SinkError, WriteOutcome, WriteRequest};
 use crate::config::WriteMode;
 use crate::format::{self, ColumnSpec, Format, Parsed, Rows};
 use crate::protocol::{Batch, BatchDone, ErrorClass, LedgerRange, RejectNote, WorkerSetup, notes};
-
-use super::retry::Backoff;
 
 pub struct Loader {
     job: String,
@@ -21,6 +20,8 @@ pub struct Loader {
     mode: WriteMode,
     format: Format,
     sink: Box<dyn Sink>,
+    /// How long to go on retrying a failing step (`None`: for ever).
+    give_up: Option<std::time::Duration>,
     /// Column sets whose table has been checked (or created) already.
     ensured: Vec<Vec<ColumnSpec>>,
 }
@@ -34,6 +35,7 @@ impl Loader {
             mode: setup.mode.clone(),
             format: setup.format.clone(),
             sink,
+            give_up: setup.give_up_after,
             ensured: Vec::new(),
         }
     }
@@ -43,9 +45,13 @@ impl Loader {
     }
 
     /// The committed ranges of `source`, retrying transient failures.
-    pub fn committed(&mut self, source: &str) -> Result<Vec<LedgerRange>, SinkError> {
+    pub fn committed(
+        &mut self,
+        source: &str,
+        pause: &mut dyn Pause,
+    ) -> Result<Vec<LedgerRange>, RetryError> {
         let (sink, job) = (&mut self.sink, &self.job);
-        retrying(|| sink.committed(job, source))
+        retrying(self.give_up, pause, || sink.committed(job, source))
     }
 
     /// Checks the table and columns without creating the table.
@@ -54,9 +60,10 @@ impl Loader {
         sink.ensure_table(table, columns, false, mode)
     }
 
-    pub fn load(&mut self, batch: &Batch) -> Result<BatchDone, SinkError> {
+    /// Loads `batch`, waiting through `pause` between attempts.
+    pub fn load(&mut self, batch: &Batch, pause: &mut dyn Pause) -> Result<BatchDone, RetryError> {
         let t0 = Instant::now();
-        self.ensure_table(&batch.layout.columns)?;
+        self.ensure_table(&batch.layout.columns, pause)?;
         let parsed = match &batch.verdict {
             Some(v) => Parsed {
                 rows: Rows::new(batch.layout.columns.len()),
@@ -81,7 +88,7 @@ impl Loader {
                 ),
             },
         };
-        let done = self.write(batch, &parsed.rows, parsed.rejects)?;
+        let done = self.write(batch, &parsed.rows, parsed.rejects, pause)?;
         debug!(
             batch = batch.id,
             file = %batch.file,
@@ -94,13 +101,19 @@ impl Loader {
         Ok(done)
     }
 
-    fn ensure_table(&mut self, columns: &[ColumnSpec]) -> Result<(), SinkError> {
+    fn ensure_table(
+        &mut self,
+        columns: &[ColumnSpec],
+        pause: &mut dyn Pause,
+    ) -> Result<(), RetryError> {
         if self.ensured.iter().any(|c| c == columns) {
             return Ok(());
         }
         let (sink, table, create, mode) =
             (&mut self.sink, &self.table, self.create_table, &self.mode);
-        retrying(|| sink.ensure_table(table, columns, create, mode))?;
+        retrying(self.give_up, pause, || {
+            sink.ensure_table(table, columns, create, mode)
+        })?;
         self.ensured.push(columns.to_vec());
         Ok(())
     }
@@ -110,7 +123,8 @@ impl Loader {
         batch: &Batch,
         rows: &Rows,
         mut rejects: Vec<RejectNote>,
-    ) -> Result<BatchDone, SinkError> {
+        pause: &mut dyn Pause,
+    ) -> Result<BatchDone, RetryError> {
         let req = WriteRequest {
             job: &self.job,
             table: &self.table,
@@ -123,8 +137,8 @@ impl Loader {
             first_line: batch.first_line,
             rejects: &[],
         };
-        let sink = &mut self.sink;
-        let first = retrying(|| {
+        let (sink, give_up) = (&mut self.sink, self.give_up);
+        let first = retrying(give_up, pause, || {
             sink.write(&WriteRequest {
                 rejects: &rejects,
                 ..req
@@ -133,7 +147,7 @@ impl Loader {
         let outcome = match first {
             // A data error the sink could not pin on single rows: every row of
             // the batch is rejected with it, so nothing is lost silently.
-            Err(e) if e.class() == ErrorClass::Data => {
+            Err(RetryError::Sink(e)) if e.class() == ErrorClass::Data => {
                 warn!(batch = batch.id, "rejecting the whole batch: {e}");
                 // One copy per row: cut it to its share before copying.
                 let mut reason = e.to_string();
@@ -155,7 +169,7 @@ impl Loader {
                     rejects: &rejects,
                     ..req
                 };
-                retrying(|| sink.write(&req))?
+                retrying(give_up, pause, || sink.write(&req))?
             }
             other => other?,
         };
@@ -174,21 +188,5 @@ impl Loader {
                 already: true,
             },
         })
-    }
-}
-
-/// Runs `op` until it succeeds or fails with a class that retrying cannot fix
-/// (configuration, data). A dead database is waited for, never given up on.
-fn retrying<T>(mut op: impl FnMut() -> Result<T, SinkError>) -> Result<T, SinkError> {
-    let mut backoff = Backoff::new();
-    loop {
-        match op() {
-            Err(e) if matches!(e.class(), ErrorClass::Transient | ErrorClass::Capacity) => {
-                let wait = backoff.next(e.class());
-                warn!(class = %e.class(), retry_in = ?wait, "{e}");
-                std::thread::sleep(wait);
-            }
-            other => return other,
-        }
     }
 }

@@ -2,12 +2,14 @@
 //! close the pool -> exit. Started by the supervisor with fork+exec, so no
 //! database client state ever crosses a fork.
 //!
-//! Owns the worker's side of the protocol, the retry policy and, privately,
-//! the sinks (`sink/`): nothing outside this module can name a sink, so the
-//! supervisor cannot open a database by mistake. Must not read
+//! Owns the worker's side of the protocol (`inbox` reads it), the retry
+//! policy (`retry`: until `give_up_after`, and a stop request ends its
+//! waits) and, privately, the sinks (`sink/`): nothing outside this module
+//! can name a sink, so the supervisor cannot open a database by mistake. Must not read
 //! configuration files or sources (everything arrives in frames); the
 //! sources are private to `supervisor`, so it cannot.
 
+mod inbox;
 mod load;
 mod reply;
 mod retry;
@@ -25,9 +27,10 @@ use crate::process;
 use crate::protocol::{ErrorClass, FrameReader, FrameWriter, FromWorker, ToWorker, WorkerSetup};
 use sink::{Session, Sink, SinkError};
 
+use inbox::Inbox;
 use load::Loader;
 use reply::ReplyError;
-use retry::Backoff;
+use retry::{Pause, RetryError, retrying};
 
 /// Exit codes of a worker, read by the supervisor when it reaps.
 pub mod exit {
@@ -53,9 +56,25 @@ enum WorkerError {
     NoHello,
     #[error("{0}")]
     Sink(#[from] SinkError),
+    /// Still failing at the run's `give_up_after` (always
+    /// `RetryError::GaveUp`): the job stops with the failure's class.
+    #[error(transparent)]
+    GaveUp(RetryError),
+    /// The supervisor asked it to stop while it waited to retry.
+    #[error("asked to stop while waiting to retry")]
+    Stopped,
 }
 
-type Rx = FrameReader<BufReader<File>>;
+impl From<RetryError> for WorkerError {
+    fn from(e: RetryError) -> Self {
+        match e {
+            RetryError::Sink(e) => WorkerError::Sink(e),
+            RetryError::Stopped => WorkerError::Stopped,
+            gave_up @ RetryError::GaveUp { .. } => WorkerError::GaveUp(gave_up),
+        }
+    }
+}
+
 type Tx = FrameWriter<File>;
 
 /// Entry point of `ingestd worker`; returns the process exit code.
@@ -88,8 +107,13 @@ pub fn run() -> i32 {
     if let Some(e) = log_failed {
         warn!("cannot open the log file, logging to stderr: {e}");
     }
-    match serve(&setup, pid, &mut rx, &mut tx, &log) {
+    let mut inbox = Inbox::new(rx);
+    match serve(&setup, pid, &mut inbox, &mut tx, &log) {
         Ok(()) => exit::OK,
+        Err(WorkerError::Stopped) => {
+            info!("stopped while waiting to retry, as the supervisor asked");
+            exit::OK
+        }
         Err(WorkerError::Sink(e)) if e.needs_new_process() => {
             error!(class = %e.class(), "{e}. This worker exits and is started again with back-off, so loading starts once the library can be loaded, without restarting ingestd");
             // Exit with the pipes still open: the supervisor sees their end
@@ -99,9 +123,9 @@ pub fn run() -> i32 {
             std::process::exit(exit::NEW_PROCESS)
         }
         Err(e) => {
-            match &e {
-                WorkerError::Sink(s) => error!(class = %s.class(), "{e}"),
-                _ => error!("{e}"),
+            match class_of(&e) {
+                Some(class) => error!(class = %class, "{e}"),
+                None => error!("{e}"),
             }
             match last_words(&e) {
                 Some(fatal) => {
@@ -119,7 +143,9 @@ pub fn run() -> i32 {
 /// (which a new worker would only give again: see `reply`).
 fn last_words(e: &WorkerError) -> Option<FromWorker> {
     match e {
-        WorkerError::Sink(e) => Some(reply::fatal(e.class(), e.to_string())),
+        WorkerError::Sink(_) | WorkerError::GaveUp(_) => {
+            class_of(e).map(|class| reply::fatal(class, e.to_string()))
+        }
         WorkerError::Answer(e @ ReplyError::TooLarge { .. }) => {
             Some(reply::fatal(ErrorClass::Data, e.to_string()))
         }
@@ -127,10 +153,19 @@ fn last_words(e: &WorkerError) -> Option<FromWorker> {
     }
 }
 
+/// The class of a database failure (`None` for the others).
+fn class_of(e: &WorkerError) -> Option<ErrorClass> {
+    match e {
+        WorkerError::Sink(s) => Some(s.class()),
+        WorkerError::GaveUp(RetryError::GaveUp { last, .. }) => Some(last.class()),
+        _ => None,
+    }
+}
+
 fn serve(
     setup: &WorkerSetup,
     pid: u32,
-    rx: &mut Rx,
+    inbox: &mut Inbox,
     tx: &mut Tx,
     log: &LogHandle,
 ) -> Result<(), WorkerError> {
@@ -139,11 +174,11 @@ fn serve(
         worker: setup.worker,
         pid,
     };
-    let sink = open_pool(setup, &session)?;
+    let sink = open_pool(setup, &session, inbox)?;
     info!(sink = %setup.sink_name, kind = setup.sink.kind(), "pool open");
     reply::send(tx, &FromWorker::Ready { pid }, || "Hello".into())?;
     let mut loader = Loader::new(setup, sink);
-    let served = serve_frames(&mut loader, rx, tx, log);
+    let served = serve_frames(&mut loader, inbox, tx, log);
     // Close the pool whatever happened: never leave sessions behind.
     let closed = loader.into_sink().close();
     match &closed {
@@ -156,12 +191,12 @@ fn serve(
 
 fn serve_frames(
     loader: &mut Loader,
-    rx: &mut Rx,
+    inbox: &mut Inbox,
     tx: &mut Tx,
     log: &LogHandle,
 ) -> Result<(), WorkerError> {
     loop {
-        let msg = match rx.read::<ToWorker>().map_err(WorkerError::Receive)? {
+        let msg = match inbox.next().map_err(WorkerError::Receive)? {
             // End of input: the supervisor closed the pipe or died.
             None | Some(ToWorker::Shutdown) => return Ok(()),
             Some(m) => m,
@@ -173,20 +208,22 @@ fn serve_frames(
                 }
             }
             ToWorker::Hello(_) => return Err(WorkerError::NoHello),
-            work => answer(loader, work, tx)?,
+            work => answer(loader, work, tx, inbox)?,
         }
     }
 }
 
 /// Does the work `msg` asks for and answers it.
+/// Waits between attempts go through `pause`.
 fn answer<W: Write>(
     loader: &mut Loader,
     msg: ToWorker,
     tx: &mut FrameWriter<W>,
+    pause: &mut dyn Pause,
 ) -> Result<(), WorkerError> {
     match msg {
         ToWorker::Batch(batch) => {
-            let done = FromWorker::Done(loader.load(&batch)?);
+            let done = FromWorker::Done(loader.load(&batch, pause)?);
             let what = || {
                 format!(
                     "batch {} of {} (line {}, {} records)",
@@ -196,7 +233,7 @@ fn answer<W: Write>(
             reply::send(tx, &done, what)?;
         }
         ToWorker::Ledger { query, source } => {
-            let ranges = loader.committed(&source)?;
+            let ranges = loader.committed(&source, pause)?;
             reply::ledger(tx, query, &source, ranges)?;
         }
         ToWorker::Check { columns } => {
@@ -210,19 +247,15 @@ fn answer<W: Write>(
 }
 
 /// Opens the pool, retrying transient and capacity failures with back-off
-/// (the database may be restarting); configuration failures end the worker,
-/// and so does a failure only a new process can get past.
-fn open_pool(setup: &WorkerSetup, session: &Session) -> Result<Box<dyn Sink>, SinkError> {
-    let mut backoff = Backoff::new();
-    loop {
-        match sink::open(&setup.sink, session) {
-            Ok(s) => return Ok(s),
-            Err(e) if e.class() == ErrorClass::Config || e.needs_new_process() => return Err(e),
-            Err(e) => {
-                let wait = backoff.next(e.class());
-                warn!(class = %e.class(), retry_in = ?wait, "{e}");
-                std::thread::sleep(wait);
-            }
-        }
-    }
+/// (the database may be restarting) until `give_up_after`, and only as long
+/// as the supervisor does not ask it to stop; configuration failures end
+/// the worker, and so does a failure only a new process can get past.
+fn open_pool(
+    setup: &WorkerSetup,
+    session: &Session,
+    inbox: &mut Inbox,
+) -> Result<Box<dyn Sink>, WorkerError> {
+    Ok(retrying(setup.give_up_after, inbox, || {
+        sink::open(&setup.sink, session)
+    })?)
 }

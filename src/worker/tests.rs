@@ -3,10 +3,20 @@
 //! limit `protocol::notes::bound` says it cannot happen).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::*;
 use crate::logging::{LogFormat, LogSetup};
 use crate::protocol::{Batch, RejectNote};
+
+/// Waits no time: these batches never fail for a reason worth retrying.
+struct NoWait;
+
+impl Pause for NoWait {
+    fn pause(&mut self, _: Duration) -> Result<(), retry::Stopped> {
+        Ok(())
+    }
+}
 
 fn loader(dir: &std::path::Path) -> Loader {
     std::fs::create_dir_all(dir.join("in")).unwrap();
@@ -59,16 +69,28 @@ fn an_answer_too_large_for_a_frame_stops_the_job_instead_of_the_worker() {
     let mut loader = loader(dir.path());
     let mut out = Vec::new();
     let mut small = FrameWriter::with_limit(&mut out, 2048);
-    let e = answer(&mut loader, ToWorker::Batch(batch()), &mut small).expect_err("too large");
+    let e = answer(
+        &mut loader,
+        ToWorker::Batch(batch()),
+        &mut small,
+        &mut NoWait,
+    )
+    .expect_err("too large");
     assert!(
         matches!(e, WorkerError::Answer(ReplyError::TooLarge { .. })),
         "{e}"
     );
     // The batch is committed, so a redelivery gets the very same answer:
     // a worker dying on it would die on it again after every restart.
-    let held = loader.committed("src").expect("ledger");
+    let held = loader.committed("src", &mut NoWait).expect("ledger");
     assert_eq!((held.len(), held[0].rejected), (1, 300));
-    let again = answer(&mut loader, ToWorker::Batch(batch()), &mut small).expect_err("same");
+    let again = answer(
+        &mut loader,
+        ToWorker::Batch(batch()),
+        &mut small,
+        &mut NoWait,
+    )
+    .expect_err("same");
     assert_eq!(again.to_string(), e.to_string());
     assert!(out.is_empty(), "nothing was written");
     let Some(FromWorker::Fatal { class, message }) = last_words(&e) else {
@@ -90,6 +112,7 @@ fn an_answer_too_large_for_a_frame_stops_the_job_instead_of_the_worker() {
         &mut loader,
         ToWorker::Batch(batch()),
         &mut FrameWriter::new(&mut out),
+        &mut NoWait,
     )
     .expect("fits");
     let mut rx = FrameReader::new(&out[..]);

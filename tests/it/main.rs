@@ -18,6 +18,7 @@ mod compressed;
 mod config_error_pg;
 mod config_errors;
 mod daemon_signals;
+mod deadlines;
 mod file_lifecycle;
 mod hostile_landing;
 mod long_rejects;
@@ -51,6 +52,7 @@ fn main() {
         chaos_pg::trials(),
         big_archive::trials(),
         daemon_signals::trials(),
+        deadlines::trials(),
         chaos_sqlite::trials(),
         hostile_landing::trials(),
         long_rejects::trials(),

@@ -49,6 +49,8 @@ pub struct JobContext {
     pub rescan: std::time::Duration,
     /// Where standard input is copied before it is read.
     pub spool: PathBuf,
+    /// Handed to every worker (`WorkerSetup::give_up_after`).
+    pub give_up_after: Option<std::time::Duration>,
 }
 
 pub struct JobRun {
@@ -147,7 +149,10 @@ impl JobRun {
             return;
         }
         let (cfg, ctx) = (&self.cfg, &self.ctx);
-        let setup = |number| WorkerSetup::for_job(cfg, number, ctx.log.clone());
+        let setup = |number| WorkerSetup {
+            give_up_after: ctx.give_up_after,
+            ..WorkerSetup::for_job(cfg, number, ctx.log.clone())
+        };
         self.workers
             .start_due(now, (&ctx.exe, self.index, &ctx.events), setup);
     }
@@ -406,7 +411,8 @@ impl JobRun {
         self.workers.reaped(pid, cause)
     }
 
-    /// Stops the job: a configuration error no retry can fix.
+    /// Stops the job: a configuration error no retry can fix, or a worker
+    /// that gave up retrying (`give_up_after`).
     pub fn fail(&mut self, class: ErrorClass, message: String) {
         if self.failed.is_some() {
             return;

@@ -58,6 +58,7 @@ pub fn pg_setup(sink: PostgresSink, job: &str, table: &str) -> WorkerSetup {
             ansi: false,
             file: None,
         },
+        give_up_after: None,
     }
 }
 
