@@ -13,9 +13,10 @@ const ROWS: u64 = 200_000;
 
 fn every_record_lands_exactly_once_through_worker_and_supervisor_kills() {
     // Small batches and a synchronous commit make the load last long enough
-    // for the kills to land in the middle of it.
+    // for the kills to land in the middle of it. Random kills on a loaded
+    // machine can hit one batch three times: quarantine is not tested here.
     let s = Setup::new(
-        "workers = 3\nbatch_rows = 50\n",
+        "workers = 3\nbatch_rows = 50\nmax_batch_attempts = 100\n",
         "synchronous = \"full\"",
         "on_done = \"archive\"",
     );
