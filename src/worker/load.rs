@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::sink::{Sink, SinkError, WriteOutcome, WriteRequest};
 use crate::config::WriteMode;
@@ -20,9 +20,33 @@ pub struct Loader {
     create_table: bool,
     mode: WriteMode,
     format: Format,
+    /// The job's columns come from each file's header: columns that do not
+    /// fit the table are that file's problem, not the job's.
+    header_columns: bool,
     sink: Box<dyn Sink>,
-    /// Column sets whose table has been checked (or created) already.
-    ensured: Vec<Vec<ColumnSpec>>,
+    /// Column sets whose table has been checked (or created), latest last.
+    ensured: Vec<Ensured>,
+}
+
+/// A column set checked against the table, and what writes then name.
+struct Ensured {
+    columns: Vec<ColumnSpec>,
+    /// The same columns under the table's own names (`Sink::ensure_table`).
+    target: Vec<ColumnSpec>,
+    /// The job's mode with the upsert key under the table's names.
+    mode: WriteMode,
+}
+
+/// Column sets a worker remembers: files' headers may differ, and each
+/// would otherwise be kept for the worker's life.
+const ENSURED_KEPT: usize = 16;
+
+/// What became of a batch.
+pub enum Loaded {
+    Done(BatchDone),
+    /// Not written: the file's header does not fit the table (the reason
+    /// says how). Its file is set aside; the job goes on.
+    Refused(String),
 }
 
 impl Loader {
@@ -33,6 +57,7 @@ impl Loader {
             create_table: setup.create_table,
             mode: setup.mode.clone(),
             format: setup.format.clone(),
+            header_columns: setup.header_columns,
             sink,
             ensured: Vec::new(),
         }
@@ -42,21 +67,44 @@ impl Loader {
         self.sink
     }
 
-    /// The committed ranges of `source`, retrying transient failures.
+    /// The committed ranges of `source` into the job's table, retrying
+    /// transient failures.
     pub fn committed(&mut self, source: &str) -> Result<Vec<LedgerRange>, SinkError> {
-        let (sink, job) = (&mut self.sink, &self.job);
-        retrying(|| sink.committed(job, source))
+        let (sink, job, table) = (&mut self.sink, &self.job, &self.table);
+        retrying(|| sink.committed(job, table, source))
+    }
+
+    /// Gives the job's ledger rows from before targets were recorded the
+    /// job's table (`Sink::claim_legacy`), before any ledger question.
+    pub fn claim_legacy(&mut self) -> Result<(), SinkError> {
+        let (sink, job, table) = (&mut self.sink, &self.job, &self.table);
+        let rows = retrying(|| sink.claim_legacy(job, table))?;
+        if rows > 0 {
+            info!(rows, table = %table, "ledger rows written before the ledger recorded targets now count for the job's table");
+        }
+        Ok(())
     }
 
     /// Checks the table and columns without creating the table.
     pub fn check(&mut self, columns: &[ColumnSpec]) -> Result<(), SinkError> {
         let (sink, table, mode) = (&mut self.sink, &self.table, &self.mode);
-        sink.ensure_table(table, columns, false, mode)
+        sink.ensure_table(table, columns, false, mode).map(drop)
     }
 
-    pub fn load(&mut self, batch: &Batch) -> Result<BatchDone, SinkError> {
+    pub fn load(&mut self, batch: &Batch) -> Result<Loaded, SinkError> {
         let t0 = Instant::now();
-        self.ensure_table(&batch.layout.columns)?;
+        let ensured = match self.ensure_table(&batch.layout.columns) {
+            Ok(i) => i,
+            Err(e @ SinkError::Columns { .. }) if self.header_columns => {
+                let reason = format!(
+                    "the header does not fit {e}; fix the header (or the table), then drop \
+                     the file in again"
+                );
+                warn!(batch = batch.id, file = %batch.file, "batch refused: {reason}");
+                return Ok(Loaded::Refused(reason));
+            }
+            Err(e) => return Err(e),
+        };
         let parsed = match &batch.verdict {
             Some(v) => Parsed {
                 rows: Rows::new(batch.layout.columns.len()),
@@ -81,7 +129,7 @@ impl Loader {
                 ),
             },
         };
-        let done = self.write(batch, &parsed.rows, parsed.rejects)?;
+        let done = self.write(ensured, batch, &parsed.rows, parsed.rejects)?;
         debug!(
             batch = batch.id,
             file = %batch.file,
@@ -91,31 +139,53 @@ impl Loader {
             ms = t0.elapsed().as_millis() as u64,
             "batch done"
         );
-        Ok(done)
+        Ok(Loaded::Done(done))
     }
 
-    fn ensure_table(&mut self, columns: &[ColumnSpec]) -> Result<(), SinkError> {
-        if self.ensured.iter().any(|c| c == columns) {
-            return Ok(());
+    /// Checks (or creates) the table for `columns`; returns where in
+    /// `ensured` their target names are.
+    fn ensure_table(&mut self, columns: &[ColumnSpec]) -> Result<usize, SinkError> {
+        if let Some(i) = self.ensured.iter().position(|e| e.columns == columns) {
+            return Ok(i);
         }
         let (sink, table, create, mode) =
             (&mut self.sink, &self.table, self.create_table, &self.mode);
-        retrying(|| sink.ensure_table(table, columns, create, mode))?;
-        self.ensured.push(columns.to_vec());
-        Ok(())
+        let names = retrying(|| sink.ensure_table(table, columns, create, mode))?;
+        let target: Vec<ColumnSpec> = columns
+            .iter()
+            .zip(names)
+            .map(|(c, name)| ColumnSpec { name, ..c.clone() })
+            .collect();
+        let mode = match &self.mode {
+            WriteMode::Insert => WriteMode::Insert,
+            WriteMode::Upsert { key } => WriteMode::Upsert {
+                key: key_names(key, columns, &target),
+            },
+        };
+        if self.ensured.len() >= ENSURED_KEPT {
+            self.ensured.remove(0);
+        }
+        self.ensured.push(Ensured {
+            columns: columns.to_vec(),
+            target,
+            mode,
+        });
+        Ok(self.ensured.len() - 1)
     }
 
     fn write(
         &mut self,
+        ensured: usize,
         batch: &Batch,
         rows: &Rows,
         mut rejects: Vec<RejectNote>,
     ) -> Result<BatchDone, SinkError> {
+        let ensured = &self.ensured[ensured];
         let req = WriteRequest {
             job: &self.job,
             table: &self.table,
-            mode: &self.mode,
-            columns: &batch.layout.columns,
+            mode: &ensured.mode,
+            columns: &ensured.target,
             rows,
             source: &batch.source,
             start: batch.start,
@@ -174,6 +244,17 @@ impl Loader {
                 already: true,
             },
         })
+    }
+}
+
+/// The upsert `key` under the table's names: each key column is the job
+/// column it names (`format::names`), as the sinks checked it.
+fn key_names(key: &[String], columns: &[ColumnSpec], target: &[ColumnSpec]) -> Vec<String> {
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    match format::names::resolve(key, &names) {
+        Ok(at) => at.into_iter().map(|i| target[i].name.clone()).collect(),
+        // The sink refused such a key already; keep it as configured.
+        Err(_) => key.to_vec(),
     }
 }
 

@@ -25,7 +25,7 @@ use crate::process;
 use crate::protocol::{ErrorClass, FrameReader, FrameWriter, FromWorker, ToWorker, WorkerSetup};
 use sink::{Session, Sink, SinkError};
 
-use load::Loader;
+use load::{Loaded, Loader};
 use reply::ReplyError;
 use retry::Backoff;
 
@@ -141,9 +141,16 @@ fn serve(
     };
     let sink = open_pool(setup, &session)?;
     info!(sink = %setup.sink_name, kind = setup.sink.kind(), "pool open");
-    reply::send(tx, &FromWorker::Ready { pid }, || "Hello".into())?;
     let mut loader = Loader::new(setup, sink);
-    let served = serve_frames(&mut loader, rx, tx, log);
+    let served = loader
+        .claim_legacy()
+        .map_err(WorkerError::from)
+        .and_then(|()| {
+            Ok(reply::send(tx, &FromWorker::Ready { pid }, || {
+                "Hello".into()
+            })?)
+        })
+        .and_then(|()| serve_frames(&mut loader, rx, tx, log));
     // Close the pool whatever happened: never leave sessions behind.
     let closed = loader.into_sink().close();
     match &closed {
@@ -186,7 +193,10 @@ fn answer<W: Write>(
 ) -> Result<(), WorkerError> {
     match msg {
         ToWorker::Batch(batch) => {
-            let done = FromWorker::Done(loader.load(&batch)?);
+            let done = match loader.load(&batch)? {
+                Loaded::Done(done) => FromWorker::Done(done),
+                Loaded::Refused(reason) => reply::refused(batch.id, reason),
+            };
             let what = || {
                 format!(
                     "batch {} of {} (line {}, {} records)",
