@@ -18,7 +18,10 @@ mod config_error_pg;
 mod config_errors;
 mod daemon_signals;
 mod file_lifecycle;
+mod headers;
+mod headers_pg;
 mod hostile_landing;
+mod ledger_target;
 mod long_rejects;
 mod oracle_chaos;
 mod oracle_client;
@@ -59,6 +62,9 @@ fn main() {
         config_error_pg::trials(),
         config_errors::trials(),
         file_lifecycle::trials(),
+        headers::trials(),
+        headers_pg::trials(),
+        ledger_target::trials(),
         oracle_rejects::trials(),
         process_model::trials(),
         quarantine::trials(),
