@@ -34,6 +34,9 @@ pub const TABLE: &str = "ingestd_ledger";
 /// would only make such rows count for it, never load a row twice.
 pub const LEGACY_TARGET: &str = "(legacy)";
 
+/// What a sink logs when it has upgraded a ledger.
+pub const UPGRADED: &str = "ledger upgraded: it records each batch's target table now; the rows it held count for the table their job names when it next starts";
+
 /// Column types of the ledger in one database's dialect.
 #[derive(Clone, Copy, Debug)]
 pub struct LedgerTypes {
@@ -249,6 +252,21 @@ pub fn committed_err<'a>(
     move |class, detail| SinkError::Ledger {
         class,
         detail: format!("reading the committed ranges of {source:?} (job {job:?}): {detail}"),
+    }
+}
+
+/// The error of `Sink::claim_legacy` for `job` and the target identity
+/// `target`, from a class and what failed.
+pub fn claim_err<'a>(
+    job: &'a str,
+    target: &'a str,
+) -> impl Fn(ErrorClass, String) -> SinkError + 'a {
+    move |class, detail| SinkError::Ledger {
+        class,
+        detail: format!(
+            "giving the ledger rows of job {job:?} written before targets were recorded the \
+             target {target:?}: {detail}"
+        ),
     }
 }
 

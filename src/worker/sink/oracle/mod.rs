@@ -168,9 +168,7 @@ impl OracleTarget {
                 Err(e) => return Err(ledger_err("upgrading", &e)),
             }
         }
-        info!(
-            "ledger upgraded: it records each batch's target table now; the rows it held count for the table their job names when it next starts"
-        );
+        info!("{}", ledger::UPGRADED);
         Ok(())
     }
 
@@ -289,14 +287,7 @@ impl Sink for OracleTarget {
             done.row_count()
         })();
         result.map_err(|e| {
-            let e = SinkError::Ledger {
-                class: classify(&e),
-                detail: format!(
-                    "giving the ledger rows of job {job:?} written before targets were \
-                     recorded the target {target:?}: {}",
-                    describe(&e)
-                ),
-            };
+            let e = ledger::claim_err(job, &target)(classify(&e), describe(&e));
             self.after_error(&e);
             e
         })

@@ -103,7 +103,7 @@ pub fn ensure(client: &mut Client, cfg: &PostgresSink) -> Result<(), SinkError> 
         err(Fail::from_pg(&e), &what)
     })?;
     if upgraded {
-        info!(schema = %cfg.schema, "ledger upgraded: it records each batch's target table now; the rows it held count for the table their job names when it next starts");
+        info!(schema = %cfg.schema, "{}", ledger::UPGRADED);
     }
     Ok(())
 }
@@ -119,13 +119,6 @@ pub fn claim(client: &mut Client, job: &str, target: &str) -> Result<u64, SinkEr
         })
         .map_err(|e| {
             let f = Fail::from_pg(&e);
-            SinkError::Ledger {
-                class: f.class,
-                detail: format!(
-                    "giving the ledger rows of job {job:?} written before targets were recorded \
-                     the target {target:?}: {}",
-                    f.describe()
-                ),
-            }
+            ledger::claim_err(job, target)(f.class, f.describe())
         })
 }

@@ -39,7 +39,7 @@ pub fn open(conn: &Connection, shown: &str) -> Result<(), SinkError> {
             .map_err(|e| err("creating", e))?,
         Some(false) => {
             let rows = upgrade(&tx).map_err(|e| err("upgrading", e))?;
-            info!(file = %shown, rows, "ledger upgraded: it records each batch's target table now; the rows it held count for the table their job names when it next starts");
+            info!(file = %shown, rows, "{}", ledger::UPGRADED);
         }
     }
     tx.commit().map_err(|e| err("committing", e))
@@ -76,12 +76,5 @@ pub fn claim(conn: &Connection, job: &str, target: &str) -> Result<u64, SinkErro
                 .and_then(|mut s| s.execute(params![job, target])),
         })
         .map(|n| n as u64)
-        .map_err(|e| SinkError::Ledger {
-            class: classify(&e),
-            detail: format!(
-                "giving the ledger rows of job {job:?} written before targets were recorded \
-                 the target {target:?}: {}",
-                describe(&e)
-            ),
-        })
+        .map_err(|e| ledger::claim_err(job, target)(classify(&e), describe(&e)))
 }
