@@ -154,3 +154,71 @@ fn case_hint(conn: &Connection, table: &str) -> Result<String, SinkError> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn have(names: &[&str]) -> Vec<TargetColumn> {
+        names
+            .iter()
+            .map(|n| TargetColumn {
+                name: n.to_string(),
+                data_type: "VARCHAR2".into(),
+                char_length: 10,
+            })
+            .collect()
+    }
+
+    fn cols(names: &[&str]) -> Vec<ColumnSpec> {
+        names.iter().map(|n| ColumnSpec::text(n)).collect()
+    }
+
+    fn detail(e: SinkError) -> String {
+        match e {
+            SinkError::Columns { detail, .. } => detail,
+            other => panic!("not a Columns error: {other}"),
+        }
+    }
+
+    #[test]
+    fn columns_take_the_dictionary_s_spelling_by_the_one_rule() {
+        // `CREATE TABLE t (id ..., name ...)` stores ID and NAME.
+        let got = matched("t", &cols(&["name", "id"]), &have(&["ID", "NAME"])).unwrap();
+        assert_eq!(got, ["NAME", "ID"]);
+        // Quoted mixed case beside it: exact wins, else it is ambiguous.
+        let both = have(&["ID", "Id"]);
+        assert_eq!(matched("t", &cols(&["Id"]), &both).unwrap(), ["Id"]);
+        let e = detail(matched("t", &cols(&["id"]), &both).unwrap_err());
+        assert!(
+            e.starts_with("\"id\" matches several columns ignoring case"),
+            "{e}"
+        );
+        let e = detail(matched("t", &cols(&["id", "x"]), &have(&["ID"])).unwrap_err());
+        assert_eq!(e, "missing column(s) x (the table has ID)");
+    }
+
+    #[test]
+    fn names_an_oracle_table_cannot_hold() {
+        let many: Vec<String> = (1..=1001).map(|i| format!("C{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let e = detail(columns::check_names(&LIMITS, "t", &cols(&many)).unwrap_err());
+        assert!(
+            e == "1001 columns, more than the 1000 Oracle allows in one table (from \"C1001\" on)",
+            "{e}"
+        );
+        assert!(columns::check_names(&LIMITS, "t", &cols(&many[..1000])).is_ok());
+        let e = detail(columns::check_names(&LIMITS, "t", &cols(&["a\"b"])).unwrap_err());
+        assert_eq!(e, "\"a\\\"b\" holds '\"', which Oracle names cannot hold");
+        let long = "x".repeat(129);
+        let e = detail(columns::check_names(&LIMITS, "t", &cols(&[&long])).unwrap_err());
+        assert!(
+            e.ends_with("is 129 bytes long; Oracle names are at most 128 bytes"),
+            "{e}"
+        );
+        // Quoted names keep their case: "a" and "A" are two columns.
+        assert!(columns::check_names(&LIMITS, "t", &cols(&["a", "A"])).is_ok());
+        // The ledger's target is the name as configured.
+        assert_eq!(LIMITS.identity("Orders"), "Orders");
+    }
+}
