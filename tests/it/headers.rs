@@ -4,10 +4,12 @@
 //! SQLite table can have) sets that file aside, with the reason naming the
 //! header fields, and the job goes on with the next files; nothing of the
 //! file is loaded, no value lands in a column it was not meant for, and
-//! `run --once` exits 3 (a file set aside). Run again, nothing stops.
+//! `run --once` exits 3 (a file set aside). Run again, or reloaded in the
+//! daemon, nothing stops.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::support::config::{DAEMON, sink};
 use crate::support::*;
@@ -16,6 +18,7 @@ trials![
     names_sqlite_takes_for_one_set_their_file_aside,
     an_extra_column_sets_its_file_aside_and_the_files_after_it_load,
     more_columns_than_a_sqlite_table_can_have_set_the_file_aside,
+    in_the_daemon_a_file_set_aside_neither_stops_the_job_nor_comes_back_on_reload,
 ];
 
 /// The end of the reason every header set aside gives.
@@ -219,4 +222,51 @@ fn more_columns_than_a_sqlite_table_can_have_set_the_file_aside() {
         })
         .unwrap();
     assert_eq!(got, (3, "2.1999".to_string()));
+}
+
+/// Writes `in/NAME` under a hidden name and renames it in: taken at once.
+fn drop_in(dir: &Path, name: &str, header: &[&str], rows: usize) {
+    csv(dir, &format!(".{name}"), header, rows);
+    std::fs::rename(dir.join(format!("in/.{name}")), dir.join("in").join(name)).unwrap();
+}
+
+fn in_the_daemon_a_file_set_aside_neither_stops_the_job_nor_comes_back_on_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("out")).unwrap();
+    rusqlite::Connection::open(d.join("out/t.db"))
+        .unwrap()
+        .execute_batch("CREATE TABLE t (a TEXT, b TEXT)")
+        .unwrap();
+    let config = header_job(d, LITE, "workers = 2\nbatch_rows = 10");
+    let config_arg = config.to_str().unwrap();
+    let mut daemon = Daemon::start(&["run", "--config", config_arg], &d.join("daemon.log"));
+    let wait = Duration::from_secs(60);
+    daemon.expect_log("worker ready", 2, wait);
+    drop_in(d, "1.csv", &["a", "b"], 20);
+    daemon.expect_log("file done job=j file=1.csv", 1, wait);
+    drop_in(d, "2.csv", &["a", "b", "c"], 50);
+    let why = "the header does not fit table t: missing column(s) c (the table has a, b)";
+    daemon.expect_log(
+        &format!("file set aside: {why}; {FIX} job=j file=2.csv"),
+        1,
+        wait,
+    );
+    drop_in(d, "3.csv", &["b", "a"], 20);
+    daemon.expect_log("file done job=j file=3.csv", 1, wait);
+    // A reload that restarts the job: it finds the folder without 2.csv.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("batch_rows = 10", "batch_rows = 20")).unwrap();
+    daemon.signal(1);
+    daemon.expect_log("configuration reloaded", 1, wait);
+    drop_in(d, "4.csv", &["a", "b"], 20);
+    daemon.expect_log("file done job=j file=4.csv", 1, wait);
+    daemon.stop(wait);
+    let log = daemon.log_text();
+    assert!(!log.contains("job stopped: "), "{log}");
+    let aside: Vec<&str> = log.lines().filter(|l| l.contains("set aside")).collect();
+    assert!(!aside.is_empty(), "{log}");
+    assert!(aside.iter().all(|l| l.contains("file=2.csv")), "{log}");
+    assert_eq!(rows(&d.join("out/t.db"), "a, b").len(), 60);
+    assert!(d.join("rejects/2.csv").exists() && !d.join("in/2.csv").exists());
 }
