@@ -2,6 +2,10 @@
 //! write rows and ledger row in one transaction, retrying what can be retried.
 //! The answer's notes are the ones the sink fitted into the ledger row
 //! (`protocol::notes`), so it is bounded like the row and equal to it.
+//! Rows are written under the table's own column names (`Sink::ensure_table`).
+//! In a job whose columns come from the header, columns that do not fit the
+//! table (`SinkError::Columns`) refuse the batch (`Loaded::Refused`): its
+//! file is set aside, the job goes on; any other failure is the job's.
 
 use std::time::Instant;
 
