@@ -3,13 +3,14 @@
 //! per file; pure (no files, no database lookups).
 
 use super::error::LayoutError;
+use super::names::{self, Mismatch};
 use super::{ColumnSpec, Layout};
 
 /// Builds the layout of one file.
 ///
 /// * columns + header: each column takes the header field of the same name
-///   (exact match first, else case-insensitive); every record must have as
-///   many fields as the header.
+///   (`names::resolve`: exactly, else ignoring case when unambiguous); every
+///   record must have as many fields as the header.
 /// * columns, no header: by position; records have exactly `columns.len()` fields.
 /// * header only: every header field becomes a nullable text column.
 pub fn layout(
@@ -29,55 +30,34 @@ pub fn layout(
 }
 
 fn by_name(columns: &[ColumnSpec], header: &[String]) -> Result<Layout, LayoutError> {
-    let mut fields: Vec<u32> = Vec::with_capacity(columns.len());
-    for (c, col) in columns.iter().enumerate() {
-        let exact: Vec<usize> = positions(header, |h| h == col.name);
-        let found = match exact.len() {
-            1 => exact[0],
-            0 => {
-                let lower = col.name.to_lowercase();
-                let loose = positions(header, |h| h.to_lowercase() == lower);
-                match loose.len() {
-                    1 => loose[0],
-                    0 => {
-                        return Err(LayoutError::MissingColumn {
-                            column: col.name.clone(),
-                            header: header.to_vec(),
-                        });
-                    }
-                    _ => return Err(ambiguous(col, header, &loose)),
-                }
-            }
-            _ => return Err(ambiguous(col, header, &exact)),
-        };
-        if let Some(prev) = fields.iter().position(|&f| f as usize == found) {
-            return Err(LayoutError::SharedField {
-                first: columns[prev].name.clone(),
-                second: columns[c].name.clone(),
-                field: header[found].clone(),
-            });
-        }
-        fields.push(found as u32);
-    }
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    let fields = names::resolve(&names, header).map_err(|m| match m {
+        Mismatch::Missing(missing) => LayoutError::MissingColumn {
+            column: columns[missing[0]].name.clone(),
+            header: header.to_vec(),
+        },
+        Mismatch::Ambiguous { wanted, have } => LayoutError::AmbiguousColumn {
+            column: columns[wanted].name.clone(),
+            fields: have
+                .iter()
+                .map(|&i| format!("{:?} (field {})", header[i], i + 1))
+                .collect(),
+        },
+        Mismatch::Shared {
+            first,
+            second,
+            have,
+        } => LayoutError::SharedField {
+            first: columns[first].name.clone(),
+            second: columns[second].name.clone(),
+            field: header[have].clone(),
+        },
+    })?;
     Ok(Layout {
         columns: columns.to_vec(),
-        fields,
+        fields: fields.into_iter().map(|f| f as u32).collect(),
         field_count: header.len() as u32,
     })
-}
-
-fn positions(header: &[String], pred: impl Fn(&str) -> bool) -> Vec<usize> {
-    (0..header.len()).filter(|&i| pred(&header[i])).collect()
-}
-
-fn ambiguous(col: &ColumnSpec, header: &[String], at: &[usize]) -> LayoutError {
-    LayoutError::AmbiguousColumn {
-        column: col.name.clone(),
-        fields: at
-            .iter()
-            .map(|&i| format!("{:?} (field {})", header[i], i + 1))
-            .collect(),
-    }
 }
 
 fn from_header(header: &[String]) -> Result<Layout, LayoutError> {

@@ -13,6 +13,7 @@ pub mod error;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod layout;
+pub mod names;
 pub mod types;
 
 #[cfg(test)]

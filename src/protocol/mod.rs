@@ -6,7 +6,7 @@
 //!      | --- Hello(WorkerSetup) ----------------------> |  first frame, always
 //!      | <-------------------------------- Ready ------ |  pool open
 //!      | --- Batch / Ledger / Shutdown ----------------> |
-//!      | <---- Done / LedgerPart.. Ledger / Fatal ------ |
+//!      | <-- Done / Refused / LedgerPart.. Ledger / Fatal |
 //!
 //!  frame:  +----------------+---------------------------+
 //!          | u32 LE length  | postcard payload (length) |
@@ -69,6 +69,10 @@ pub struct WorkerSetup {
     pub create_table: bool,
     pub mode: WriteMode,
     pub format: Format,
+    /// The job's columns come from each file's header (none configured):
+    /// a header that does not fit the table is that file's problem
+    /// (`FromWorker::Refused`), not the job's.
+    pub header_columns: bool,
     pub log: crate::logging::LogSetup,
     /// How long after a step first fails (transient, capacity) the worker
     /// stops retrying it and ends the job with that class; `None`: never
@@ -89,6 +93,7 @@ impl WorkerSetup {
             create_table: job.create_table,
             mode: job.mode.clone(),
             format: job.format.clone(),
+            header_columns: job.columns.is_none(),
             log,
             give_up_after: None,
         }
@@ -208,6 +213,14 @@ pub enum FromWorker {
     Fatal {
         class: ErrorClass,
         message: String,
+    },
+    /// Batch `id` was not written, and no batch of its file can be: the
+    /// file's header does not fit the table (the reason names the fields).
+    /// The supervisor sets that file aside and the job goes on. Only for a
+    /// job whose columns come from the header (`WorkerSetup::header_columns`).
+    Refused {
+        id: u64,
+        reason: String,
     },
     /// Ranges of the answer to `query` that come before the rest: a source
     /// with many committed ranges is answered in parts of about

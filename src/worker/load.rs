@@ -2,10 +2,14 @@
 //! write rows and ledger row in one transaction, retrying what can be retried.
 //! The answer's notes are the ones the sink fitted into the ledger row
 //! (`protocol::notes`), so it is bounded like the row and equal to it.
+//! Rows are written under the table's own column names (`Sink::ensure_table`).
+//! In a job whose columns come from the header, columns that do not fit the
+//! table (`SinkError::Columns`) refuse the batch (`Loaded::Refused`): its
+//! file is set aside, the job goes on; any other failure is the job's.
 
 use std::time::Instant;
 
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::retry::{Pause, RetryError, retrying};
 use super::sink::{Sink, SinkError, WriteOutcome, WriteRequest};
@@ -19,11 +23,35 @@ pub struct Loader {
     create_table: bool,
     mode: WriteMode,
     format: Format,
+    /// The job's columns come from each file's header: columns that do not
+    /// fit the table are that file's problem, not the job's.
+    header_columns: bool,
     sink: Box<dyn Sink>,
     /// How long to go on retrying a failing step (`None`: for ever).
     give_up: Option<std::time::Duration>,
-    /// Column sets whose table has been checked (or created) already.
-    ensured: Vec<Vec<ColumnSpec>>,
+    /// Column sets whose table has been checked (or created), latest last.
+    ensured: Vec<Ensured>,
+}
+
+/// A column set checked against the table, and what writes then name.
+struct Ensured {
+    columns: Vec<ColumnSpec>,
+    /// The same columns under the table's own names (`Sink::ensure_table`).
+    target: Vec<ColumnSpec>,
+    /// The job's mode with the upsert key under the table's names.
+    mode: WriteMode,
+}
+
+/// Column sets a worker remembers: files' headers may differ, and each
+/// would otherwise be kept for the worker's life.
+const ENSURED_KEPT: usize = 16;
+
+/// What became of a batch.
+pub enum Loaded {
+    Done(BatchDone),
+    /// Not written: the file's header does not fit the table (the reason
+    /// says how). Its file is set aside; the job goes on.
+    Refused(String),
 }
 
 impl Loader {
@@ -34,6 +62,7 @@ impl Loader {
             create_table: setup.create_table,
             mode: setup.mode.clone(),
             format: setup.format.clone(),
+            header_columns: setup.header_columns,
             sink,
             give_up: setup.give_up_after,
             ensured: Vec::new(),
@@ -44,26 +73,49 @@ impl Loader {
         self.sink
     }
 
-    /// The committed ranges of `source`, retrying transient failures.
+    /// The committed ranges of `source` into the job's table, retrying
+    /// transient failures.
     pub fn committed(
         &mut self,
         source: &str,
         pause: &mut dyn Pause,
     ) -> Result<Vec<LedgerRange>, RetryError> {
-        let (sink, job) = (&mut self.sink, &self.job);
-        retrying(self.give_up, pause, || sink.committed(job, source))
+        let (sink, job, table) = (&mut self.sink, &self.job, &self.table);
+        retrying(self.give_up, pause, || sink.committed(job, table, source))
+    }
+
+    /// Gives the job's ledger rows from before targets were recorded the
+    /// job's table (`Sink::claim_legacy`), before any ledger question.
+    pub fn claim_legacy(&mut self, pause: &mut dyn Pause) -> Result<(), RetryError> {
+        let (sink, job, table) = (&mut self.sink, &self.job, &self.table);
+        let rows = retrying(self.give_up, pause, || sink.claim_legacy(job, table))?;
+        if rows > 0 {
+            info!(rows, table = %table, "ledger rows written before the ledger recorded targets now count for the job's table");
+        }
+        Ok(())
     }
 
     /// Checks the table and columns without creating the table.
     pub fn check(&mut self, columns: &[ColumnSpec]) -> Result<(), SinkError> {
         let (sink, table, mode) = (&mut self.sink, &self.table, &self.mode);
-        sink.ensure_table(table, columns, false, mode)
+        sink.ensure_table(table, columns, false, mode).map(drop)
     }
 
     /// Loads `batch`, waiting through `pause` between attempts.
-    pub fn load(&mut self, batch: &Batch, pause: &mut dyn Pause) -> Result<BatchDone, RetryError> {
+    pub fn load(&mut self, batch: &Batch, pause: &mut dyn Pause) -> Result<Loaded, RetryError> {
         let t0 = Instant::now();
-        self.ensure_table(&batch.layout.columns, pause)?;
+        let ensured = match self.ensure_table(&batch.layout.columns, pause) {
+            Ok(i) => i,
+            Err(RetryError::Sink(e @ SinkError::Columns { .. })) if self.header_columns => {
+                let reason = format!(
+                    "the header does not fit {e}; fix the header (or the table), then drop \
+                     the file in again"
+                );
+                warn!(batch = batch.id, file = %batch.file, "batch refused: {reason}");
+                return Ok(Loaded::Refused(reason));
+            }
+            Err(e) => return Err(e),
+        };
         let parsed = match &batch.verdict {
             Some(v) => Parsed {
                 rows: Rows::new(batch.layout.columns.len()),
@@ -88,7 +140,7 @@ impl Loader {
                 ),
             },
         };
-        let done = self.write(batch, &parsed.rows, parsed.rejects, pause)?;
+        let done = self.write(ensured, batch, &parsed.rows, parsed.rejects, pause)?;
         debug!(
             batch = batch.id,
             file = %batch.file,
@@ -98,38 +150,60 @@ impl Loader {
             ms = t0.elapsed().as_millis() as u64,
             "batch done"
         );
-        Ok(done)
+        Ok(Loaded::Done(done))
     }
 
+    /// Checks (or creates) the table for `columns`; returns where in
+    /// `ensured` their target names are.
     fn ensure_table(
         &mut self,
         columns: &[ColumnSpec],
         pause: &mut dyn Pause,
-    ) -> Result<(), RetryError> {
-        if self.ensured.iter().any(|c| c == columns) {
-            return Ok(());
+    ) -> Result<usize, RetryError> {
+        if let Some(i) = self.ensured.iter().position(|e| e.columns == columns) {
+            return Ok(i);
         }
         let (sink, table, create, mode) =
             (&mut self.sink, &self.table, self.create_table, &self.mode);
-        retrying(self.give_up, pause, || {
+        let names = retrying(self.give_up, pause, || {
             sink.ensure_table(table, columns, create, mode)
         })?;
-        self.ensured.push(columns.to_vec());
-        Ok(())
+        let target: Vec<ColumnSpec> = columns
+            .iter()
+            .zip(names)
+            .map(|(c, name)| ColumnSpec { name, ..c.clone() })
+            .collect();
+        let mode = match &self.mode {
+            WriteMode::Insert => WriteMode::Insert,
+            WriteMode::Upsert { key } => WriteMode::Upsert {
+                key: key_names(key, columns, &target),
+            },
+        };
+        if self.ensured.len() >= ENSURED_KEPT {
+            self.ensured.remove(0);
+        }
+        self.ensured.push(Ensured {
+            columns: columns.to_vec(),
+            target,
+            mode,
+        });
+        Ok(self.ensured.len() - 1)
     }
 
     fn write(
         &mut self,
+        ensured: usize,
         batch: &Batch,
         rows: &Rows,
         mut rejects: Vec<RejectNote>,
         pause: &mut dyn Pause,
     ) -> Result<BatchDone, RetryError> {
+        let ensured = &self.ensured[ensured];
         let req = WriteRequest {
             job: &self.job,
             table: &self.table,
-            mode: &self.mode,
-            columns: &batch.layout.columns,
+            mode: &ensured.mode,
+            columns: &ensured.target,
             rows,
             source: &batch.source,
             start: batch.start,
@@ -188,5 +262,16 @@ impl Loader {
                 already: true,
             },
         })
+    }
+}
+
+/// The upsert `key` under the table's names: each key column is the job
+/// column it names (`format::names`), as the sinks checked it.
+fn key_names(key: &[String], columns: &[ColumnSpec], target: &[ColumnSpec]) -> Vec<String> {
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    match format::names::resolve(key, &names) {
+        Ok(at) => at.into_iter().map(|i| target[i].name.clone()).collect(),
+        // The sink refused such a key already; keep it as configured.
+        Err(_) => key.to_vec(),
     }
 }

@@ -28,7 +28,7 @@ use crate::protocol::{ErrorClass, FrameReader, FrameWriter, FromWorker, ToWorker
 use sink::{Session, Sink, SinkError};
 
 use inbox::Inbox;
-use load::Loader;
+use load::{Loaded, Loader};
 use reply::ReplyError;
 use retry::{Pause, RetryError, retrying};
 
@@ -176,9 +176,16 @@ fn serve(
     };
     let sink = open_pool(setup, &session, inbox)?;
     info!(sink = %setup.sink_name, kind = setup.sink.kind(), "pool open");
-    reply::send(tx, &FromWorker::Ready { pid }, || "Hello".into())?;
     let mut loader = Loader::new(setup, sink);
-    let served = serve_frames(&mut loader, inbox, tx, log);
+    let served = loader
+        .claim_legacy(inbox)
+        .map_err(WorkerError::from)
+        .and_then(|()| {
+            Ok(reply::send(tx, &FromWorker::Ready { pid }, || {
+                "Hello".into()
+            })?)
+        })
+        .and_then(|()| serve_frames(&mut loader, inbox, tx, log));
     // Close the pool whatever happened: never leave sessions behind.
     let closed = loader.into_sink().close();
     match &closed {
@@ -223,7 +230,10 @@ fn answer<W: Write>(
 ) -> Result<(), WorkerError> {
     match msg {
         ToWorker::Batch(batch) => {
-            let done = FromWorker::Done(loader.load(&batch, pause)?);
+            let done = match loader.load(&batch, pause)? {
+                Loaded::Done(done) => FromWorker::Done(done),
+                Loaded::Refused(reason) => reply::refused(batch.id, reason),
+            };
             let what = || {
                 format!(
                     "batch {} of {} (line {}, {} records)",

@@ -2,7 +2,7 @@
 //! batch's answer is bounded already (its notes are fitted, see
 //! `protocol::notes::bound`); a ledger answer is cut into parts of about
 //! `LEDGER_PART` bytes, whole ranges each; texts of `Fatal` and `Checked`
-//! are cut to `MESSAGE_MAX`.
+//! are cut to `MESSAGE_MAX`, the reason of `Refused` to a reject's.
 //!
 //! An answer that still does not fit is a bug. It must not kill the worker:
 //! the supervisor would restart it and hand it the same batch, which the
@@ -94,6 +94,13 @@ pub fn ledger<W: Write>(
 pub fn fatal(class: ErrorClass, mut message: String) -> FromWorker {
     notes::cut(&mut message, MESSAGE_MAX);
     FromWorker::Fatal { class, message }
+}
+
+/// A `Refused` answer for batch `id`, its reason cut like a reject's (it
+/// becomes the file's note in `.bad.jsonl`).
+pub fn refused(id: u64, mut reason: String) -> FromWorker {
+    notes::cut(&mut reason, notes::REASON_MAX);
+    FromWorker::Refused { id, reason }
 }
 
 /// A `Checked` answer with its problem cut to `MESSAGE_MAX`.

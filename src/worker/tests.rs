@@ -1,6 +1,8 @@
-//! The worker's answer to a batch whose answer does not fit a frame, on a
-//! real SQLite sink: the frame limit is lowered to make one (at the real
-//! limit `protocol::notes::bound` says it cannot happen).
+//! The worker's answers on a real SQLite sink: to a batch whose answer does
+//! not fit a frame (the frame limit is lowered to make one: at the real
+//! limit `protocol::notes::bound` says it cannot happen), and to batches
+//! whose header does not fit the table (refused, or the job stopped when
+//! its columns are configured).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,12 +21,23 @@ impl Pause for NoWait {
 }
 
 fn loader(dir: &std::path::Path) -> Loader {
+    loader_of(
+        dir,
+        "[jobs.j.format]\nkind = \"csv\"\nheader = false\n\
+         [[jobs.j.columns]]\nname = \"n\"\ntype = \"int\"\n",
+    )
+}
+
+/// The loader of job `j` into table `j` of `t.db`, created when missing;
+/// `format` holds the job's format and columns.
+fn loader_of(dir: &std::path::Path, format: &str) -> Loader {
     std::fs::create_dir_all(dir.join("in")).unwrap();
-    let text = "[daemon]\nstate_dir = \"state\"\n[sinks.s]\nkind = \"sqlite\"\npath = \"t.db\"\n\
-                [jobs.j]\nsink = \"s\"\ncreate_table = true\n[jobs.j.source]\nkind = \"dir\"\n\
-                path = \"in\"\n[jobs.j.format]\nkind = \"csv\"\nheader = false\n\
-                [[jobs.j.columns]]\nname = \"n\"\ntype = \"int\"\n";
-    let mut cfg = crate::config::parse(text, &dir.join("c.toml")).unwrap();
+    let text = format!(
+        "[daemon]\nstate_dir = \"state\"\n[sinks.s]\nkind = \"sqlite\"\npath = \"t.db\"\n\
+         [jobs.j]\nsink = \"s\"\ncreate_table = true\n[jobs.j.source]\nkind = \"dir\"\n\
+         path = \"in\"\n{format}"
+    );
+    let mut cfg = crate::config::parse(&text, &dir.join("c.toml")).unwrap();
     let job = cfg.jobs.remove("j").unwrap();
     let log = LogSetup {
         filter: "off".into(),
@@ -137,4 +150,118 @@ fn only_failures_a_new_worker_would_repeat_get_last_words() {
     };
     assert_eq!(class, ErrorClass::Config);
     assert!(message.contains("no such table"), "{message}");
+}
+
+/// Batch `id` of `file` with header `header` (one record `1,2,...`).
+fn header_batch(
+    id: u64,
+    header: &[&str],
+    configured: Option<&[crate::format::ColumnSpec]>,
+) -> Arc<Batch> {
+    let names: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let values: Vec<String> = (1..=header.len()).map(|i| i.to_string()).collect();
+    let data = format!("{}\n", values.join(",")).into_bytes();
+    Arc::new(Batch {
+        id,
+        source: format!("src{id}"),
+        file: format!("{id}.csv"),
+        start: 0,
+        end: data.len() as u64,
+        first_line: 2,
+        records: 1,
+        layout: crate::format::layout(configured, Some(&names)).unwrap(),
+        verdict: None,
+        data,
+    })
+}
+
+fn answer_of(loader: &mut Loader, batch: Arc<Batch>) -> Result<FromWorker, WorkerError> {
+    let mut out = Vec::new();
+    answer(
+        loader,
+        ToWorker::Batch(batch),
+        &mut FrameWriter::new(&mut out),
+        &mut NoWait,
+    )?;
+    Ok(FrameReader::new(&out[..])
+        .read::<FromWorker>()
+        .unwrap()
+        .unwrap())
+}
+
+#[test]
+fn a_header_that_does_not_fit_the_table_refuses_the_batch_not_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut loader = loader_of(dir.path(), "");
+    let db = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    db.execute_batch("CREATE TABLE j (a TEXT, b TEXT)").unwrap();
+    // Matched ignoring case, written under the table's names.
+    let done = answer_of(&mut loader, header_batch(1, &["B", "A"], None)).unwrap();
+    assert!(
+        matches!(done, FromWorker::Done(ref d) if d.loaded == 1),
+        "{done:?}"
+    );
+    let row: (String, String) = db
+        .query_row("SELECT a, b FROM j", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(row, ("2".to_string(), "1".to_string()));
+    for (id, header, why) in [
+        (
+            2,
+            &["a", "b", "c"][..],
+            "missing column(s) c (the table has a, b)",
+        ),
+        (3, &["a", "A"][..], "\"a\" and \"A\" are one name in SQLite"),
+        (
+            4,
+            &["b", "A", "a"][..],
+            "\"A\" and \"a\" are one name in SQLite",
+        ),
+    ] {
+        let FromWorker::Refused { id: got, reason } =
+            answer_of(&mut loader, header_batch(id, header, None)).unwrap()
+        else {
+            panic!("{header:?} not refused");
+        };
+        assert_eq!(got, id);
+        assert!(
+            reason.starts_with("the header does not fit table j: "),
+            "{reason}"
+        );
+        assert!(reason.contains(why), "{reason}");
+        assert!(reason.ends_with("fix the header (or the table), then drop the file in again"));
+    }
+    // The loader goes on: the next good file loads.
+    let done = answer_of(&mut loader, header_batch(5, &["a", "b"], None)).unwrap();
+    assert!(matches!(done, FromWorker::Done(_)), "{done:?}");
+    assert_eq!(
+        db.query_row("SELECT count(*) FROM j", [], |r| r.get::<_, i64>(0))
+            .unwrap(),
+        2
+    );
+    assert!(
+        loader.committed("src2", &mut NoWait).unwrap().is_empty(),
+        "nothing of a refused batch"
+    );
+}
+
+#[test]
+fn configured_columns_that_do_not_fit_the_table_stop_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut loader = loader_of(
+        dir.path(),
+        "[[jobs.j.columns]]\nname = \"a\"\ntype = \"text\"\n[[jobs.j.columns]]\nname = \"c\"\ntype = \"text\"\n",
+    );
+    let db = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    db.execute_batch("CREATE TABLE j (a TEXT, b TEXT)").unwrap();
+    let columns = [
+        crate::format::ColumnSpec::text("a"),
+        crate::format::ColumnSpec::text("c"),
+    ];
+    let e = answer_of(&mut loader, header_batch(1, &["a", "c"], Some(&columns))).unwrap_err();
+    let Some(FromWorker::Fatal { class, message }) = last_words(&e) else {
+        panic!("no Fatal for {e}");
+    };
+    assert_eq!(class, ErrorClass::Config);
+    assert_eq!(message, "table j: missing column(s) c (the table has a, b)");
 }

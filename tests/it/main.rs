@@ -20,7 +20,10 @@ mod config_errors;
 mod daemon_signals;
 mod deadlines;
 mod file_lifecycle;
+mod headers;
+mod headers_pg;
 mod hostile_landing;
+mod ledger_target;
 mod long_rejects;
 mod messages;
 mod oracle_chaos;
@@ -69,6 +72,9 @@ fn main() {
         reject_failures::trials(),
         rest_files::trials(),
         file_lifecycle::trials(),
+        headers::trials(),
+        headers_pg::trials(),
+        ledger_target::trials(),
         oracle_rejects::trials(),
         process_model::trials(),
         quarantine::trials(),

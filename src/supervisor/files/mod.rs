@@ -60,6 +60,9 @@ pub struct FileState {
     reject_error: Option<String>,
     /// Cut short: more records rejected than this `max_errors`.
     stopped: Option<u64>,
+    /// Why a worker refused its batches (a header that does not fit the
+    /// table): it is set aside.
+    refused: Option<String>,
     /// Why it could not be read, and whether to set it aside.
     failed: Option<(String, bool)>,
 }
@@ -83,6 +86,7 @@ impl FileState {
             rejects: None,
             reject_error: None,
             stopped: None,
+            refused: None,
             failed: None,
         }
     }
@@ -91,9 +95,9 @@ impl FileState {
         &self.name
     }
 
-    /// Whether its batches are no longer sent (too many rejects).
+    /// Whether its batches are no longer sent (too many rejects, refused).
     pub fn is_stopped(&self) -> bool {
-        self.stopped.is_some()
+        self.stopped.is_some() || self.refused.is_some()
     }
 
     /// The cutter opened the input: remember its preamble and rebuild the
@@ -200,6 +204,18 @@ impl FileState {
         ))
     }
 
+    /// A worker refused one of its batches (nothing of it was written):
+    /// the input stops and is set aside for `reason`. True the first time.
+    pub fn refused(&mut self, reason: String) -> bool {
+        self.handled += 1;
+        if self.refused.is_some() {
+            return false;
+        }
+        self.refused = Some(reason);
+        self.stop.store(true, Ordering::Relaxed);
+        true
+    }
+
     /// Batches of it that will not be sent (dropped after a stop).
     pub fn dropped(&mut self, batches: u64) {
         self.handled += batches;
@@ -261,6 +277,15 @@ impl FileState {
             );
             error!(job = %job.name, file = %self.name, "{reason}");
             Verdict::Unfinished { reason }
+        } else if let Some(reason) = self.refused.take() {
+            // Ranges committed before (by an earlier run, or before the
+            // table changed) stay; then the records not committed go to
+            // `.rest`, so that none can be loaded twice.
+            let before = self.loaded + self.rejected + self.prior_loaded + self.prior_rejected;
+            Verdict::SetAside {
+                rest: before > 0,
+                reason,
+            }
         } else if let Some((reason, set_aside)) = self.failed.take() {
             match set_aside {
                 // Unusable as a whole (a header) has nothing loaded; one that

@@ -245,3 +245,39 @@ fn outcomes_and_fates() {
         }
     );
 }
+
+#[test]
+fn a_refused_batch_stops_the_file_and_sets_it_aside_with_the_reason() {
+    let d = tempfile::tempdir().unwrap();
+    let job = Arc::new(fixtures::job(d.path(), ""));
+    let (mut files, id) = started(d.path(), &job);
+    let f = files.get_mut(id).unwrap();
+    assert!(
+        f.refused("the header does not fit".into()),
+        "the first refusal"
+    );
+    assert!(!f.refused("again".into()), "a second batch's refusal");
+    assert!(f.stop.load(Ordering::Relaxed), "the cutter stops");
+    assert!(!files.wants(id), "its other batches are not sent");
+    let f = files.get_mut(id).unwrap();
+    f.dropped(1);
+    f.cut(3);
+    let ended = files
+        .take_complete(id)
+        .expect("two refused and one dropped: all answered")
+        .into_end(&job, None, disposal(&job, OnLoaded::Delete))
+        .run();
+    let reason = "the header does not fit".to_string();
+    assert_eq!(
+        ended.fate,
+        Fate::SetAside {
+            reason: reason.clone()
+        }
+    );
+    assert_eq!(ended.report.outcome, Outcome::SetAside { reason });
+    assert_eq!((ended.report.loaded, ended.report.rejected), (0, 0));
+    assert!(job.reject_dir.join("a.csv").exists(), "moved aside");
+    // [2, 10) was committed by an earlier run: the rest holds the others.
+    let rest = std::fs::read(job.reject_dir.join("a.rest.csv")).unwrap();
+    assert_eq!(rest, b"x\n3,c\n4,d\n");
+}

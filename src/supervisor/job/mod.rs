@@ -294,6 +294,7 @@ impl JobRun {
         match msg {
             FromWorker::Ready { pid } => self.workers.ready(slot, pid),
             FromWorker::Done(done) => self.batch_done(slot, done),
+            FromWorker::Refused { id, reason } => self.batch_refused(slot, id, reason),
             FromWorker::LedgerPart { query, ranges } => self.queue.part(query, ranges),
             FromWorker::Ledger { query, ranges } => {
                 self.workers.answered(slot, query);
@@ -332,6 +333,25 @@ impl JobRun {
             error!(job = %self.cfg.name, file = %f.name(), "cannot write the reject files ({e}): the file is kept where it is until they are written");
         }
         if let Some(reason) = f.stop_if_over(self.cfg.max_errors) {
+            warn!(job = %self.cfg.name, file = %f.name(), "stopping the file: {reason}");
+            f.dropped(self.queue.drop_file(file));
+        }
+        self.check_complete(file);
+    }
+
+    /// A worker refused a batch for its file's header: that file is set
+    /// aside (its other batches are not sent, those in flight come back
+    /// refused too) and the job goes on with the next.
+    fn batch_refused(&mut self, slot: usize, id: u64, reason: String) {
+        let Some(answered) = self.workers.batch_done(slot, id) else {
+            warn!(job = %self.cfg.name, batch = id, "refusal of a batch that is not in flight");
+            return;
+        };
+        let file = answered.file;
+        let Some(f) = self.files.get_mut(file) else {
+            return;
+        };
+        if f.refused(reason.clone()) {
             warn!(job = %self.cfg.name, file = %f.name(), "stopping the file: {reason}");
             f.dropped(self.queue.drop_file(file));
         }

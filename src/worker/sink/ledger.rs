@@ -2,6 +2,14 @@
 //! committed batch, written in the batch's own transaction. It is the truth
 //! about what is loaded; local state is only a cache of it.
 //!
+//! A row names the job, the target table (as the database tells table
+//! names apart: `columns::Limits::identity`), the source and the range.
+//! The database is the one the row is in (for PostgreSQL, the sink's
+//! schema), so the sink is known without a name that could be changed.
+//! Ledgers from before `target` are upgraded in place when a worker opens
+//! them (each sink's `open`), their rows marked `LEGACY_TARGET` until their
+//! job claims them: nothing is ever loaded twice into the same table.
+//!
 //! Owns what all sinks share about it: names and layout, the SQL text (with
 //! each database's placeholders and types), a row's values (the reject
 //! notes, fitted and in `protocol::notes::wire`'s JSON, counts and offsets as
@@ -19,11 +27,23 @@ use crate::worker::sink::{SinkError, WriteRequest};
 /// The ledger table's name, the same in every target.
 pub const TABLE: &str = "ingestd_ledger";
 
+/// The `target` of rows written before the ledger recorded one: an
+/// upgrade gives them this (the column's default, so rows an older version
+/// writes get it too), and the first worker of their job to start after it
+/// gives them its table (`claim_sql`). Loading a table of this very name
+/// would only make such rows count for it, never load a row twice.
+pub const LEGACY_TARGET: &str = "(legacy)";
+
+/// What a sink logs when it has upgraded a ledger.
+pub const UPGRADED: &str = "ledger upgraded: it records each batch's target table now; the rows it held count for the table their job names when it next starts";
+
 /// Column types of the ledger in one database's dialect.
 #[derive(Clone, Copy, Debug)]
 pub struct LedgerTypes {
     /// `job`, `source`: part of the primary key.
     pub key_text: &'static str,
+    /// `target`: part of the primary key; holds a table's name.
+    pub target_text: &'static str,
     /// Offsets, line numbers, counts, pid: 64-bit integers.
     pub int: &'static str,
     /// `rejects`: the notes' JSON (`encode_rejects`), up to `notes::bound::json`.
@@ -31,63 +51,110 @@ pub struct LedgerTypes {
     pub timestamp: &'static str,
 }
 
-/// `CREATE TABLE` for the ledger. Primary key (job, source, start_off): one
-/// batch per start offset, so a racing second writer of the same range fails
-/// even if it skipped the overlap check.
-pub fn create_sql(t: &LedgerTypes, if_not_exists: bool) -> String {
+/// `CREATE TABLE` for the ledger under `name` (`TABLE`, or a new one an
+/// upgrade copies into). Primary key (job, target, source, start_off): one
+/// batch per start offset and target table, so a racing second writer of
+/// the same range fails even if it skipped the overlap check, and a job
+/// pointed at another table loads its sources into that one again.
+pub fn create_sql(t: &LedgerTypes, name: &str, if_not_exists: bool) -> String {
     format!(
-        "CREATE TABLE {ine}{TABLE} (\n  job {k} NOT NULL,\n  source {k} NOT NULL,\n  \
+        "CREATE TABLE {ine}{name} (\n  job {k} NOT NULL,\n  \
+         target {tt} DEFAULT '{LEGACY_TARGET}' NOT NULL,\n  source {k} NOT NULL,\n  \
          start_off {i} NOT NULL,\n  end_off {i} NOT NULL,\n  first_line {i} NOT NULL,\n  \
          rows_loaded {i} NOT NULL,\n  rows_rejected {i} NOT NULL,\n  rejects {j} NOT NULL,\n  \
          worker_pid {i} NOT NULL,\n  committed_at {ts} NOT NULL,\n  \
-         PRIMARY KEY (job, source, start_off)\n)",
+         PRIMARY KEY ({KEY})\n)",
         ine = if if_not_exists { "IF NOT EXISTS " } else { "" },
         k = t.key_text,
+        tt = t.target_text,
         i = t.int,
         j = t.json,
         ts = t.timestamp,
     )
 }
 
+/// The ledger's primary key.
+pub const KEY: &str = "job, target, source, start_off";
+
+/// The columns of a ledger written before it had `target`, in order: an
+/// upgrade copies these (`upgrade_copy_sql`).
+pub const COLUMNS_BEFORE_TARGET: &str = "job, source, start_off, end_off, first_line, \
+     rows_loaded, rows_rejected, rejects, worker_pid, committed_at";
+
+/// Copies every row of the ledger `from` (without `target`) into `to`
+/// (with it), each row's target `LEGACY_TARGET`.
+pub fn upgrade_copy_sql(from: &str, to: &str) -> String {
+    format!(
+        "INSERT INTO {to} (target, {COLUMNS_BEFORE_TARGET}) \
+         SELECT '{LEGACY_TARGET}', {COLUMNS_BEFORE_TARGET} FROM {from}"
+    )
+}
+
+/// Whether job p1 has rows with no known target (`LEGACY_TARGET`): looked
+/// at first, so that a worker start takes no write lock (and needs no
+/// UPDATE privilege) when there is nothing to claim, as after the first.
+pub fn has_legacy_sql(ph: Placeholder) -> String {
+    let mut s = format!("SELECT count(*) FROM {TABLE} WHERE job = ");
+    ph.push(&mut s, 1);
+    let _ = write!(s, " AND target = '{LEGACY_TARGET}'");
+    s
+}
+
+/// Gives the rows of job p1 that have no known target (`LEGACY_TARGET`)
+/// the target p2: the job's table when it first starts after an upgrade.
+pub fn claim_sql(ph: Placeholder) -> String {
+    let mut s = format!("UPDATE {TABLE} SET target = ");
+    ph.push(&mut s, 2);
+    s.push_str(" WHERE job = ");
+    ph.push(&mut s, 1);
+    let _ = write!(s, " AND target = '{LEGACY_TARGET}'");
+    s
+}
+
 /// The columns a ledger read returns, in the order `range_from_row` takes them.
 const READ_COLUMNS: &str = "start_off, end_off, first_line, rows_loaded, rows_rejected, rejects";
 
-/// All ranges of (job = p1, source = p2), ordered by start.
+/// All ranges of (job = p1, target = p2, source = p3), ordered by start.
 pub fn select_committed_sql(ph: Placeholder) -> String {
     let mut s = format!("SELECT {READ_COLUMNS} FROM {TABLE} WHERE job = ");
     ph.push(&mut s, 1);
-    s.push_str(" AND source = ");
+    s.push_str(" AND target = ");
     ph.push(&mut s, 2);
+    s.push_str(" AND source = ");
+    ph.push(&mut s, 3);
     s.push_str(" ORDER BY start_off");
     s
 }
 
-/// Ranges of (job = p1, source = p2) that overlap [p3, p4) or start at p3
-/// (so an empty range is caught too), ordered by start.
+/// Ranges of (job = p1, target = p2, source = p3) that overlap [p4, p5) or
+/// start at p4 (so an empty range is caught too), ordered by start.
 pub fn select_overlapping_sql(ph: Placeholder) -> String {
     let mut s = format!("SELECT {READ_COLUMNS} FROM {TABLE} WHERE job = ");
     ph.push(&mut s, 1);
-    s.push_str(" AND source = ");
+    s.push_str(" AND target = ");
     ph.push(&mut s, 2);
+    s.push_str(" AND source = ");
+    ph.push(&mut s, 3);
     s.push_str(" AND ((start_off < ");
-    ph.push(&mut s, 4);
+    ph.push(&mut s, 5);
     s.push_str(" AND end_off > ");
-    ph.push(&mut s, 3);
+    ph.push(&mut s, 4);
     s.push_str(") OR start_off = ");
-    ph.push(&mut s, 3);
+    ph.push(&mut s, 4);
     s.push_str(") ORDER BY start_off");
     s
 }
 
-/// Inserts one ledger row: p1..p9 = job, source, start_off, end_off,
-/// first_line, rows_loaded, rows_rejected, rejects, worker_pid; `now` is the
-/// database's own clock expression, so all workers stamp with one clock.
+/// Inserts one ledger row: p1..p10 = job, target, source, start_off,
+/// end_off, first_line, rows_loaded, rows_rejected, rejects, worker_pid;
+/// `now` is the database's own clock expression, so all workers stamp with
+/// one clock.
 pub fn insert_sql(ph: Placeholder, now: &str) -> String {
     let mut s = format!(
-        "INSERT INTO {TABLE} (job, source, start_off, end_off, first_line, rows_loaded, \
+        "INSERT INTO {TABLE} (job, target, source, start_off, end_off, first_line, rows_loaded, \
          rows_rejected, rejects, worker_pid, committed_at) VALUES ("
     );
-    for n in 1..=9 {
+    for n in 1..=10 {
         ph.push(&mut s, n);
         s.push_str(", ");
     }
@@ -188,6 +255,21 @@ pub fn committed_err<'a>(
     }
 }
 
+/// The error of `Sink::claim_legacy` for `job` and the target identity
+/// `target`, from a class and what failed.
+pub fn claim_err<'a>(
+    job: &'a str,
+    target: &'a str,
+) -> impl Fn(ErrorClass, String) -> SinkError + 'a {
+    move |class, detail| SinkError::Ledger {
+        class,
+        detail: format!(
+            "giving the ledger rows of job {job:?} written before targets were recorded the \
+             target {target:?}: {detail}"
+        ),
+    }
+}
+
 /// A ledger row as the database returns it (integers are signed there).
 pub fn range_from_row(ints: [i64; 5], rejects: &str) -> Result<LedgerRange, String> {
     let [start, end, first_line, loaded, rejected] = ints.map(u64::try_from);
@@ -230,8 +312,8 @@ impl From<LedgerConflict> for SinkError {
     }
 }
 
-/// The overlap rule. `stored` are the ledger's ranges for the same job and
-/// source that may overlap [start, end). Returns the stored range when it is
+/// The overlap rule. `stored` are the ledger's ranges for the same job,
+/// target and source that may overlap [start, end). Returns the stored range when it is
 /// exactly this one (a redelivery: skip it), `None` when nothing overlaps
 /// (write it), and a conflict otherwise.
 pub fn check_overlap(
@@ -266,204 +348,4 @@ pub fn check_overlap(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn note(offset: u64, records: u32, code: &str) -> RejectNote {
-        RejectNote {
-            offset,
-            len: 10,
-            line: offset / 10 + 1,
-            records,
-            column: Some("amount".into()),
-            code: code.into(),
-            reason: "bad \"value\"\nwith newline".into(),
-        }
-    }
-
-    fn range(start: u64, end: u64) -> LedgerRange {
-        LedgerRange {
-            start,
-            end,
-            first_line: 1,
-            loaded: 3,
-            rejected: 1,
-            rejects: vec![note(start, 1, "bad_decimal")],
-        }
-    }
-
-    #[test]
-    fn rejects_round_trip_through_json() {
-        let notes = vec![note(0, 1, "bad_decimal"), note(20, 5, "quarantine")];
-        let text = encode_rejects(&notes).expect("encode");
-        assert!(
-            text.starts_with(r#"{"texts":["amount","bad_decimal","#),
-            "{text}"
-        );
-        assert_eq!(decode_rejects(&text).expect("decode"), notes);
-        assert_eq!(
-            decode_rejects(&encode_rejects(&[]).unwrap()).unwrap(),
-            vec![]
-        );
-        assert!(decode_rejects("{}").is_err());
-        assert!(decode_rejects("nope").is_err());
-        assert_eq!(rejected_records(&notes), 6);
-    }
-
-    #[test]
-    fn rows_of_whole_notes_are_read_and_fitted() {
-        let legacy = vec![note(0, 1, "bad_decimal"), note(20, 5, "quarantine")];
-        let text = serde_json::to_string(&legacy).expect("the old JSON array");
-        assert_eq!(decode_rejects(&text).expect("decode"), legacy);
-        assert_eq!(decode_rejects("[]").expect("decode"), vec![]);
-        let long = RejectNote {
-            reason: "x".repeat(notes::REASON_MAX * 2),
-            ..note(0, 1, "23514")
-        };
-        let text = serde_json::to_string(&[long]).expect("json");
-        let back = decode_rejects(&text).expect("decode");
-        assert!(back[0].reason.len() <= notes::REASON_MAX);
-        assert!(
-            back[0].reason.ends_with(" bytes cut]"),
-            "{}",
-            back[0].reason
-        );
-    }
-
-    #[test]
-    fn merge_orders_by_offset() {
-        let parse = [note(30, 1, "p"), note(0, 1, "p")];
-        let db = [note(10, 1, "d"), note(30, 1, "d")];
-        let codes: Vec<_> = merge_rejects(&parse, &db)
-            .into_iter()
-            .map(|n| (n.offset, n.code))
-            .collect();
-        let want = [(0, "p"), (10, "d"), (30, "p"), (30, "d")];
-        assert_eq!(codes, want.map(|(o, c)| (o, c.to_string())));
-    }
-
-    #[test]
-    fn overlap_rule() {
-        let stored = || vec![range(0, 100), range(100, 200)];
-        let check = |s, e| check_overlap("j", "s", s, e, stored());
-        assert_eq!(check(200, 300), Ok(None));
-        assert_eq!(check(100, 200), Ok(Some(range(100, 200))));
-        for (s, e) in [
-            (50, 150),
-            (100, 150),
-            (100, 250),
-            (0, 200),
-            (150, 160),
-            (100, 100),
-        ] {
-            let err = check(s, e).expect_err("a partial overlap is a conflict");
-            assert!(err.to_string().contains("ledger conflict"), "{err}");
-        }
-        let err = check(50, 150).expect_err("conflict");
-        assert_eq!(err.held, "[0, 100), [100, 200)");
-        // Rows the query returned that do not overlap are ignored.
-        assert_eq!(check_overlap("j", "s", 500, 600, stored()), Ok(None));
-    }
-
-    #[test]
-    fn row_values_are_signed_integers_or_a_config_error() {
-        let rows = crate::format::Rows::default();
-        let parse = [note(30, 5, "quarantine")];
-        let req = WriteRequest {
-            job: "j",
-            table: "t",
-            mode: &crate::config::WriteMode::Insert,
-            columns: &[],
-            rows: &rows,
-            source: "s",
-            start: 0,
-            end: u64::MAX,
-            first_line: 1,
-            rejects: &parse,
-        };
-        let out = outcome(&req, 7, &[note(10, 1, "23505")], "bigint").expect("fits");
-        assert_eq!(out.counts, [7, 6]);
-        let offsets_in_json: Vec<u64> = decode_rejects(&out.json)
-            .expect("json")
-            .iter()
-            .map(|n| n.offset)
-            .collect();
-        assert_eq!(offsets_in_json, [10, 30]);
-        assert_eq!(decode_rejects(&out.json).expect("json"), out.notes);
-        let e = offsets(&req, "bigint").expect_err("end beyond i64");
-        assert_eq!(e.class(), ErrorClass::Config);
-        let want = format!("end offset {} is beyond bigint", u64::MAX);
-        assert!(e.to_string().contains(&want), "{e}");
-        let conflict = check_overlap("j", "s", 5, 15, vec![range(0, 10)]).expect_err("overlap");
-        let e = SinkError::from(conflict);
-        assert_eq!(e.class(), ErrorClass::Config);
-        assert!(e.to_string().contains("ledger conflict"), "{e}");
-    }
-
-    #[test]
-    fn a_row_of_many_long_rejects_is_fitted_and_counts_every_record() {
-        let rows = crate::format::Rows::default();
-        let n = 40_000u64;
-        let parse: Vec<RejectNote> = (0..n)
-            .map(|i| RejectNote {
-                reason: format!("row {i}: {}", "y".repeat(1000)),
-                ..note(i * 10, 1, "SQLITE_CONSTRAINT_TRIGGER")
-            })
-            .collect();
-        let req = WriteRequest {
-            job: "j",
-            table: "t",
-            mode: &crate::config::WriteMode::Insert,
-            columns: &[],
-            rows: &rows,
-            source: "s",
-            start: 0,
-            end: n * 10,
-            first_line: 1,
-            rejects: &parse,
-        };
-        let out = outcome(&req, 0, &[], "bigint").expect("fits");
-        assert_eq!(out.counts, [0, n as i64]);
-        assert!(
-            out.json.len() <= notes::bound::json(n as usize),
-            "{}",
-            out.json.len()
-        );
-        let reasons: usize = out.notes.iter().map(|r| r.reason.len()).sum();
-        assert!(reasons <= notes::REASONS_BUDGET, "{reasons}");
-        let back = decode_rejects(&out.json).expect("json");
-        assert_eq!(
-            back, out.notes,
-            "what the row holds is what the worker answers"
-        );
-        let lines: Vec<u64> = back.iter().map(|r| r.line).collect();
-        let want: Vec<u64> = parse.iter().map(|r| r.line).collect();
-        assert_eq!(lines, want, "every record keeps its own line");
-    }
-
-    #[test]
-    fn rows_with_negative_numbers_are_refused() {
-        assert!(range_from_row([0, 10, 1, 2, 0], "[]").is_ok());
-        let err = range_from_row([0, -1, 1, 2, 0], "[]").expect_err("negative");
-        assert!(err.contains("end_off"), "{err}");
-        assert!(range_from_row([0, 10, 1, 2, 0], "nope").is_err());
-    }
-
-    #[test]
-    fn sql_text() {
-        let q = select_overlapping_sql(Placeholder::Question);
-        assert!(
-            q.contains("start_off < ?4 AND end_off > ?3) OR start_off = ?3"),
-            "{q}"
-        );
-        let i = insert_sql(Placeholder::Dollar, "now()");
-        assert!(i.ends_with("$8, $9, now())"), "{i}");
-        let t = LedgerTypes {
-            key_text: "TEXT",
-            int: "INTEGER",
-            json: "TEXT",
-            timestamp: "TEXT",
-        };
-        assert!(create_sql(&t, true).starts_with("CREATE TABLE IF NOT EXISTS ingestd_ledger"));
-    }
-}
+mod tests;

@@ -8,6 +8,7 @@
 //! and outcome types and the error classes all sinks give a refused batch or
 //! a failed whole step.
 
+pub mod columns;
 pub mod deliver;
 pub mod ledger;
 pub mod oracle;
@@ -92,6 +93,13 @@ pub enum SinkError {
         table: String,
         detail: String,
     },
+    /// The job's columns cannot map onto the table (`columns`): a column
+    /// it lacks, a name that matches ambiguously, a name or a number of
+    /// columns the database cannot hold. Where the columns come from each
+    /// file's header, that file's problem: the worker refuses the batch and
+    /// the supervisor sets the file aside (see `worker::load`).
+    #[error("table {table}: {detail}")]
+    Columns { table: String, detail: String },
     #[error("writing a batch: {detail}")]
     Write { class: ErrorClass, detail: String },
     #[error("closing the database: {detail}")]
@@ -110,6 +118,7 @@ impl SinkError {
             | SinkError::Table { class, .. }
             | SinkError::Write { class, .. }
             | SinkError::Close { class, .. } => *class,
+            SinkError::Columns { .. } => ErrorClass::Config,
             // An operator must act (install the library)...
             SinkError::ClientLibrary { .. } => ErrorClass::Config,
         }
@@ -152,18 +161,32 @@ impl SinkError {
 pub trait Sink {
     /// Makes sure `table` exists with `columns` (creating it when `create` is
     /// set, with a unique key on the upsert key columns) and that every column
-    /// exists; a missing table or column, or a mode the sink cannot do, is a
-    /// `Config` error that names it.
+    /// exists; returns the table's own name of each column, in order
+    /// (`columns::map`), which is what writes then name. A missing table, a
+    /// missing privilege or a mode the sink cannot do is a `Config` error
+    /// that names it; columns that cannot map onto the table are
+    /// `SinkError::Columns`.
     fn ensure_table(
         &mut self,
         table: &str,
         columns: &[ColumnSpec],
         create: bool,
         mode: &WriteMode,
-    ) -> Result<(), SinkError>;
+    ) -> Result<Vec<String>, SinkError>;
 
-    /// The committed ranges of `source` for `job`, ordered by start.
-    fn committed(&mut self, job: &str, source: &str) -> Result<Vec<LedgerRange>, SinkError>;
+    /// The committed ranges of `source` for `job` into `table`, ordered by
+    /// start.
+    fn committed(
+        &mut self,
+        job: &str,
+        table: &str,
+        source: &str,
+    ) -> Result<Vec<LedgerRange>, SinkError>;
+
+    /// Gives the ledger rows of `job` that an older version wrote without
+    /// a target (`ledger::LEGACY_TARGET`) the target `table`: the table the
+    /// job names when it first starts after the upgrade. Returns how many.
+    fn claim_legacy(&mut self, job: &str, table: &str) -> Result<u64, SinkError>;
 
     /// Writes the rows and the ledger row in one transaction, unless the ledger
     /// already holds this range. Data errors on single rows become rejects; the

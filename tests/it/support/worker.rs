@@ -51,6 +51,7 @@ pub fn pg_setup(sink: PostgresSink, job: &str, table: &str) -> WorkerSetup {
             header: false,
             ..CsvFormat::default()
         }),
+        header_columns: false,
         log: LogSetup {
             filter: "info".into(),
             format: LogFormat::Text,

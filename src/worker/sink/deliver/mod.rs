@@ -27,6 +27,8 @@ use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Key<'a> {
     pub job: &'a str,
+    /// The target table's identity (`columns::Limits::identity`).
+    pub target: &'a str,
     pub source: &'a str,
     pub start: i64,
     pub end: i64,
@@ -71,7 +73,7 @@ pub enum Written {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LedgerInsert {
     Inserted,
-    /// The ledger's primary key (job, source, start) is taken.
+    /// The ledger's primary key (job, target, source, start) is taken.
     DuplicateKey,
 }
 
@@ -80,7 +82,7 @@ pub enum LedgerInsert {
 pub trait Steps {
     /// Starts the transaction (or takes the session it will run on).
     fn begin(&mut self) -> Result<(), SinkError>;
-    /// The ledger's rows of the key's job and source that overlap
+    /// The ledger's rows of the key's job, target and source that overlap
     /// [start, end) or start at start (`ledger::select_overlapping_sql`).
     fn overlapping(&mut self, key: &Key<'_>) -> Result<Vec<LedgerRange>, SinkError>;
     /// Writes the request's rows (never called when it has none). Rows the
@@ -136,14 +138,17 @@ pub struct Checked<'r, 'a> {
 
 /// Refuses a malformed request, or one whose offsets the ledger's integers
 /// (named `int`) cannot hold, before anything reaches the database.
+/// `target` is the identity of the request's table in the ledger.
 pub fn check<'r, 'a>(
     req: &'r WriteRequest<'a>,
     int: &'static str,
+    target: &'r str,
 ) -> Result<Checked<'r, 'a>, SinkError> {
     req.check_shape().map_err(SinkError::bad_request)?;
     let [start, end, first_line] = ledger::offsets(req, int)?;
     let key = Key {
         job: req.job,
+        target,
         source: req.source,
         start,
         end,

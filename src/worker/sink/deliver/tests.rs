@@ -149,7 +149,7 @@ impl Batch {
 fn deliver(fake: &mut Fake) -> Result<WriteOutcome, SinkError> {
     let b = three_rows();
     let req = b.req();
-    run(fake, &check(&req, INT).expect("well formed"))
+    run(fake, &check(&req, INT, "t").expect("well formed"))
 }
 
 const WRITE: [&str; 5] = [
@@ -340,7 +340,7 @@ fn a_batch_rejected_whole_writes_only_its_ledger_row() {
         ..three_rows_req(&columns, &rows)
     };
     let mut fake = Fake::default();
-    let out = run(&mut fake, &check(&req, INT).expect("well formed"));
+    let out = run(&mut fake, &check(&req, INT, "t").expect("well formed"));
     assert_eq!(
         out.expect("committed"),
         WriteOutcome::Committed {
@@ -394,7 +394,7 @@ fn a_malformed_request_never_reaches_the_database() {
         (wide, "malformed batch"),
         (huge, "is beyond test integers"),
     ] {
-        let e = check(&req, INT).err().expect("refused");
+        let e = check(&req, INT, "t").err().expect("refused");
         assert_eq!(e.class(), ErrorClass::Config, "{e}");
         assert!(e.to_string().contains(says), "{e}");
     }

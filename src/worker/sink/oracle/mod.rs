@@ -63,6 +63,9 @@ pub struct OracleTarget {
 /// and the primary key's index goes unused.
 pub(super) const KEY_BIND: OracleType = OracleType::Varchar2(sql::LEDGER_KEY_CHARS);
 
+/// The ledger's `target`, bound as VARCHAR2 for the same reason.
+pub(super) const TARGET_BIND: OracleType = OracleType::Varchar2(sql::LEDGER_TARGET_CHARS);
+
 /// Loads the Oracle Client library (once per process: ODPI-C keeps one
 /// global environment). Any failure here is about the library itself.
 fn init_client(cfg: &OracleSink) -> Result<(), SinkError> {
@@ -135,24 +138,38 @@ impl OracleTarget {
 
     /// `CREATE TABLE ingestd_ledger` when the schema has none (looked up
     /// first, so a user without CREATE TABLE can use a ledger a DBA made);
-    /// ORA-00955 means another worker created it meanwhile.
+    /// ORA-00955 means another worker created it meanwhile. A ledger an
+    /// older version made is upgraded (`sql::ledger_upgrade_steps`).
     fn create_ledger(&mut self) -> Result<(), SinkError> {
-        let ledger_err = |e: &oracle::Error| SinkError::Ledger {
+        let ledger_err = |what: &str, e: &oracle::Error| SinkError::Ledger {
             class: classify(e),
-            detail: format!("creating {}: {}", ledger::TABLE, e),
+            detail: format!("{what} {}: {}", ledger::TABLE, e),
         };
-        let conn = self.session().map_err(|e| ledger_err(&e))?;
-        let exists = conn
-            .query_row_as::<i64>(sql::LEDGER_EXISTS_SQL, &[])
-            .map_err(|e| ledger_err(&e))?;
-        if exists > 0 {
+        let conn = self.session().map_err(|e| ledger_err("creating", &e))?;
+        let count = |q: &str| conn.query_row_as::<i64>(q, &[]);
+        let exists = count(sql::LEDGER_EXISTS_SQL).map_err(|e| ledger_err("creating", &e))?;
+        if exists == 0 {
+            let ddl = ledger::create_sql(&sql::LEDGER_TYPES, ledger::TABLE, false);
+            return match conn.execute(&ddl, &[]) {
+                Ok(_) => Ok(()),
+                Err(e) if e.oci_code() == Some(sql::ORA_NAME_IN_USE) => Ok(()),
+                Err(e) => Err(ledger_err("creating", &e)),
+            };
+        }
+        let upgraded =
+            count(sql::LEDGER_KEY_HAS_TARGET_SQL).map_err(|e| ledger_err("reading", &e))?;
+        if upgraded > 0 {
             return Ok(());
         }
-        match conn.execute(&ledger::create_sql(&sql::LEDGER_TYPES, false), &[]) {
-            Ok(_) => Ok(()),
-            Err(e) if e.oci_code() == Some(sql::ORA_NAME_IN_USE) => Ok(()),
-            Err(e) => Err(ledger_err(&e)),
+        for (ddl, done_by_another) in sql::ledger_upgrade_steps() {
+            match conn.execute(&ddl, &[]) {
+                Ok(_) => {}
+                Err(e) if e.oci_code() == Some(done_by_another) => {}
+                Err(e) => return Err(ledger_err("upgrading", &e)),
+            }
         }
+        info!("{}", ledger::UPGRADED);
+        Ok(())
     }
 
     /// The session in use, taken from the pool (and tagged) when there is none.
@@ -205,7 +222,7 @@ impl Sink for OracleTarget {
         columns: &[ColumnSpec],
         create: bool,
         mode: &WriteMode,
-    ) -> Result<(), SinkError> {
+    ) -> Result<Vec<String>, SinkError> {
         let conn = self.session().map_err(|e| SinkError::Table {
             class: classify(&e),
             table: table.to_string(),
@@ -213,10 +230,10 @@ impl Sink for OracleTarget {
         })?;
         let result = table::ensure(conn, table, columns, create, mode);
         match result {
-            Ok(have) => {
+            Ok((names, have)) => {
                 self.tables.retain(|(t, _)| t != table);
                 self.tables.push((table.to_string(), have));
-                Ok(())
+                Ok(names)
             }
             Err(e) => {
                 self.after_error(&e);
@@ -225,15 +242,24 @@ impl Sink for OracleTarget {
         }
     }
 
-    fn committed(&mut self, job: &str, source: &str) -> Result<Vec<LedgerRange>, SinkError> {
+    fn committed(
+        &mut self,
+        job: &str,
+        table: &str,
+        source: &str,
+    ) -> Result<Vec<LedgerRange>, SinkError> {
         let ledger_err = ledger::committed_err(job, source);
         let db_err = |e: oracle::Error| ledger_err(classify(&e), e.to_string());
         let sql = &self.ledger_committed;
+        let target = table::LIMITS.identity(table);
         let result = (|| {
             let conn = session::acquire(&mut self.conn, &self.pool, &self.tags).map_err(db_err)?;
-            let rows = conn
-                .query(sql, &[&(&job, &KEY_BIND), &(&source, &KEY_BIND)])
-                .map_err(db_err)?;
+            let params: [&dyn oracle::sql_type::ToSql; 3] = [
+                &(&job, &KEY_BIND),
+                &(&target, &TARGET_BIND),
+                &(&source, &KEY_BIND),
+            ];
+            let rows = conn.query(sql, &params).map_err(db_err)?;
             let mut ranges = Vec::new();
             for row in rows {
                 ranges.push(read_range(&row.map_err(db_err)?)?);
@@ -246,8 +272,30 @@ impl Sink for OracleTarget {
         result
     }
 
+    fn claim_legacy(&mut self, job: &str, table: &str) -> Result<u64, SinkError> {
+        let target = table::LIMITS.identity(table);
+        let has = ledger::has_legacy_sql(Placeholder::Colon);
+        let claim = ledger::claim_sql(Placeholder::Colon);
+        let result = (|| {
+            let conn = self.session()?;
+            if conn.query_row_as::<i64>(&has, &[&(&job, &KEY_BIND)])? == 0 {
+                return Ok(0);
+            }
+            // Bound by position of occurrence: the target (`:2`) comes first.
+            let done = conn.execute(&claim, &[&(&target, &TARGET_BIND), &(&job, &KEY_BIND)])?;
+            conn.commit()?;
+            done.row_count()
+        })();
+        result.map_err(|e| {
+            let e = ledger::claim_err(job, &target)(classify(&e), describe(&e));
+            self.after_error(&e);
+            e
+        })
+    }
+
     fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
-        let batch = deliver::check(req, INT)?;
+        let target = table::LIMITS.identity(req.table);
+        let batch = deliver::check(req, INT, &target)?;
         let targets = self.targets(req.table, req.columns);
         let insert = match req.mode {
             WriteMode::Insert => common_sql::insert_sql(req.table, req.columns, Placeholder::Colon),

@@ -12,10 +12,12 @@ use crate::worker::sink::ledger::LedgerTypes;
 use crate::worker::sink::sql::{self, Placeholder};
 
 /// The ledger in Oracle. Two 512-character keys (2,048 bytes each in
-/// AL32UTF8) keep the primary key's index under the 6,398-byte limit of an
+/// AL32UTF8) and a 128-character target (a table's name is at most 128
+/// bytes) keep the primary key's index under the 6,398-byte limit of an
 /// 8 KiB block; a source identity is a file name, its size and a hash.
 pub const LEDGER_TYPES: LedgerTypes = LedgerTypes {
     key_text: "VARCHAR2(512 CHAR)",
+    target_text: "VARCHAR2(128 CHAR)",
     int: "NUMBER(19)",
     json: "CLOB",
     timestamp: "TIMESTAMP(3)",
@@ -24,10 +26,48 @@ pub const LEDGER_TYPES: LedgerTypes = LedgerTypes {
 /// Characters of the ledger's key columns, for binding them as VARCHAR2.
 pub const LEDGER_KEY_CHARS: u32 = 512;
 
+/// Characters of the ledger's `target`.
+pub const LEDGER_TARGET_CHARS: u32 = 128;
+
 /// Whether the user's schema has the ledger (stored upper-case: its DDL
 /// does not quote the name).
 pub const LEDGER_EXISTS_SQL: &str =
     "SELECT count(*) FROM user_tables WHERE table_name = 'INGESTD_LEDGER'";
+
+/// Whether the ledger's primary key has `target` yet (an older version
+/// made it without; the key is the upgrade's last step).
+pub const LEDGER_KEY_HAS_TARGET_SQL: &str = "SELECT count(*) FROM user_constraints c \
+     JOIN user_cons_columns k ON k.constraint_name = c.constraint_name \
+     WHERE c.table_name = 'INGESTD_LEDGER' AND c.constraint_type = 'P' \
+     AND k.column_name = 'TARGET'";
+
+/// The upgrade of a ledger without `target`, step by step, each with the
+/// ORA code meaning another worker did that step first (DDL commits at
+/// once in Oracle, so the steps cannot be one transaction; each is safe to
+/// meet done). Existing rows get `ledger::LEGACY_TARGET` (the default).
+pub fn ledger_upgrade_steps() -> [(String, i32); 3] {
+    use crate::worker::sink::ledger::{KEY, LEGACY_TARGET, TABLE};
+    [
+        (
+            format!(
+                "ALTER TABLE {TABLE} ADD (target {} DEFAULT '{LEGACY_TARGET}' NOT NULL)",
+                LEDGER_TYPES.target_text
+            ),
+            // ORA-01430: column being added already exists in table
+            1430,
+        ),
+        (
+            format!("ALTER TABLE {TABLE} DROP PRIMARY KEY DROP INDEX"),
+            // ORA-02441: cannot drop nonexistent primary key
+            2441,
+        ),
+        (
+            format!("ALTER TABLE {TABLE} ADD PRIMARY KEY ({KEY})"),
+            // ORA-02260: table can have only one primary key
+            2260,
+        ),
+    ]
+}
 
 /// `committed_at`: UTC from the database's clock, so all workers stamp alike.
 pub const NOW: &str = "SYS_EXTRACT_UTC(SYSTIMESTAMP)";
@@ -40,16 +80,17 @@ pub const ORA_NAME_IN_USE: i32 = 955;
 /// VARCHAR2 (an unknown target): above it, CLOB.
 pub const VARCHAR2_MAX_BYTES: usize = 4000;
 
-/// The ledger rows of (job = :1, source = :2) that overlap [:4, :3) or start
-/// at :5 (= the start again). In SQL, Oracle binds placeholders by position
-/// of occurrence, so a repeated `:3` would be two binds: each value has its
-/// own placeholder here. Same rule as `ledger::select_overlapping_sql`.
+/// The ledger rows of (job = :1, target = :2, source = :3) that overlap
+/// [:5, :4) or start at :6 (= the start again). In SQL, Oracle binds
+/// placeholders by position of occurrence, so a repeated `:4` would be two
+/// binds: each value has its own placeholder here. Same rule as
+/// `ledger::select_overlapping_sql`.
 pub fn ledger_overlapping_sql() -> String {
     let mut s = crate::worker::sink::ledger::select_committed_sql(Placeholder::Colon);
     let order = " ORDER BY start_off";
     debug_assert!(s.ends_with(order));
     s.truncate(s.len() - order.len());
-    s.push_str(" AND ((start_off < :3 AND end_off > :4) OR start_off = :5)");
+    s.push_str(" AND ((start_off < :4 AND end_off > :5) OR start_off = :6)");
     s.push_str(order);
     s
 }
@@ -255,7 +296,7 @@ mod tests {
 
     #[test]
     fn ledger_text() {
-        let ddl = ledger::create_sql(&LEDGER_TYPES, false);
+        let ddl = ledger::create_sql(&LEDGER_TYPES, ledger::TABLE, false);
         assert!(ddl.starts_with("CREATE TABLE ingestd_ledger (\n"), "{ddl}");
         // Unquoted in the DDL, so Oracle stores it upper-case.
         assert!(LEDGER_EXISTS_SQL.ends_with(&format!("'{}'", ledger::TABLE.to_uppercase())));
@@ -264,24 +305,57 @@ mod tests {
         assert!(ddl.contains("rejects CLOB NOT NULL"), "{ddl}");
         assert!(ddl.contains("committed_at TIMESTAMP(3) NOT NULL"), "{ddl}");
         assert!(
-            ddl.contains("PRIMARY KEY (job, source, start_off)"),
+            ddl.contains("target VARCHAR2(128 CHAR) DEFAULT '(legacy)' NOT NULL"),
+            "{ddl}"
+        );
+        assert!(
+            ddl.contains("PRIMARY KEY (job, target, source, start_off)"),
             "{ddl}"
         );
         let q = ledger_overlapping_sql();
         assert_eq!(
             q,
             "SELECT start_off, end_off, first_line, rows_loaded, rows_rejected, rejects \
-             FROM ingestd_ledger WHERE job = :1 AND source = :2 \
-             AND ((start_off < :3 AND end_off > :4) OR start_off = :5) ORDER BY start_off"
+             FROM ingestd_ledger WHERE job = :1 AND target = :2 AND source = :3 \
+             AND ((start_off < :4 AND end_off > :5) OR start_off = :6) ORDER BY start_off"
         );
         // Each placeholder once: Oracle binds SQL placeholders by occurrence.
-        for n in 1..=5 {
+        for n in 1..=6 {
             assert_eq!(q.matches(&format!(":{n}")).count(), 1, "{q}");
         }
         let ins = ledger::insert_sql(Placeholder::Colon, NOW);
         assert!(
-            ins.ends_with(":8, :9, SYS_EXTRACT_UTC(SYSTIMESTAMP))"),
+            ins.ends_with(":9, :10, SYS_EXTRACT_UTC(SYSTIMESTAMP))"),
             "{ins}"
+        );
+    }
+
+    #[test]
+    fn ledger_upgrade_text() {
+        let steps = ledger_upgrade_steps();
+        assert_eq!(
+            steps[0],
+            (
+                "ALTER TABLE ingestd_ledger ADD (target VARCHAR2(128 CHAR) DEFAULT '(legacy)' \
+                 NOT NULL)"
+                    .to_string(),
+                1430
+            )
+        );
+        assert_eq!(
+            steps[1].0,
+            "ALTER TABLE ingestd_ledger DROP PRIMARY KEY DROP INDEX"
+        );
+        assert_eq!(
+            steps[2].0,
+            "ALTER TABLE ingestd_ledger ADD PRIMARY KEY (job, target, source, start_off)"
+        );
+        // The dictionary holds the unquoted names upper-case.
+        assert!(LEDGER_KEY_HAS_TARGET_SQL.contains("k.column_name = 'TARGET'"));
+        assert!(LEDGER_KEY_HAS_TARGET_SQL.contains("c.constraint_type = 'P'"));
+        assert_eq!(
+            ledger::claim_sql(Placeholder::Colon),
+            "UPDATE ingestd_ledger SET target = :2 WHERE job = :1 AND target = '(legacy)'"
         );
     }
 }

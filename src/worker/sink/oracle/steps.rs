@@ -17,7 +17,7 @@ use oracle::sql_type::{OracleType, ToSql};
 use super::bind::TargetColumn;
 use super::session::{self, Tags};
 use super::write::{self, ORA_UNIQUE, step_err};
-use super::{KEY_BIND, read_range, whole_step};
+use super::{KEY_BIND, TARGET_BIND, read_range, whole_step};
 use crate::protocol::{ErrorClass, LedgerRange};
 use crate::worker::sink::deliver::{Care, Key, LedgerInsert, LedgerRow, Steps, Written};
 use crate::worker::sink::{SinkError, WriteRequest};
@@ -55,8 +55,9 @@ impl Steps for Tx<'_> {
     fn overlapping(&mut self, key: &Key<'_>) -> Result<Vec<LedgerRange>, SinkError> {
         let read = |e: oracle::Error| step_err("reading the ledger", &e);
         // Oracle binds by position of occurrence: the start twice.
-        let params: [&dyn ToSql; 5] = [
+        let params: [&dyn ToSql; 6] = [
             &(&key.job, &KEY_BIND),
+            &(&key.target, &TARGET_BIND),
             &(&key.source, &KEY_BIND),
             &key.end,
             &key.start,
@@ -82,8 +83,9 @@ impl Steps for Tx<'_> {
     fn insert_ledger(&mut self, row: &LedgerRow<'_>) -> Result<LedgerInsert, SinkError> {
         let k = row.key;
         let pid = i64::from(self.pid);
-        let params: [&dyn ToSql; 9] = [
+        let params: [&dyn ToSql; 10] = [
             &(&k.job, &KEY_BIND),
+            &(&k.target, &TARGET_BIND),
             &(&k.source, &KEY_BIND),
             &k.start,
             &k.end,

@@ -18,6 +18,7 @@ mod classify;
 mod connect;
 mod encode;
 mod isolate;
+mod ledger_table;
 mod numeric;
 mod table;
 mod values;
@@ -41,6 +42,7 @@ use crate::protocol::{ErrorClass, LedgerRange};
 
 const LEDGER_TYPES: LedgerTypes = LedgerTypes {
     key_text: "text",
+    target_text: "text",
     int: "bigint",
     json: "text",
     timestamp: "timestamptz",
@@ -48,6 +50,9 @@ const LEDGER_TYPES: LedgerTypes = LedgerTypes {
 
 /// How `ledger::to_i64` names PostgreSQL's integers (the ledger's bigint).
 const INT: &str = LEDGER_TYPES.int;
+
+/// Plans a worker keeps (one per table, column set and mode).
+const PLANS_KEPT: usize = 16;
 
 /// A worker's session with one PostgreSQL database.
 pub struct PgTarget {
@@ -95,7 +100,7 @@ impl PgTarget {
         }
         if self.conn.is_none() {
             let mut client = connect::connect(&self.cfg, &self.session, &self.tls)?;
-            ensure_ledger(&mut client, &self.cfg)?;
+            ledger_table::ensure(&mut client, &self.cfg)?;
             let prepare = |client: &mut Client, sql: String| {
                 client.prepare(&sql).map_err(|e| SinkError::Ledger {
                     class: Fail::from_pg(&e).class,
@@ -156,60 +161,13 @@ impl PgTarget {
         let schema = self.cfg.schema.clone();
         let conn = self.conn()?;
         let plan = table::plan(&mut conn.client, &schema, table, columns, create, mode)?;
+        // Headers differ from file to file: keep the latest few plans only.
+        if self.plans.len() >= PLANS_KEPT {
+            self.plans.remove(0);
+        }
         self.plans.push(plan);
         Ok(self.plans.len() - 1)
     }
-}
-
-/// Makes sure the schema is there and usable and the ledger exists in it.
-fn ensure_ledger(client: &mut Client, cfg: &PostgresSink) -> Result<(), SinkError> {
-    let err = |f: Fail, what: &str| SinkError::Ledger {
-        class: f.class,
-        detail: format!("{}: {what}: {}", connect::shown(cfg), f.describe()),
-    };
-    let config = |detail: String| SinkError::Ledger {
-        class: ErrorClass::Config,
-        detail,
-    };
-    let row = client
-        .query_one(
-            "SELECT n.oid IS NOT NULL, coalesce(has_schema_privilege(n.oid, 'USAGE'), false), \
-             to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL \
-             FROM (SELECT 1) AS one LEFT JOIN pg_namespace n ON n.nspname = $1",
-            &[&cfg.schema, &ledger::TABLE],
-        )
-        .map_err(|e| err(Fail::from_pg(&e), "reading the catalog"))?;
-    let (exists, usable, has_ledger): (bool, bool, bool) = (row.get(0), row.get(1), row.get(2));
-    if !exists {
-        return Err(config(format!(
-            "schema {:?} does not exist in database {:?}; create it (CREATE SCHEMA {}) or set `schema`",
-            cfg.schema,
-            cfg.dbname,
-            crate::worker::sink::sql::quote_ident(&cfg.schema)
-        )));
-    }
-    if !usable {
-        return Err(config(format!(
-            "permission denied for schema {:?}: role {:?} needs USAGE on it",
-            cfg.schema, cfg.user
-        )));
-    }
-    if has_ledger {
-        return Ok(());
-    }
-    // Workers of one job start together: serialise the creation.
-    let ddl = ledger::create_sql(&LEDGER_TYPES, true);
-    let lock = format!("{}.{}", cfg.schema, ledger::TABLE);
-    let created = client.transaction().and_then(|mut tx| {
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&lock])?;
-        tx.batch_execute(&ddl)?;
-        tx.commit()
-    });
-    created.map_err(|e| {
-        let f = Fail::from_pg(&e);
-        let what = format!("creating {} in schema {:?}", ledger::TABLE, cfg.schema);
-        err(f, &what)
-    })
 }
 
 impl Sink for PgTarget {
@@ -219,18 +177,25 @@ impl Sink for PgTarget {
         columns: &[ColumnSpec],
         create: bool,
         mode: &WriteMode,
-    ) -> Result<(), SinkError> {
-        let r = self.plan(table, columns, create, mode).map(|_| ());
+    ) -> Result<Vec<String>, SinkError> {
+        let r = self.plan(table, columns, create, mode);
+        let r = r.map(|i| self.plans[i].names.clone());
         self.after(r)
     }
 
-    fn committed(&mut self, job: &str, source: &str) -> Result<Vec<LedgerRange>, SinkError> {
+    fn committed(
+        &mut self,
+        job: &str,
+        table: &str,
+        source: &str,
+    ) -> Result<Vec<LedgerRange>, SinkError> {
+        let target = table::LIMITS.identity(table);
         let r = (|| {
             let conn = self.conn()?;
             let ledger_err = ledger::committed_err(job, source);
             let rows = conn
                 .client
-                .query(&conn.ledger.committed, &[&job, &source])
+                .query(&conn.ledger.committed, &[&job, &target, &source])
                 .map_err(|e| {
                     let f = Fail::from_pg(&e);
                     ledger_err(f.class, f.describe())
@@ -239,6 +204,14 @@ impl Sink for PgTarget {
                 .map(|r| read_range(r).map_err(|m| ledger_err(ErrorClass::Config, m)))
                 .collect()
         })();
+        self.after(r)
+    }
+
+    fn claim_legacy(&mut self, job: &str, table: &str) -> Result<u64, SinkError> {
+        let target = table::LIMITS.identity(table);
+        let r = self
+            .conn()
+            .and_then(|conn| ledger_table::claim(&mut conn.client, job, &target));
         self.after(r)
     }
 
@@ -263,7 +236,8 @@ impl Sink for PgTarget {
 
 impl PgTarget {
     fn write_batch(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
-        let batch = deliver::check(req, INT)?;
+        let target = table::LIMITS.identity(req.table);
+        let batch = deliver::check(req, INT, &target)?;
         let i = self.plan(req.table, req.columns, false, req.mode)?;
         let plan = &self.plans[i];
         let targets: Vec<Target<'_>> = req

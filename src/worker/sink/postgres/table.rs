@@ -14,7 +14,19 @@ use crate::config::WriteMode;
 use crate::format::{ColumnSpec, ColumnType};
 use crate::protocol::ErrorClass;
 use crate::worker::sink::SinkError;
+use crate::worker::sink::columns::{self, Limits};
 use crate::worker::sink::sql::{push_ident, push_ident_list, quote_ident};
+
+/// What one PostgreSQL table can have: 1600 columns (MaxHeapAttributeNumber),
+/// names of at most 63 bytes (NAMEDATALEN - 1: a longer one is cut
+/// silently, so two long names could become one), compared exactly.
+pub const LIMITS: Limits = Limits {
+    database: "PostgreSQL",
+    max_columns: 1600,
+    max_name_bytes: Some(63),
+    ascii_case_blind: false,
+    forbidden: &['\0'],
+};
 
 /// A column of the target table.
 #[derive(Clone, Debug)]
@@ -63,8 +75,9 @@ impl Plan {
 }
 
 /// Checks (creating it when `create`) `table` in `schema` against the job's
-/// columns and mode, and returns the plan. Every refusal is a `Config` error
-/// that names the table and what is missing.
+/// columns and mode, and returns the plan. Every refusal names the table and
+/// what is missing: a `Config` error, or `Columns` for what depends on the
+/// job's columns (a file's header).
 pub fn plan(
     client: &mut Client,
     schema: &str,
@@ -89,13 +102,14 @@ pub fn plan(
     };
     let mut found =
         describe(client, schema, table).map_err(|e| db_err("reading the catalog", e))?;
+    if found.is_none() && !create {
+        return Err(config(format!(
+            "no such table in schema {schema:?}; create it, or set create_table = true to \
+             create it from the job's columns"
+        )));
+    }
+    columns::check_names(&LIMITS, &qualified, columns)?;
     if found.is_none() {
-        if !create {
-            return Err(config(format!(
-                "no such table in schema {schema:?}; create it, or set create_table = true to \
-                 create it from the job's columns"
-            )));
-        }
         create_table(client, &qualified, columns, mode).map_err(|e| db_err("creating it", e))?;
         found = describe(client, schema, table).map_err(|e| db_err("reading the catalog", e))?;
     }
@@ -119,28 +133,32 @@ pub fn plan(
             "permission denied: the role needs {need} on it (GRANT {need} ON {qualified} TO ...)"
         )));
     }
+    // Which columns, and whether they can take these values, depends on the
+    // job's columns (a file's header): `Columns`, not `Table`.
+    let unfit = |detail: String| SinkError::Columns {
+        table: qualified.clone(),
+        detail,
+    };
+    let have: Vec<&str> = info.columns.iter().map(|c| c.name.as_str()).collect();
+    let at = columns::map(&qualified, columns, &have)?;
     let mut names = Vec::with_capacity(columns.len());
     let mut types = Vec::with_capacity(columns.len());
-    let mut missing = Vec::new();
-    for c in columns {
-        let Some(tc) = find(&info.columns, &c.name) else {
-            missing.push(c.name.as_str());
-            continue;
-        };
+    for (c, &i) in columns.iter().zip(&at) {
+        let tc = &info.columns[i];
         if tc.generated {
-            return Err(config(format!(
+            return Err(unfit(format!(
                 "column {:?} is generated: it cannot be loaded",
                 tc.name
             )));
         }
         let Some(ty) = PgType::from_oid(tc.base) else {
-            return Err(config(format!(
+            return Err(unfit(format!(
                 "column {:?} has type {}, which the postgres sink does not write (it writes {SUPPORTED})",
                 tc.name, tc.shown
             )));
         };
         if !ty.accepts(c.ty) {
-            return Err(config(format!(
+            return Err(unfit(format!(
                 "column {:?} is {} in the table, but the job gives {}: no value of that type fits",
                 tc.name,
                 tc.shown,
@@ -149,14 +167,6 @@ pub fn plan(
         }
         names.push(tc.name.clone());
         types.push(ty);
-    }
-    if !missing.is_empty() {
-        let have: Vec<&str> = info.columns.iter().map(|c| c.name.as_str()).collect();
-        return Err(config(format!(
-            "missing column(s) {} (the table has {})",
-            missing.join(", "),
-            have.join(", ")
-        )));
     }
     let key = match mode {
         WriteMode::Insert => None,
@@ -198,20 +208,6 @@ pub fn plan(
         qualified,
         key,
     })
-}
-
-/// The table's column with this name: spelled exactly so, or else the only
-/// one spelled so ignoring case (an unquoted `CREATE TABLE` folds to lower
-/// case, while headers are often capitalised).
-fn find<'a>(have: &'a [TableColumn], name: &str) -> Option<&'a TableColumn> {
-    if let Some(c) = have.iter().find(|c| c.name == name) {
-        return Some(c);
-    }
-    let mut folded = have.iter().filter(|c| c.name.eq_ignore_ascii_case(name));
-    match (folded.next(), folded.next()) {
-        (Some(c), None) => Some(c),
-        _ => None,
-    }
 }
 
 fn job_type(ty: ColumnType) -> String {

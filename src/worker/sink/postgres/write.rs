@@ -91,7 +91,8 @@ impl Steps for Tx<'_> {
     }
 
     fn overlapping(&mut self, key: &Key<'_>) -> Result<Vec<LedgerRange>, SinkError> {
-        let params: [&(dyn ToSql + Sync); 4] = [&key.job, &key.source, &key.start, &key.end];
+        let params: [&(dyn ToSql + Sync); 5] =
+            [&key.job, &key.target, &key.source, &key.start, &key.end];
         let rows = self
             .client
             .query(&self.stmts.overlapping, &params)
@@ -132,8 +133,9 @@ impl Steps for Tx<'_> {
     fn insert_ledger(&mut self, row: &LedgerRow<'_>) -> Result<LedgerInsert, SinkError> {
         let k = row.key;
         let pid = i64::from(self.pid);
-        let params: [&(dyn ToSql + Sync); 9] = [
+        let params: [&(dyn ToSql + Sync); 10] = [
             &k.job,
+            &k.target,
             &k.source,
             &k.start,
             &k.end,

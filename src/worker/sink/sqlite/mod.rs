@@ -14,6 +14,7 @@
 mod bind;
 mod classify;
 mod insert;
+mod ledger_table;
 mod schema;
 mod steps;
 mod table;
@@ -38,6 +39,7 @@ use crate::protocol::{ErrorClass, LedgerRange};
 
 const LEDGER_TYPES: LedgerTypes = LedgerTypes {
     key_text: "TEXT",
+    target_text: "TEXT",
     int: "INTEGER",
     json: "TEXT",
     timestamp: "TEXT",
@@ -65,7 +67,8 @@ pub struct SqliteTarget {
 
 impl SqliteTarget {
     /// Opens (creating when missing) the file and its folder, sets WAL,
-    /// `synchronous` and `busy_timeout`, and creates the ledger table.
+    /// `synchronous` and `busy_timeout`, and creates (or upgrades) the ledger
+    /// table.
     pub fn open(cfg: &SqliteSink, session: &Session) -> Result<Self, SinkError> {
         let path = cfg.path.clone();
         let shown = path.display().to_string();
@@ -112,11 +115,7 @@ impl SqliteTarget {
         };
         conn.pragma_update(None, "synchronous", sync)
             .map_err(|e| open_err("synchronous", e))?;
-        conn.execute_batch(&ledger::create_sql(&LEDGER_TYPES, true))
-            .map_err(|e| SinkError::Ledger {
-                class: classify(&e),
-                detail: format!("{shown}: creating {}: {}", ledger::TABLE, describe(&e)),
-            })?;
+        ledger_table::open(&conn, &shown)?;
         tracing::debug!(path = %shown, job = %session.job, worker = session.worker, "sqlite open");
         Ok(SqliteTarget {
             conn,
@@ -165,7 +164,7 @@ impl Sink for SqliteTarget {
         columns: &[ColumnSpec],
         create: bool,
         mode: &WriteMode,
-    ) -> Result<(), SinkError> {
+    ) -> Result<Vec<String>, SinkError> {
         let key = match mode {
             WriteMode::Insert => None,
             WriteMode::Upsert { key } => Some(key.as_slice()),
@@ -173,14 +172,22 @@ impl Sink for SqliteTarget {
         table::ensure(&self.conn, &self.path, table, columns, create, key)
     }
 
-    fn committed(&mut self, job: &str, source: &str) -> Result<Vec<LedgerRange>, SinkError> {
+    fn committed(
+        &mut self,
+        job: &str,
+        table: &str,
+        source: &str,
+    ) -> Result<Vec<LedgerRange>, SinkError> {
         let ledger_err = ledger::committed_err(job, source);
         let db_err = |e: rusqlite::Error| ledger_err(classify(&e), describe(&e));
+        let target = table::LIMITS.identity(table);
         let mut stmt = self
             .conn
             .prepare_cached(&self.ledger_committed)
             .map_err(db_err)?;
-        let rows = stmt.query_map([job, source], read_range).map_err(db_err)?;
+        let rows = stmt
+            .query_map([job, &target, source], read_range)
+            .map_err(db_err)?;
         let mut ranges = Vec::new();
         for row in rows {
             ranges.push(
@@ -191,8 +198,13 @@ impl Sink for SqliteTarget {
         Ok(ranges)
     }
 
+    fn claim_legacy(&mut self, job: &str, table: &str) -> Result<u64, SinkError> {
+        ledger_table::claim(&self.conn, job, &table::LIMITS.identity(table))
+    }
+
     fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
-        let batch = deliver::check(req, INT)?;
+        let target = table::LIMITS.identity(req.table);
+        let batch = deliver::check(req, INT, &target)?;
         let mut tx = Tx {
             conn: &self.conn,
             tx: None,

@@ -45,7 +45,10 @@ impl Steps for Tx<'_> {
             .prepare_cached(self.ledger_overlapping)
             .map_err(read)?;
         let rows = stmt
-            .query_map(params![key.job, key.source, key.start, key.end], read_range)
+            .query_map(
+                params![key.job, key.target, key.source, key.start, key.end],
+                read_range,
+            )
             .map_err(read)?;
         let mut stored = Vec::new();
         for row in rows {
@@ -70,6 +73,7 @@ impl Steps for Tx<'_> {
             .map_err(ledger_write)?
             .execute(params![
                 k.job,
+                k.target,
                 k.source,
                 k.start,
                 k.end,

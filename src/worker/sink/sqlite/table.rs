@@ -12,11 +12,24 @@ use super::schema;
 use crate::format::{ColumnSpec, ColumnType};
 use crate::protocol::ErrorClass;
 use crate::worker::sink::SinkError;
+use crate::worker::sink::columns::{self, Limits};
 use crate::worker::sink::sql;
+
+/// What one SQLite table can have: SQLITE_MAX_COLUMN's default (the
+/// bundled build keeps it); names compared ignoring ASCII case.
+pub const LIMITS: Limits = Limits {
+    database: "SQLite",
+    max_columns: 2000,
+    max_name_bytes: None,
+    ascii_case_blind: true,
+    forbidden: &['\0'],
+};
 
 /// Makes sure `table` exists (creating it when `create`) with every column
 /// of `columns`, and for an upsert (`key`) a unique index on exactly the key
-/// columns; a missing table, column or index is a `Config` error naming it.
+/// columns; returns the table's own name of each column. A missing table or
+/// index is a `Config` error naming it; columns that cannot map onto the
+/// table are `SinkError::Columns` (`sink::columns`).
 pub fn ensure(
     conn: &Connection,
     path: &Path,
@@ -24,21 +37,22 @@ pub fn ensure(
     columns: &[ColumnSpec],
     create: bool,
     key: Option<&[String]>,
-) -> Result<(), SinkError> {
+) -> Result<Vec<String>, SinkError> {
     let config = |detail: String| SinkError::Table {
         class: ErrorClass::Config,
         table: table.to_string(),
         detail,
     };
     let mut have = table_columns(conn, path, table)?;
+    if have.is_empty() && !create {
+        return Err(config(format!(
+            "no such table in {}; create it, or set create_table = true to create it \
+             from the job's columns",
+            path.display()
+        )));
+    }
+    columns::check_names(&LIMITS, table, columns)?;
     if have.is_empty() {
-        if !create {
-            return Err(config(format!(
-                "no such table in {}; create it, or set create_table = true to create it \
-                 from the job's columns",
-                path.display()
-            )));
-        }
         // IF NOT EXISTS: another worker may create it between our check and here.
         let ddl = create_table_sql(table, columns, key);
         conn.execute_batch(&ddl).map_err(|e| SinkError::Table {
@@ -48,25 +62,13 @@ pub fn ensure(
         })?;
         have = table_columns(conn, path, table)?;
     }
-    // SQLite compares identifiers ignoring ASCII case only; so do we.
-    let missing: Vec<&str> = columns
-        .iter()
-        .map(|c| c.name.as_str())
-        .filter(|c| !have.iter().any(|h| h.eq_ignore_ascii_case(c)))
-        .collect();
-    if !missing.is_empty() {
-        return Err(config(format!(
-            "missing column(s) {} (the table has {})",
-            missing.join(", "),
-            have.join(", ")
-        )));
-    }
+    let at = columns::map(table, columns, &have)?;
     // Checked on a table we just created too: IF NOT EXISTS may have kept
     // an older one without the index.
-    match key {
-        Some(key) => schema::check_upsert_key(conn, path, table, columns, key),
-        None => Ok(()),
+    if let Some(key) = key {
+        schema::check_upsert_key(conn, path, table, columns, key)?;
     }
+    Ok(at.into_iter().map(|i| have[i].clone()).collect())
 }
 
 /// The table's column names; empty when there is no such table. A bound

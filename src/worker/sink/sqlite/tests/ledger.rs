@@ -227,7 +227,7 @@ fn a_batch_of_parse_rejects_only_is_recorded() {
     }];
     let out = sink.write(&b.req("absent", &cols, "s")).expect("write");
     assert_eq!(committed(out), (0, b.rejects.clone()));
-    let ranges = sink.committed("orders", "s").expect("committed");
+    let ranges = sink.committed("orders", "absent", "s").expect("committed");
     assert_eq!((ranges[0].loaded, ranges[0].rejected), (0, 50));
     assert_eq!(ranges[0].rejects, b.rejects);
     sink.close().expect("close");
@@ -246,7 +246,7 @@ fn committed_ranges_come_ordered_by_start() {
         let b = batch(start, &values, 0);
         sink.write(&b.req("t", &cols, source)).expect("write");
     }
-    let ranges = sink.committed("orders", "a").expect("committed");
+    let ranges = sink.committed("orders", "t", "a").expect("committed");
     let got: Vec<(u64, u64, u64)> = ranges
         .iter()
         .map(|r| (r.start, r.end, r.first_line))
@@ -255,9 +255,24 @@ fn committed_ranges_come_ordered_by_start() {
         got,
         [(0, 50, 1), (50, 100, 6), (100, 150, 11), (200, 250, 21)]
     );
-    assert_eq!(sink.committed("orders", "b").expect("b").len(), 1);
-    assert!(sink.committed("other-job", "a").expect("job").is_empty());
-    assert!(sink.committed("orders", "zzz").expect("none").is_empty());
+    assert_eq!(sink.committed("orders", "t", "b").expect("b").len(), 1);
+    // SQLite ignores case in table names: so does the ledger.
+    assert_eq!(sink.committed("orders", "T", "b").expect("T").len(), 1);
+    assert!(
+        sink.committed("other-job", "t", "a")
+            .expect("job")
+            .is_empty()
+    );
+    assert!(
+        sink.committed("orders", "other", "a")
+            .expect("table")
+            .is_empty()
+    );
+    assert!(
+        sink.committed("orders", "t", "zzz")
+            .expect("none")
+            .is_empty()
+    );
     sink.close().expect("close");
 }
 

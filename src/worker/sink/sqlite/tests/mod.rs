@@ -9,6 +9,7 @@ mod ledger;
 mod open;
 mod real;
 mod shared;
+mod upgrade;
 mod upsert;
 
 use crate::config::WriteMode;
@@ -241,6 +242,7 @@ fn writes_then_reads_back_typed_values() {
     assert_eq!(ledger.len(), 1);
     let want = [
         text("orders"),
+        text("orders"),
         text("src-1"),
         int(0),
         int(20),
@@ -248,10 +250,10 @@ fn writes_then_reads_back_typed_values() {
         int(2),
         int(0),
     ];
-    assert_eq!(ledger[0][..7], want);
+    assert_eq!(ledger[0][..8], want);
     let no_notes = r#"{"texts":[],"notes":[]}"#;
-    assert_eq!(ledger[0][7..9], [text(no_notes), int(4242)]);
-    let Value::Text(at) = &ledger[0][9] else {
+    assert_eq!(ledger[0][8..10], [text(no_notes), int(4242)]);
+    let Value::Text(at) = &ledger[0][10] else {
         panic!("committed_at is text")
     };
     assert!(

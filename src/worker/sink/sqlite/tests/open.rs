@@ -98,10 +98,11 @@ fn ensure_table_creates_each_type_and_checks_columns() {
         ColumnSpec::text("qty"),
         ColumnSpec::text("z"),
     ];
-    let (class, msg) = table_err(
-        sink.ensure_table("orders", &four, true, &WriteMode::Insert)
-            .expect_err("columns"),
-    );
+    let e = sink
+        .ensure_table("orders", &four, true, &WriteMode::Insert)
+        .expect_err("columns");
+    assert!(matches!(e, SinkError::Columns { .. }), "{e}");
+    let (class, msg) = (e.class(), e.to_string());
     assert_eq!(class, ErrorClass::Config);
     assert!(msg.contains("missing column(s) qty, z"), "{msg}");
     sink.close().expect("close");
@@ -126,7 +127,13 @@ fn open_creates_folders_uses_wal_and_close_keeps_data() {
     assert_eq!(mode, "wal");
     assert_eq!(count(&db, "SELECT COUNT(*) FROM t"), 2);
     let mut again = open(&cfg);
-    assert_eq!(again.committed("orders", "s").expect("committed").len(), 1);
+    assert_eq!(
+        again
+            .committed("orders", "t", "s")
+            .expect("committed")
+            .len(),
+        1
+    );
     again.close().expect("close");
 }
 

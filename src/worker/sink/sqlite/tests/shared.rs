@@ -104,7 +104,9 @@ fn two_connections_load_every_row_exactly_once() {
     assert_eq!(count(&db, "SELECT COUNT(DISTINCT id) FROM orders"), total);
     assert_eq!(count(&db, "SELECT MAX(id) FROM orders"), total - 1);
     let mut sink = open(&cfg);
-    let ranges = sink.committed("orders", "src").expect("committed");
+    let ranges = sink
+        .committed("orders", "orders", "src")
+        .expect("committed");
     assert_eq!(ranges.len() as u64, BATCHES);
     let contiguous = ranges.windows(2).all(|w| w[0].end == w[1].start);
     assert!(contiguous && ranges[0].start == 0, "{ranges:?}");

@@ -1,0 +1,80 @@
+//! SQLite's ledger table: created when missing, and upgraded in place when
+//! an older version made it without `target`. SQLite cannot change a
+//! primary key, so the upgrade rebuilds the table: a new one with the new
+//! key, every row copied with target `ledger::LEGACY_TARGET`, the old one
+//! dropped, the new one renamed, all in one IMMEDIATE transaction (a crash
+//! leaves the old ledger whole; the other workers opening the file wait
+//! for the lock and find it upgraded). Also the claim of those rows by
+//! their job. Must not touch any other table.
+
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use tracing::info;
+
+use super::LEDGER_TYPES;
+use super::classify::{classify, describe};
+use crate::worker::sink::SinkError;
+use crate::worker::sink::ledger::{self, TABLE};
+use crate::worker::sink::sql::Placeholder;
+
+/// Where an upgrade copies the rows before the new table takes the name.
+const UPGRADING: &str = "ingestd_ledger_upgrading";
+
+/// Makes sure the ledger exists with `target` (`shown`: the file, for
+/// messages).
+pub fn open(conn: &Connection, shown: &str) -> Result<(), SinkError> {
+    let err = |what: &str, e: rusqlite::Error| SinkError::Ledger {
+        class: classify(&e),
+        detail: format!("{shown}: {what} {TABLE}: {}", describe(&e)),
+    };
+    // Looked at first without the write lock: every worker opens the file.
+    if has_target(conn).map_err(|e| err("reading", e))? == Some(true) {
+        return Ok(());
+    }
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(|e| err("locking the file to create", e))?;
+    match has_target(&tx).map_err(|e| err("reading", e))? {
+        Some(true) => {}
+        None => tx
+            .execute_batch(&ledger::create_sql(&LEDGER_TYPES, TABLE, false))
+            .map_err(|e| err("creating", e))?,
+        Some(false) => {
+            let rows = upgrade(&tx).map_err(|e| err("upgrading", e))?;
+            info!(file = %shown, rows, "{}", ledger::UPGRADED);
+        }
+    }
+    tx.commit().map_err(|e| err("committing", e))
+}
+
+/// `None` when there is no ledger; else whether it has `target`.
+fn has_target(conn: &Connection) -> rusqlite::Result<Option<bool>> {
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info(?1)")?
+        .query_map([TABLE], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok((!names.is_empty()).then(|| names.iter().any(|n| n == "target")))
+}
+
+/// Rebuilds the ledger with `target` (inside the caller's transaction);
+/// returns the rows copied.
+fn upgrade(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute_batch(&ledger::create_sql(&LEDGER_TYPES, UPGRADING, false))?;
+    let rows = conn.execute(&ledger::upgrade_copy_sql(TABLE, UPGRADING), [])?;
+    conn.execute_batch(&format!(
+        "DROP TABLE {TABLE}; ALTER TABLE {UPGRADING} RENAME TO {TABLE}"
+    ))?;
+    Ok(rows)
+}
+
+/// `ledger::claim_sql` for `job` and the target identity `target`.
+pub fn claim(conn: &Connection, job: &str, target: &str) -> Result<u64, SinkError> {
+    let has = ledger::has_legacy_sql(Placeholder::Question);
+    conn.query_row(&has, [job], |r| r.get::<_, i64>(0))
+        .and_then(|n| match n {
+            0 => Ok(0),
+            _ => conn
+                .prepare_cached(&ledger::claim_sql(Placeholder::Question))
+                .and_then(|mut s| s.execute(params![job, target])),
+        })
+        .map(|n| n as u64)
+        .map_err(|e| ledger::claim_err(job, target)(classify(&e), describe(&e)))
+}
