@@ -1,47 +1,73 @@
 //! Writing one batch's rows with array DML: `conn.batch(sql, n)` with batch
 //! errors and row counts, an explicit `execute()` every `n` rows (with batch
 //! errors the crate does not flush by itself), each row's failure turned
-//! into a reject note with its ORA code. Must not commit or roll back: the
-//! caller owns the transaction, which also holds the ledger row.
+//! into a reject note with its ORA code. The statement (INSERT, or MERGE on
+//! the key) follows the bind plan: a MERGE casts LOB-bound texts back into
+//! their character columns. Must not commit or roll back: the caller owns
+//! the transaction, which also holds the ledger row.
 
 use oracle::{Batch, Connection, DbError};
 use tracing::warn;
 
-use super::bind::{self, LIMITS, Plan, TargetColumn, Value};
-use super::classify::{classify, classify_ora, describe, ora_name};
+use super::bind::{self, Conv, LIMITS, Plan};
+use super::classify::{classify_ora, fail, is_internal, ora_name};
+use super::sql;
+use super::target::TargetColumn;
+use crate::config::WriteMode;
 use crate::format::ColumnSpec;
 use crate::protocol::{ErrorClass, RejectNote};
+use crate::worker::sink::sql::{self as common_sql, Placeholder};
 use crate::worker::sink::{SinkError, WriteRequest};
 
 /// ORA-00001: unique constraint violated.
 pub const ORA_UNIQUE: i32 = 1;
 
 pub fn step_err(step: &str, e: &oracle::Error) -> SinkError {
-    SinkError::Write {
-        class: classify(e),
-        detail: format!("{step}: {}", describe(e)),
+    fail(e, |class, detail| SinkError::Write {
+        class,
+        detail: format!("{step}: {detail}"),
+    })
+}
+
+/// The statement of one row for `plan`: the INSERT, or the MERGE on the
+/// upsert's key.
+pub fn statement(req: &WriteRequest<'_>, plan: &Plan) -> String {
+    match req.mode {
+        WriteMode::Insert => common_sql::insert_sql(req.table, req.columns, Placeholder::Colon),
+        WriteMode::Upsert { key } => sql::merge_sql(req.table, req.columns, key, &plan.casts),
     }
 }
 
-/// Inserts (or merges) the request's rows with `sql`; returns the rows
-/// loaded and the rows refused, in source order. Rows refused for their
-/// values are rejects; any other failure ends the batch (the caller rolls
-/// back).
+/// The indices of the upsert key's columns among the request's.
+fn key_columns(req: &WriteRequest<'_>) -> Vec<usize> {
+    match req.mode {
+        WriteMode::Insert => Vec::new(),
+        WriteMode::Upsert { key } => key
+            .iter()
+            .filter_map(|k| req.columns.iter().position(|c| &c.name == k))
+            .collect(),
+    }
+}
+
+/// Inserts (or merges) the request's rows; returns the rows loaded and the
+/// rows refused, in source order. Rows refused for their values are
+/// rejects; any other failure ends the batch (the caller rolls back).
 pub fn write_rows(
     conn: &Connection,
-    sql: &str,
     req: &WriteRequest<'_>,
     targets: &[Option<TargetColumn>],
 ) -> Result<(u64, Vec<RejectNote>), SinkError> {
-    let plan = bind::plan(req.columns, targets, req.rows, LIMITS);
+    let plan = bind::plan(req.columns, targets, req.rows, LIMITS, &key_columns(req));
     tracing::trace!(
         rows = plan.send.len(),
         chunk_rows = plan.chunk_rows,
         row_bytes = plan.row_bytes,
         "array DML plan"
     );
+    let sql = statement(req, &plan);
     let Plan {
         types,
+        convs,
         chunk_rows,
         send,
         mut rejects,
@@ -53,7 +79,7 @@ pub fn write_rows(
     let prepare =
         |e: &oracle::Error| step_err(&format!("preparing the write into {:?}", req.table), e);
     let mut batch = conn
-        .batch(sql, chunk_rows)
+        .batch(&sql, chunk_rows)
         .with_batch_errors()
         .with_row_counts()
         .build()
@@ -69,6 +95,7 @@ pub fn write_rows(
     let mut run = Run {
         batch: &mut batch,
         req,
+        convs: &convs,
         rejects: &mut rejects,
     };
     let mut loaded = run.chunks(&send, chunk_rows, upsert.then_some(&mut again))?;
@@ -82,6 +109,7 @@ pub fn write_rows(
 struct Run<'b, 'c, 'r> {
     batch: &'b mut Batch<'c>,
     req: &'b WriteRequest<'r>,
+    convs: &'b [Conv],
     rejects: &'b mut Vec<RejectNote>,
 }
 
@@ -99,10 +127,13 @@ impl Run<'_, '_, '_> {
         for chunk in send.chunks(chunk_rows) {
             for &i in chunk {
                 for (j, cell) in rows.row(i).iter().enumerate() {
+                    let name = &self.req.columns[j].name;
                     // Checked by the plan: a failure here is a bug, not data.
-                    let v = bind::value(cell, rows).map_err(|m| SinkError::Write {
-                        class: ErrorClass::Config,
-                        detail: format!("line {}: {m}", rows.origins[i].line),
+                    let v = bind::value(cell, rows, self.convs[j], name).map_err(|b| {
+                        SinkError::Write {
+                            class: ErrorClass::Config,
+                            detail: format!("line {}: {}", rows.origins[i].line, b.reason),
+                        }
                     })?;
                     self.set(j, &v, i)?;
                 }
@@ -147,7 +178,7 @@ impl Run<'_, '_, '_> {
         Ok(loaded)
     }
 
-    fn set(&mut self, j: usize, v: &Value<'_>, i: usize) -> Result<(), SinkError> {
+    fn set(&mut self, j: usize, v: &bind::Value<'_>, i: usize) -> Result<(), SinkError> {
         self.batch.set(j + 1, v).map_err(|e| {
             let line = self.req.rows.origins[i].line;
             step_err(
@@ -182,6 +213,11 @@ impl Run<'_, '_, '_> {
             };
             let origin = self.req.rows.origins[i];
             let class = classify_ora(err.code());
+            if is_internal(err.code()) {
+                return Err(SinkError::Internal {
+                    detail: format!("line {}: {}", origin.line, err.message()),
+                });
+            }
             if class != ErrorClass::Data {
                 return Err(SinkError::Write {
                     class,
