@@ -22,7 +22,9 @@ mod hostile_landing;
 mod long_rejects;
 mod oracle_chaos;
 mod oracle_client;
+mod oracle_config;
 mod oracle_rejects;
+mod oracle_rules;
 mod pg_sessions;
 mod pg_sink;
 mod pg_sink_faults;
@@ -64,6 +66,8 @@ fn main() {
         rest_files::trials(),
         file_lifecycle::trials(),
         oracle_rejects::trials(),
+        oracle_rules::trials(),
+        oracle_config::trials(),
         process_model::trials(),
         quarantine::trials(),
         rejects::trials(),
