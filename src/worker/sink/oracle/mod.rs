@@ -154,10 +154,7 @@ impl OracleTarget {
         let have = self.tables.iter().find(|(t, _)| t == table).map(|(_, c)| c);
         columns
             .iter()
-            .map(|c| {
-                have.and_then(|h| h.iter().find(|t| t.name == c.name))
-                    .cloned()
-            })
+            .map(|c| have.and_then(|h| table::resolve(h, &c.name)).cloned())
             .collect()
     }
 }

@@ -88,12 +88,18 @@ pub fn ensure(
     Ok(have)
 }
 
+/// The table's column that job column `name` goes to: the one place that
+/// matches job columns to the table's (exactly, as configured).
+pub fn resolve<'a>(have: &'a [TargetColumn], name: &str) -> Option<&'a TargetColumn> {
+    have.iter().find(|h| h.name == name)
+}
+
 /// Every job column is in the table, of a type the sink writes and that
 /// the job's values fit.
 pub fn check_columns(have: &[TargetColumn], columns: &[ColumnSpec]) -> Result<(), String> {
     let missing: Vec<&ColumnSpec> = columns
         .iter()
-        .filter(|c| !have.iter().any(|h| h.name == c.name))
+        .filter(|c| resolve(have, &c.name).is_none())
         .collect();
     if !missing.is_empty() {
         let names: Vec<String> = missing.iter().map(|c| format!("{:?}", c.name)).collect();
@@ -116,7 +122,7 @@ pub fn check_columns(have: &[TargetColumn], columns: &[ColumnSpec]) -> Result<()
         ));
     }
     for c in columns {
-        let Some(t) = have.iter().find(|h| h.name == c.name) else {
+        let Some(t) = resolve(have, &c.name) else {
             continue;
         };
         match t.kind() {
@@ -151,9 +157,15 @@ pub fn check_key(
     key: &[String],
     keys: &[(String, Vec<String>)],
 ) -> Result<(), String> {
-    if let Some(lob) = have
+    // The key in the table's spelling.
+    let key: Vec<String> = key
         .iter()
-        .find(|t| key.contains(&t.name) && matches!(t.kind(), Some(Kind::Clob | Kind::NClob)))
+        .map(|k| resolve(have, k).map_or_else(|| k.clone(), |t| t.name.clone()))
+        .collect();
+    if let Some(lob) = key
+        .iter()
+        .filter_map(|k| resolve(have, k))
+        .find(|t| matches!(t.kind(), Some(Kind::Clob | Kind::NClob)))
     {
         return Err(format!(
             "column {:?} is a {}: it cannot be part of an upsert key (LOBs are not compared)",
@@ -178,7 +190,7 @@ pub fn check_key(
          without one two workers' MERGEs of the same new key can both insert it; run {}, \
          or let create_table make the table",
         key.join(", "),
-        sql::unique_index_sql(owner, table, key)
+        sql::unique_index_sql(owner, table, &key)
     ))
 }
 

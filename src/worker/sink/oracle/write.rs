@@ -34,11 +34,31 @@ pub fn step_err(step: &str, e: &oracle::Error) -> SinkError {
 }
 
 /// The statement of one row for `plan`: the INSERT, or the MERGE on the
-/// upsert's key.
-pub fn statement(req: &WriteRequest<'_>, plan: &Plan) -> String {
+/// upsert's key, naming each column (and key column) as the table does
+/// (`targets`; the job's name where unknown).
+pub fn statement(req: &WriteRequest<'_>, targets: &[Option<TargetColumn>], plan: &Plan) -> String {
+    let named = |i: usize| match targets.get(i).and_then(Option::as_ref) {
+        Some(t) => t.name.clone(),
+        None => req.columns[i].name.clone(),
+    };
+    let columns: Vec<ColumnSpec> = (0..req.columns.len())
+        .map(|i| ColumnSpec {
+            name: named(i),
+            ..req.columns[i].clone()
+        })
+        .collect();
     match req.mode {
-        WriteMode::Insert => common_sql::insert_sql(req.table, req.columns, Placeholder::Colon),
-        WriteMode::Upsert { key } => sql::merge_sql(req.table, req.columns, key, &plan.casts),
+        WriteMode::Insert => common_sql::insert_sql(req.table, &columns, Placeholder::Colon),
+        WriteMode::Upsert { key } => {
+            let key: Vec<String> = key
+                .iter()
+                .map(|k| match req.columns.iter().position(|c| &c.name == k) {
+                    Some(i) => named(i),
+                    None => k.clone(),
+                })
+                .collect();
+            sql::merge_sql(req.table, &columns, &key, &plan.casts)
+        }
     }
 }
 
@@ -68,7 +88,7 @@ pub fn write_rows(
         row_bytes = plan.row_bytes,
         "array DML plan"
     );
-    let sql = statement(req, &plan);
+    let sql = statement(req, targets, &plan);
     let Plan {
         types,
         convs,
@@ -386,6 +406,53 @@ mod tests {
             None
         );
         assert_eq!(col("ORA-00000: \"unterminated"), None);
+    }
+
+    #[test]
+    fn statements_name_columns_and_key_as_the_table_does() {
+        use crate::config::WriteMode;
+        use crate::format::Rows;
+        let columns = [ColumnSpec::text("id"), ColumnSpec::text("v")];
+        let rows = Rows::new(2);
+        let mode = WriteMode::Upsert {
+            key: vec!["id".into()],
+        };
+        let req = WriteRequest {
+            job: "j",
+            table: "T",
+            mode: &mode,
+            columns: &columns,
+            rows: &rows,
+            source: "s",
+            start: 0,
+            end: 0,
+            first_line: 1,
+            rejects: &[],
+        };
+        let target = |name: &str| {
+            Some(TargetColumn {
+                name: name.into(),
+                data_type: "VARCHAR2".into(),
+                data_length: 40,
+                char_length: 10,
+                char_semantics: Some(true),
+                nullable: true,
+            })
+        };
+        let plan = super::bind::plan(&columns, &[None, None], &rows, LIMITS, &[0]);
+        let m = statement(&req, &[target("ID"), None], &plan);
+        assert!(
+            m.starts_with("MERGE INTO \"T\" d USING (SELECT :1 \"ID\", :2 \"v\" FROM dual) s ON (d.\"ID\" = s.\"ID\")"),
+            "{m}"
+        );
+        let insert = WriteRequest {
+            mode: &WriteMode::Insert,
+            ..req
+        };
+        assert_eq!(
+            statement(&insert, &[target("ID"), target("V")], &plan),
+            "INSERT INTO \"T\" (\"ID\", \"V\") VALUES (:1, :2)"
+        );
     }
 
     #[test]
