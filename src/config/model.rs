@@ -123,6 +123,12 @@ pub struct OracleSink {
     pub user: String,
     /// Where the password is; read by the worker when it opens its pool.
     pub password: crate::config::Secret,
+    /// The owner of the target tables and the ledger (the session's
+    /// `CURRENT_SCHEMA`); `None`: the user's own schema.
+    pub schema: Option<String>,
+    /// Added to Easy Connect and `(DESCRIPTION=...)` connect strings that
+    /// do not set their own (`CONNECT_TIMEOUT`).
+    pub connect_timeout: Duration,
     /// The only folder searched for `libclntsh.so` when set.
     pub client_lib_dir: Option<PathBuf>,
     /// `tnsnames.ora` / `sqlnet.ora` folder (like `TNS_ADMIN`).

@@ -1,21 +1,27 @@
 //! `[sinks.NAME]` with `kind = "oracle"`: the keys of an Oracle sink, and the
 //! refusal of those keys on other sink kinds.
 //!
-//! Owns the Oracle keys' rules (required keys, pool sizes, folders). Must not
-//! load the Oracle Client library or look for it: `ingestd check` reports a
-//! missing library as a warning (`sink::oracle::client`), because installing
-//! it later must not need a configuration change.
+//! Owns the Oracle keys' rules (required keys, pool sizes, folders, the
+//! schema, and the refusal of a password written into `user` or `connect`).
+//! Must not load the Oracle Client library or look for it: `ingestd check`
+//! reports a missing library as a warning (`sink::oracle::client`), because
+//! installing it later must not need a configuration change.
 
 use std::ops::Range;
 use std::path::Path;
+use std::time::Duration;
 
 use toml::Spanned;
 
 use super::error::Problem;
 use super::model::OracleSink;
 use super::paths::{check_input_dir, resolve};
+use super::pg_url::PASSWORD_PLACES;
 use super::raw::{Int, RawSink};
-use super::validate::Numbers;
+use super::validate::{Numbers, duration};
+
+/// Oracle's longest identifier, in bytes (12.2 and later).
+const NAME_MAX_BYTES: usize = 128;
 
 pub(crate) fn oracle(
     key: &str,
@@ -45,7 +51,30 @@ pub(crate) fn oracle(
         "connect",
         "its connect string (Easy Connect like \"dbhost:1521/FREEPDB1\", (DESCRIPTION=...) or a TNS alias)",
     )?;
+    if let Some(v) = &raw.connect {
+        credentials_in_connect(v.get_ref())
+            .map_err(|m| Problem::new(format!("{key}.connect"), Some(v.span()), m))?;
+    }
     let user = required(&raw.user, "user", "the database user to log in as")?;
+    if let Some(v) = &raw.user {
+        credentials_in_user(v.get_ref())
+            .map_err(|m| Problem::new(format!("{key}.user"), Some(v.span()), m))?;
+    }
+    let schema = match &raw.schema {
+        Some(v) => Some(
+            schema_name(v.get_ref())
+                .map_err(|m| Problem::new(format!("{key}.schema"), Some(v.span()), m))?,
+        ),
+        None => None,
+    };
+    let connect_timeout = duration(raw.connect_timeout.as_ref(), Duration::from_secs(10));
+    if connect_timeout < Duration::from_secs(1) {
+        return Err(Problem::new(
+            format!("{key}.connect_timeout"),
+            raw.connect_timeout.as_ref().map(Spanned::span),
+            "must be 1s or longer (Oracle counts it in whole seconds)",
+        ));
+    }
     let password = match super::secret::secret(key, &raw, base)? {
         Some(p) => p,
         None => {
@@ -86,6 +115,8 @@ pub(crate) fn oracle(
         connect,
         user,
         password,
+        schema,
+        connect_timeout,
         client_lib_dir,
         config_dir,
         pool_min,
@@ -93,6 +124,66 @@ pub(crate) fn oracle(
         pool_increment: at.int("pool_increment", &raw.pool_increment, 1..=1024, 1)?,
         stmt_cache_size: at.int("stmt_cache_size", &raw.stmt_cache_size, 0..=10_000, 20)?,
     })
+}
+
+/// A connect string must not carry a user or password: SQL*Plus's
+/// `user/password@db` (or `user@db`) form. An `@` inside a
+/// `(DESCRIPTION=...)` or after an Easy Connect parameter is left alone.
+/// The message never repeats the value.
+fn credentials_in_connect(connect: &str) -> Result<(), String> {
+    let Some((before, _)) = connect.split_once('@') else {
+        return Ok(());
+    };
+    if before.contains(['(', '?', '"', '=']) {
+        return Ok(());
+    }
+    Err(match before.contains('/') {
+        true => format!(
+            "a password inside the connect string (user/password@...) is refused: write only \
+             what follows the @ here, the user in `user`, and {PASSWORD_PLACES}"
+        ),
+        false => "a user inside the connect string (user@...) is refused: write only what \
+                  follows the @ here, and the user in `user`"
+            .to_string(),
+    })
+}
+
+/// `user` is the user alone: `scott/tiger` holds a password, `scott@db` a
+/// connect string. A proxy user (`loader[target]`) is fine.
+fn credentials_in_user(user: &str) -> Result<(), String> {
+    if user.contains('/') {
+        return Err(format!(
+            "a password inside `user` (user/password) is refused: write the user alone, and \
+             {PASSWORD_PLACES}"
+        ));
+    }
+    if user.contains('@') {
+        return Err(
+            "a connect string inside `user` (user@db) is refused: write the user \
+                    alone, and the database in `connect`"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// The owner of the target tables and the ledger, used exactly as written
+/// (quoted): Oracle stores unquoted names in upper case, so `SALES`, not
+/// `sales`, is the schema created by `CREATE USER sales`.
+fn schema_name(v: &str) -> Result<String, String> {
+    if v.trim().is_empty() {
+        return Err("empty schema name".into());
+    }
+    if v.contains(['"', '\0']) {
+        return Err("a schema name cannot hold a double quote or a NUL character".into());
+    }
+    if v.len() > NAME_MAX_BYTES {
+        return Err(format!(
+            "a schema name is at most {NAME_MAX_BYTES} bytes, this one has {}",
+            v.len()
+        ));
+    }
+    Ok(v.to_string())
 }
 
 /// Refuses the oracle keys on another sink kind, so a typo'd kind does not

@@ -12,7 +12,7 @@ use super::units::parse_duration;
 
 const SSLMODES: &str = "disable, prefer, require, verify-ca or verify-full";
 const URL_PARAMS: &str = "host, port, dbname, user, sslmode, sslrootcert, connect_timeout";
-const PASSWORD_PLACES: &str = "keep it in password_file, password_env or password_credential \
+pub(crate) const PASSWORD_PLACES: &str = "keep it in password_file, password_env or password_credential \
      (systemd LoadCredential=), so the configuration can be read without it";
 
 /// What a URL says; `None` where it says nothing.

@@ -281,8 +281,8 @@ fn mode_name(m: PgSslMode) -> &'static str {
 }
 
 /// Refuses the keys of a postgres sink on a sink of kind `kind` (sqlite),
-/// so a typo'd kind does not silently drop settings. `user` and `pool_max`
-/// belong to the oracle kind too.
+/// so a typo'd kind does not silently drop settings. `user`, `pool_max`,
+/// `schema` and `connect_timeout` belong to the oracle kind too.
 pub(crate) fn refuse_keys(key: &str, raw: &RawSink, kind: &str) -> Result<(), Problem> {
     let shared = "`postgres` or `oracle`";
     refuse(
@@ -290,6 +290,12 @@ pub(crate) fn refuse_keys(key: &str, raw: &RawSink, kind: &str) -> Result<(), Pr
         [
             ("user", raw.user.as_ref().map(Spanned::span), shared),
             ("pool_max", raw.pool_max.as_ref().map(Spanned::span), shared),
+            ("schema", raw.schema.as_ref().map(Spanned::span), shared),
+            (
+                "connect_timeout",
+                raw.connect_timeout.as_ref().map(Spanned::span),
+                shared,
+            ),
         ],
         kind,
     )?;
@@ -304,16 +310,10 @@ pub(crate) fn refuse_own_keys(key: &str, raw: &RawSink, kind: &str) -> Result<()
         ("host", raw.host.as_ref().map(Spanned::span), pg),
         ("port", raw.port.as_ref().map(Spanned::span), pg),
         ("dbname", raw.dbname.as_ref().map(Spanned::span), pg),
-        ("schema", raw.schema.as_ref().map(Spanned::span), pg),
         ("sslmode", raw.sslmode.as_ref().map(Spanned::span), pg),
         (
             "sslrootcert",
             raw.sslrootcert.as_ref().map(Spanned::span),
-            pg,
-        ),
-        (
-            "connect_timeout",
-            raw.connect_timeout.as_ref().map(Spanned::span),
             pg,
         ),
     ];

@@ -46,8 +46,11 @@
 //! password_file = "pw"      # servers: the password's place, at most one of
 //! password_env = "PGPASS"   #   password_file, password_env and
 //! password_credential = "db"#   password_credential (systemd LoadCredential=)
-//! connect = "db:1521/FREEPDB1" # oracle: required; Easy Connect, (DESCRIPTION=...) or TNS alias
-//! user = "loader"           # oracle: required; a password_* key is required too
+//! connect = "db:1521/FREEPDB1" # oracle: required; Easy Connect, (DESCRIPTION=...) or TNS alias;
+//!                           #   a user or password in it (scott/tiger@db) is refused
+//! user = "loader"           # oracle: required, the user alone (no /password); a password_* key too
+//! schema = "SALES"          # oracle: owner of the target tables and the ledger; default the user's
+//! connect_timeout = "10s"   # oracle: >= 1s, default 10s; added to Easy Connect / DESCRIPTION strings
 //! client_lib_dir = "/opt/oracle/instantclient_23_7" # oracle: where libclntsh.so is;
 //!                           #   default: the loader path, then $ORACLE_HOME/lib
 //! config_dir = "tns"        # oracle: tnsnames.ora / sqlnet.ora folder (TNS_ADMIN); must exist

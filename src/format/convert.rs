@@ -256,7 +256,7 @@ fn num(b: &[u8]) -> Option<u32> {
 const DATE_SYNTAX: &str = "is not a date (expected YYYY-MM-DD)";
 
 /// `YYYY-MM-DD`, validated by chrono (no 2024-02-30, no month 13).
-fn iso_date(b: &[u8]) -> Result<NaiveDate, &'static str> {
+pub(crate) fn iso_date(b: &[u8]) -> Result<NaiveDate, &'static str> {
     if b.len() != 10 {
         return Err(DATE_SYNTAX);
     }
@@ -278,7 +278,7 @@ fn date_prefix(b: &[u8]) -> Result<NaiveDate, &'static str> {
 const TS_SYNTAX: &str = "is not a timestamp (expected YYYY-MM-DD HH:MM[:SS[.fraction]])";
 
 /// `YYYY-MM-DD[T ]HH:MM[:SS[.f{1,9}]]`, local time: an offset or `Z` is refused.
-fn iso_timestamp(b: &[u8]) -> Result<NaiveDateTime, &'static str> {
+pub(crate) fn iso_timestamp(b: &[u8]) -> Result<NaiveDateTime, &'static str> {
     if b.len() < 16 || !matches!(b[10], b'T' | b' ') || b[13] != b':' {
         return Err(if b.len() == 10 && date_prefix(b).is_ok() {
             "has no time of day (expected YYYY-MM-DD HH:MM[:SS[.fraction]])"

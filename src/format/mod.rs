@@ -19,12 +19,15 @@ pub mod types;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub(crate) use convert::{iso_date, iso_timestamp, show};
 pub use csv::{
     CsvFormat, EndKind, Lead, Parsed, Preamble, RecordEnd, RecordScanner, Tail, parse_batch,
     read_preamble,
 };
 pub use layout::layout;
-pub use types::{Cell, ColumnSpec, ColumnType, DECIMAL_TEXT_BUF, RowOrigin, Rows, decimal_text};
+pub use types::{
+    Cell, ColumnSpec, ColumnType, DECIMAL_TEXT_BUF, RowOrigin, Rows, decimal_text, display,
+};
 
 /// The record format of a job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -51,6 +51,23 @@ pub enum ColumnType {
     Timestamp,
 }
 
+/// As the configuration writes it: `int`, `decimal(12,2)`, `varchar(3)`.
+impl std::fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            ColumnType::Int => f.write_str("int"),
+            ColumnType::BigInt => f.write_str("bigint"),
+            ColumnType::Decimal { precision, scale } => write!(f, "decimal({precision},{scale})"),
+            ColumnType::Float => f.write_str("float"),
+            ColumnType::Text { max_chars: None } => f.write_str("text"),
+            ColumnType::Text { max_chars: Some(n) } => write!(f, "varchar({n})"),
+            ColumnType::Bool => f.write_str("bool"),
+            ColumnType::Date => f.write_str("date"),
+            ColumnType::Timestamp => f.write_str("timestamp"),
+        }
+    }
+}
+
 /// One typed value.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Cell {
@@ -102,6 +119,26 @@ pub fn decimal_text(buf: &mut [u8; DECIMAL_TEXT_BUF], mantissa: i128, scale: u8)
         buf[pos] = b'-';
     }
     std::str::from_utf8(&buf[pos..]).expect("only ASCII digits, '.' and '-' written")
+}
+
+/// A non-text cell as a database's text output shows it (`true`, `12.5`,
+/// `NaN`, `-Infinity`, `2024-02-29`, `2024-02-29 10:11:12.5`): what sinks
+/// write for it into a text column. Text, NULL and decimals (see
+/// `decimal_text`) write nothing here.
+pub fn display(out: &mut String, cell: &Cell) {
+    use std::fmt::Write as _;
+    let _ = match *cell {
+        Cell::Int(v) => write!(out, "{v}"),
+        Cell::Float(f) if f.is_nan() => write!(out, "NaN"),
+        Cell::Float(f) if f.is_infinite() => {
+            write!(out, "{}Infinity", if f < 0.0 { "-" } else { "" })
+        }
+        Cell::Float(f) => write!(out, "{f}"),
+        Cell::Bool(b) => write!(out, "{b}"),
+        Cell::Date(d) => write!(out, "{}", d.format("%Y-%m-%d")),
+        Cell::Timestamp(t) => write!(out, "{t}"),
+        Cell::Null | Cell::Text { .. } | Cell::Decimal { .. } => Ok(()),
+    };
 }
 
 /// Where a row came from in its source, for reject notes written by sinks.

@@ -115,7 +115,11 @@ pub fn run() -> i32 {
             exit::OK
         }
         Err(WorkerError::Sink(e)) if e.needs_new_process() => {
-            error!(class = %e.class(), "{e}. This worker exits and is started again with back-off, so loading starts once the library can be loaded, without restarting ingestd");
+            error!(
+                class = %e.class(),
+                "{e}. This worker exits and is started again with back-off, {}",
+                e.why_new_process()
+            );
             // Exit with the pipes still open: the supervisor sees their end
             // only as this process ends, and reaps code 72. Returning would
             // close them first, and a supervisor that sees the end of a

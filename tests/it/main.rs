@@ -28,7 +28,9 @@ mod long_rejects;
 mod messages;
 mod oracle_chaos;
 mod oracle_client;
+mod oracle_config;
 mod oracle_rejects;
+mod oracle_rules;
 mod pg_sessions;
 mod pg_sink;
 mod pg_sink_faults;
@@ -76,6 +78,8 @@ fn main() {
         headers_pg::trials(),
         ledger_target::trials(),
         oracle_rejects::trials(),
+        oracle_rules::trials(),
+        oracle_config::trials(),
         process_model::trials(),
         quarantine::trials(),
         rejects::trials(),

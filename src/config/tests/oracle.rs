@@ -6,6 +6,7 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::{Fixture, MINIMAL};
 use crate::config::{OracleSink, Secret, Sink};
@@ -50,6 +51,8 @@ fn defaults() {
             connect: "dbhost:1521/FREEPDB1".into(),
             user: "loader".into(),
             password: Secret::Env("INGESTD_TEST_ORACLE_PW".into()),
+            schema: None,
+            connect_timeout: Duration::from_secs(10),
             client_lib_dir: None,
             config_dir: None,
             pool_min: 1,
@@ -70,7 +73,8 @@ fn every_key() {
         .replace(
             "password_env = \"INGESTD_TEST_ORACLE_PW\"\n",
             "password_file = \"pw\"\nclient_lib_dir = \"ic\"\nconfig_dir = \"tns\"\n\
-             pool_min = 0\npool_max = 4\npool_increment = 2\nstmt_cache_size = 0\n",
+             pool_min = 0\npool_max = 4\npool_increment = 2\nstmt_cache_size = 0\n\
+             schema = \"SALES\"\nconnect_timeout = \"3s\"\n",
         )
         .replace("dbhost:1521/FREEPDB1", "SALES_HA");
     let cfg = fx.ok(&text);
@@ -81,6 +85,8 @@ fn every_key() {
             connect: "SALES_HA".into(),
             user: "loader".into(),
             password: Secret::File(conf.join("pw")),
+            schema: Some("SALES".into()),
+            connect_timeout: Duration::from_secs(3),
             // Need not exist yet: the client may be installed later.
             client_lib_dir: Some(conf.join("ic")),
             config_dir: Some(conf.join("tns")),
@@ -177,5 +183,91 @@ fn keys_of_another_kind_are_refused() {
     assert_err(
         &sqlite("pool_max = 3"),
         ":4:12: sinks.local.pool_max: key `pool_max` is not valid for sink kind `sqlite` (only for kind `postgres` or `oracle`)",
+    );
+}
+
+#[test]
+fn a_password_in_connect_is_refused_at_its_place_without_repeating_it() {
+    let got = Fixture::new().err(&ORACLE.replace("dbhost:1521/FREEPDB1", "scott/tiger@db"));
+    assert!(
+        got.starts_with(
+            ":3:11: sinks.local.connect: a password inside the connect string \
+             (user/password@...) is refused: write only what follows the @ here, the user in \
+             `user`, and keep it in password_file, password_env or password_credential"
+        ),
+        "{got}"
+    );
+    assert!(!got.contains("tiger"), "{got}");
+    assert_err(
+        &ORACLE.replace("dbhost:1521/FREEPDB1", "scott@dbhost:1521/FREEPDB1"),
+        ":3:11: sinks.local.connect: a user inside the connect string (user@...) is refused",
+    );
+}
+
+#[test]
+fn an_at_sign_inside_a_description_or_a_parameter_is_not_a_password() {
+    let fx = Fixture::new();
+    for connect in [
+        "(DESCRIPTION=(ADDRESS=(PROTOCOL=TCPS)(HOST=db)(PORT=2484))(SECURITY=(SSL_SERVER_CERT_DN=\"E=dba@example.com\"))(CONNECT_DATA=(SERVICE_NAME=x)))",
+        "tcps://db:2484/svc?wallet_location=/etc/w@1",
+        "db:1521/FREEPDB1",
+    ] {
+        let text = ORACLE.replace("\"dbhost:1521/FREEPDB1\"", &format!("{connect:?}"));
+        let cfg = fx.ok(&text);
+        let Sink::Oracle(o) = &cfg.sinks["local"] else {
+            panic!("not oracle")
+        };
+        assert_eq!(o.connect, connect);
+    }
+}
+
+#[test]
+fn a_password_in_user_is_refused_at_its_place_without_repeating_it() {
+    let got = Fixture::new().err(&ORACLE.replace("user = \"loader\"", "user = \"scott/tiger\""));
+    assert!(
+        got.starts_with(
+            ":4:8: sinks.local.user: a password inside `user` (user/password) is refused: write \
+             the user alone, and keep it in password_file"
+        ),
+        "{got}"
+    );
+    assert!(!got.contains("tiger"), "{got}");
+    assert_err(
+        &ORACLE.replace("user = \"loader\"", "user = \"scott@db\""),
+        ":4:8: sinks.local.user: a connect string inside `user` (user@db) is refused",
+    );
+    // A proxy user is a user.
+    let cfg = Fixture::new().ok(&ORACLE.replace("user = \"loader\"", "user = \"loader[SALES]\""));
+    let Sink::Oracle(o) = &cfg.sinks["local"] else {
+        panic!("not oracle")
+    };
+    assert_eq!(o.user, "loader[SALES]");
+}
+
+#[test]
+fn schema_names_are_checked() {
+    assert_err(
+        &with_sink_key("schema = \"\""),
+        ":6:10: sinks.local.schema: empty schema name",
+    );
+    assert_err(
+        &with_sink_key("schema = 'A\"B'"),
+        ":6:10: sinks.local.schema: a schema name cannot hold a double quote",
+    );
+    assert_err(
+        &with_sink_key(&format!("schema = \"{}\"", "S".repeat(129))),
+        ":6:10: sinks.local.schema: a schema name is at most 128 bytes, this one has 129",
+    );
+}
+
+#[test]
+fn connect_timeout_is_whole_seconds() {
+    assert_err(
+        &with_sink_key("connect_timeout = \"0s\""),
+        ":6:19: sinks.local.connect_timeout: must be 1s or longer",
+    );
+    assert_err(
+        &with_sink_key("connect_timeout = \"500ms\""),
+        ":6:19: sinks.local.connect_timeout: must be 1s or longer",
     );
 }

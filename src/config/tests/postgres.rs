@@ -266,7 +266,7 @@ fn keys_of_the_other_kind() {
             "path = \"db/test.db\"",
             "path = \"db/test.db\"\nschema = \"s\"",
         ),
-        ":4:10: sinks.local.schema: key `schema` is not valid for sink kind `sqlite` (only for kind `postgres`)",
+        ":4:10: sinks.local.schema: key `schema` is not valid for sink kind `sqlite` (only for kind `postgres` or `oracle`)",
     );
     assert_err(
         &MINIMAL.replace(

@@ -108,6 +108,11 @@ pub enum SinkError {
     /// DPI-1047). Such a failure sticks for the life of the process.
     #[error("loading the database client library: {detail}")]
     ClientLibrary { detail: String },
+    /// The database reported an internal error (Oracle's ORA-00600): the
+    /// same call on the same session may fail so for ever, so it is not
+    /// retried in place.
+    #[error("the database reported an internal error: {detail}")]
+    Internal { detail: String },
 }
 
 impl SinkError {
@@ -120,15 +125,32 @@ impl SinkError {
             | SinkError::Close { class, .. } => *class,
             SinkError::Columns { .. } => ErrorClass::Config,
             // An operator must act (install the library)...
-            SinkError::ClientLibrary { .. } => ErrorClass::Config,
+            SinkError::ClientLibrary { .. } | SinkError::Internal { .. } => ErrorClass::Config,
         }
     }
 
     /// ...but not on the job's configuration: only a new process can load
     /// the library once it is there. The worker exits without `Fatal`, and
-    /// the supervisor restarts it with back-off while other jobs go on.
+    /// the supervisor restarts it with back-off while other jobs go on. An
+    /// internal error of the database is handled alike, so that a batch
+    /// that keeps causing one is blamed and quarantined by the supervisor
+    /// (`max_batch_attempts`) instead of being retried for ever.
     pub fn needs_new_process(&self) -> bool {
-        matches!(self, SinkError::ClientLibrary { .. })
+        matches!(
+            self,
+            SinkError::ClientLibrary { .. } | SinkError::Internal { .. }
+        )
+    }
+
+    /// What a new process changes, for the log line of a worker that exits
+    /// because `needs_new_process`.
+    pub fn why_new_process(&self) -> &'static str {
+        match self {
+            SinkError::Internal { .. } => {
+                "on a new session; a batch that keeps causing this is quarantined after                  max_batch_attempts"
+            }
+            _ => "so loading starts once the library can be loaded, without restarting ingestd",
+        }
     }
 
     /// A batch the sink refuses whatever the database says (malformed, beyond

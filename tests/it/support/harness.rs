@@ -23,6 +23,9 @@ pub enum Need {
     PgTls,
     /// An Oracle database (`INGESTD_TEST_ORACLE_*`).
     Oracle,
+    /// A second schema on it that the test user may create tables and
+    /// synonyms in (`INGESTD_TEST_ORACLE_SCHEMA`).
+    OracleSchema,
     /// systemd's own analyzer (`systemd-analyze`).
     SystemdAnalyze,
     /// A tmpfs at `/dev/shm` with room for a 2 GiB file, on another
@@ -46,6 +49,7 @@ impl Need {
         static CLUSTER: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static TLS: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static ORACLE: OnceLock<Result<(), Unmet>> = OnceLock::new();
+        static ORACLE_SCHEMA: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static ANALYZE: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static TMPFS: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static MOUNT: OnceLock<Result<(), Unmet>> = OnceLock::new();
@@ -82,6 +86,19 @@ impl Need {
                         reason: "set INGESTD_TEST_ORACLE_CONNECT, INGESTD_TEST_ORACLE_USER and \
                                  INGESTD_TEST_ORACLE_PASSWORD to run it against an Oracle database"
                             .into(),
+                        required: false,
+                    })
+            }),
+            Need::OracleSchema => ORACLE_SCHEMA.get_or_init(|| {
+                Need::Oracle.met().clone()?;
+                super::oracle::other_schema()
+                    .map(|_| ())
+                    .ok_or_else(|| Unmet {
+                        reason:
+                            "set INGESTD_TEST_ORACLE_SCHEMA to a second schema the test user may \
+                             create tables and synonyms in (README: Integration tests against \
+                             Oracle Database Free)"
+                                .into(),
                         required: false,
                     })
             }),

@@ -2,12 +2,14 @@
 //! built with `cc` (to observe which process loads the library, on machines
 //! without Instant Client), the config text of an Oracle sink, and, when
 //! `INGESTD_TEST_ORACLE_CONNECT`, `_USER` and `_PASSWORD` are set, a
-//! connection to a real Oracle database to check what was loaded.
+//! connection to a real Oracle database to prepare tables and check what
+//! was loaded (and `_SCHEMA`, a second schema for `schema = "OWNER"`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::config::{DAEMON, sink};
 use super::{Setup, Sum, canonical};
 
 /// Builds `dir/libclntsh.so`: a shared library with the Oracle Client's file
@@ -149,6 +151,79 @@ impl OracleDb {
         sum
     }
 
+    /// A test folder with job `job` writing to `table` on this database,
+    /// its columns from each file's header (as text): no `[[columns]]`.
+    /// `job_extra` goes into `[jobs.JOB]`, `sink_extra` into the sink.
+    pub fn header_setup(&self, job: &str, table: &str, job_extra: &str, sink_extra: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let landing = dir.path().join("in");
+        fs::create_dir_all(&landing).unwrap();
+        let config = dir.path().join("ingestd.toml");
+        let text = format!(
+            "{DAEMON}{}
+[jobs.{job}]
+sink = \"ora\"
+table = {table:?}
+\
+             reject_dir = \"rejects/{job}\"
+{job_extra}
+
+[jobs.{job}.source]
+kind = \"dir\"
+\
+             path = \"in\"
+pattern = \"*.csv\"
+settle = \"200ms\"
+",
+            sink("ora", &sink_body(&self.connect, &self.user, sink_extra)),
+        );
+        fs::write(&config, text).unwrap();
+        Setup {
+            db: dir.path().join("unused"),
+            rejects: dir.path().join(format!("rejects/{job}")),
+            landing,
+            config,
+            dir,
+        }
+    }
+
+    /// Runs `sql` and commits; panics with the statement on an error.
+    pub fn exec(&self, sql: &str) {
+        let conn = self.conn();
+        conn.execute(sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        conn.commit().unwrap();
+    }
+
+    /// The rows of `sql`, every column as text (`NULL` for NULL).
+    pub fn rows(&self, sql: &str) -> Vec<Vec<String>> {
+        let conn = self.conn();
+        let rows = conn
+            .query(sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.map(|r| {
+            let r = r.unwrap();
+            (0..r.sql_values().len())
+                .map(|i| {
+                    r.get::<_, Option<String>>(i)
+                        .unwrap()
+                        .unwrap_or_else(|| "NULL".into())
+                })
+                .collect()
+        })
+        .collect()
+    }
+
+    /// The test user's own schema, as the dictionary names it.
+    pub fn own_schema(&self) -> String {
+        self.conn()
+            .query_row_as::<String>(
+                "SELECT SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA') FROM dual",
+                &[],
+            )
+            .unwrap()
+    }
+
     /// Drops the test's table and its ledger rows.
     pub fn clean(&self, table: &str, job: &str) {
         let conn = self.conn();
@@ -156,4 +231,12 @@ impl OracleDb {
         let _ = conn.execute("DELETE FROM ingestd_ledger WHERE job = :1", &[&job]);
         let _ = conn.commit();
     }
+}
+
+/// `INGESTD_TEST_ORACLE_SCHEMA`: a second schema (as the dictionary names
+/// it, upper-case for a user created without quotes).
+pub fn other_schema() -> Option<String> {
+    std::env::var("INGESTD_TEST_ORACLE_SCHEMA")
+        .ok()
+        .filter(|v| !v.is_empty())
 }

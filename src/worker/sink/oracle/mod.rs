@@ -6,11 +6,17 @@
 //! this module; `client` alone, which never loads the library, serves
 //! `ingestd check`).
 //!
-//! Owns client initialisation (`InitParams`, once per process), the pool
-//! and its session tags, table checks and creation, and Oracle's steps of
-//! the batch transaction (`steps.rs`: rows by array DML in `write.rs`, the
-//! ledger row, one COMMIT; its shape and the ledger's rules are `deliver`'s).
-//! Must not touch pipes, files or the supervisor's state.
+//! Owns client initialisation and the pool (`connect.rs`), sessions, their
+//! tags and NLS setup (`session.rs`), what the data dictionary says
+//! (`dictionary.rs`, `target.rs`), table checks and creation (`table.rs`),
+//! and Oracle's steps of the batch transaction (`steps.rs`: rows by array
+//! DML in `write.rs` with binds in the target's types from `bind.rs`, the
+//! ledger row, one COMMIT; its shape and the ledger's rules are
+//! `deliver`'s). Must not touch pipes, files or the supervisor's state.
+//!
+//! The target tables and the ledger live in the session's schema: the
+//! user's own, or the sink's `schema` (set as `CURRENT_SCHEMA` on every
+//! session, so the SQL names them unqualified, like the other sinks').
 //!
 //! A client library that cannot be loaded (DPI-1047) is
 //! `SinkError::ClientLibrary`: the failure sticks for the life of the
@@ -18,25 +24,28 @@
 
 mod bind;
 mod classify;
-
+mod connect;
+mod dictionary;
 mod session;
 mod sql;
 mod steps;
 mod table;
+mod target;
+mod values;
 mod write;
 
-use oracle::pool::{CloseMode, Pool, PoolBuilder};
+use oracle::Connection;
+use oracle::pool::{CloseMode, Pool};
 use oracle::sql_type::OracleType;
-use oracle::{Connection, InitParams};
 use tracing::{debug, info};
 
-use self::bind::TargetColumn;
-pub use self::classify::classify;
-use self::classify::describe;
+use self::classify::{classify_at_connect, fail, fail_as};
+use self::connect::{build_pool, init_client, open_err};
 use self::session::Tags;
 use self::steps::Tx;
+use self::target::TargetColumn;
 use self::write::step_err;
-use super::sql::{self as common_sql, Placeholder};
+use super::sql::Placeholder;
 use super::{Session, Sink, SinkError, WriteOutcome, WriteRequest};
 use super::{deliver, ledger};
 use crate::config::{OracleSink, WriteMode};
@@ -51,6 +60,8 @@ pub struct OracleTarget {
     conn: Option<Connection>,
     tags: Tags,
     pid: u32,
+    /// The session's schema (`CURRENT_SCHEMA`), as the dictionary names it.
+    owner: String,
     /// Tables checked (or created) by `ensure_table`, with their columns.
     tables: Vec<(String, Vec<TargetColumn>)>,
     ledger_overlapping: String,
@@ -66,98 +77,82 @@ pub(super) const KEY_BIND: OracleType = OracleType::Varchar2(sql::LEDGER_KEY_CHA
 /// The ledger's `target`, bound as VARCHAR2 for the same reason.
 pub(super) const TARGET_BIND: OracleType = OracleType::Varchar2(sql::LEDGER_TARGET_CHARS);
 
-/// Loads the Oracle Client library (once per process: ODPI-C keeps one
-/// global environment). Any failure here is about the library itself.
-fn init_client(cfg: &OracleSink) -> Result<(), SinkError> {
-    let lib_dir = cfg.client_lib_dir.as_deref();
-    let failed = |e: oracle::Error| {
-        let what = match e.dpi_code() {
-            Some(1047) => "the Oracle Client library (libclntsh.so) cannot be found or loaded",
-            Some(1050 | 1072) => "the Oracle Client library found is not a version ODPI-C can use",
-            _ => "the Oracle Client library cannot be initialised",
-        };
-        SinkError::ClientLibrary {
-            detail: format!(
-                "{what}: {e}. To fix: {}",
-                crate::oracle_client::how_to_fix(lib_dir)
-            ),
-        }
-    };
-    let mut params = InitParams::new();
-    params
-        .default_driver_name(format!("ingestd : {}", env!("CARGO_PKG_VERSION")))
-        .map_err(failed)?;
-    if let Some(dir) = lib_dir {
-        params.oracle_client_lib_dir(dir).map_err(failed)?;
-    }
-    if let Some(dir) = &cfg.config_dir {
-        params.oracle_client_config_dir(dir).map_err(failed)?;
-    }
-    params.init().map(drop).map_err(failed)
-}
-
 impl OracleTarget {
-    /// Loads the client library, builds the pool, and creates the ledger
-    /// table when it is missing.
+    /// Loads the client library, builds the pool, takes (and sets up) the
+    /// first session, and creates the ledger table when none is found.
+    /// Until the first session is set up, a wrong service, port or host is
+    /// a configuration error (`classify_at_connect`).
     pub fn open(cfg: &OracleSink, session: &Session) -> Result<Self, SinkError> {
-        // The worker's span carries job, worker and pid.
+        // The worker's span carries job, worker and pid. Neither value can
+        // hold a password: the configuration refuses one in either.
         info!(connect = %cfg.connect, user = %cfg.user, "opening the pool");
         init_client(cfg)?;
-        let open_err = |class, detail: String| SinkError::Open {
-            class,
-            detail: format!("{} as {}: {detail}", cfg.connect, cfg.user),
-        };
         let password = cfg
             .password
             .read()
-            .map_err(|e| open_err(ErrorClass::Config, e.to_string()))?;
-        let pool = PoolBuilder::new(cfg.user.as_str(), password.as_str(), cfg.connect.as_str())
-            .min_connections(cfg.pool_min)
-            .max_connections(cfg.pool_max)
-            .connection_increment(cfg.pool_increment)
-            .stmt_cache_size(cfg.stmt_cache_size)
-            .build()
-            .map_err(|e| open_err(classify(&e), e.to_string()))?;
+            .map_err(|e| open_err(cfg)(ErrorClass::Config, e.to_string()))?;
+        let pool = build_pool(cfg, &password)?;
         let mut target = OracleTarget {
             pool,
             conn: None,
-            tags: Tags::new(session, &cfg.connect),
+            tags: Tags::new(session, &cfg.connect, cfg.schema.as_deref()),
             pid: session.pid,
+            owner: String::new(),
             tables: Vec::new(),
             ledger_overlapping: sql::ledger_overlapping_sql(),
             ledger_committed: ledger::select_committed_sql(Placeholder::Colon),
             ledger_insert: ledger::insert_sql(Placeholder::Colon, sql::NOW),
         };
-        if let Err(e) = target.create_ledger() {
+        let first = target
+            .session()
+            .map(drop)
+            .map_err(|e| fail_as(&e, classify_at_connect(&e), open_err(cfg)))
+            .map_err(|e| with_schema_hint(e, cfg.schema.as_deref()));
+        if let Err(e) = first.and_then(|()| target.create_ledger()) {
             let _ = target.pool.close(&CloseMode::Force);
             return Err(e);
         }
-        debug!(connect = %cfg.connect, "oracle pool open");
+        debug!(connect = %cfg.connect, schema = %target.owner, "oracle pool open");
         Ok(target)
     }
 
-    /// `CREATE TABLE ingestd_ledger` when the schema has none (looked up
-    /// first, so a user without CREATE TABLE can use a ledger a DBA made);
-    /// ORA-00955 means another worker created it meanwhile. A ledger an
-    /// older version made is upgraded (`sql::ledger_upgrade_steps`).
+    /// Learns the session's schema and creates `INGESTD_LEDGER` there when
+    /// it resolves to nothing (a table of the schema, or a synonym of the
+    /// schema or PUBLIC to a ledger a DBA made: then the user needs no
+    /// CREATE TABLE); ORA-00955 means another worker created it meanwhile.
+    /// A ledger an older version made is upgraded
+    /// (`sql::ledger_upgrade_steps`; one behind a synonym needs its owner's
+    /// rights for that).
     fn create_ledger(&mut self) -> Result<(), SinkError> {
-        let ledger_err = |what: &str, e: &oracle::Error| SinkError::Ledger {
-            class: classify(e),
-            detail: format!("{what} {}: {}", ledger::TABLE, e),
+        let ledger_err = |what: &'static str| {
+            move |e: &oracle::Error| {
+                fail(e, |class, detail| SinkError::Ledger {
+                    class,
+                    detail: format!("{what} {}: {detail}", ledger::TABLE),
+                })
+            }
         };
-        let conn = self.session().map_err(|e| ledger_err("creating", &e))?;
-        let count = |q: &str| conn.query_row_as::<i64>(q, &[]);
-        let exists = count(sql::LEDGER_EXISTS_SQL).map_err(|e| ledger_err("creating", &e))?;
-        if exists == 0 {
+        let conn = self.session().map_err(|e| ledger_err("creating")(&e))?;
+        let (owner, exists) =
+            dictionary::ledger_lookup(conn).map_err(|e| ledger_err("creating")(&e))?;
+        self.owner = owner;
+        let conn = self.session().map_err(|e| ledger_err("creating")(&e))?;
+        if !exists {
             let ddl = ledger::create_sql(&sql::LEDGER_TYPES, ledger::TABLE, false);
             return match conn.execute(&ddl, &[]) {
                 Ok(_) => Ok(()),
                 Err(e) if e.oci_code() == Some(sql::ORA_NAME_IN_USE) => Ok(()),
-                Err(e) => Err(ledger_err("creating", &e)),
+                Err(e) => Err(ledger_err("creating")(&e)),
             };
         }
-        let upgraded =
-            count(sql::LEDGER_KEY_HAS_TARGET_SQL).map_err(|e| ledger_err("reading", &e))?;
+        let owner = self.owner.clone();
+        let conn = self.session().map_err(|e| ledger_err("reading")(&e))?;
+        let upgraded = conn
+            .query_row_as::<i64>(
+                sql::LEDGER_KEY_HAS_TARGET_SQL,
+                &[&(&owner, &dictionary::NAME_BIND)],
+            )
+            .map_err(|e| ledger_err("reading")(&e))?;
         if upgraded > 0 {
             return Ok(());
         }
@@ -165,14 +160,14 @@ impl OracleTarget {
             match conn.execute(&ddl, &[]) {
                 Ok(_) => {}
                 Err(e) if e.oci_code() == Some(done_by_another) => {}
-                Err(e) => return Err(ledger_err("upgrading", &e)),
+                Err(e) => return Err(ledger_err("upgrading")(&e)),
             }
         }
         info!("{}", ledger::UPGRADED);
         Ok(())
     }
 
-    /// The session in use, taken from the pool (and tagged) when there is none.
+    /// The session in use, taken from the pool (and set up) when there is none.
     fn session(&mut self) -> oracle::Result<&Connection> {
         session::acquire(&mut self.conn, &self.pool, &self.tags)
     }
@@ -188,17 +183,33 @@ impl OracleTarget {
         let have = self.tables.iter().find(|(t, _)| t == table).map(|(_, c)| c);
         columns
             .iter()
-            .map(|c| {
-                have.and_then(|h| h.iter().find(|t| t.name == c.name))
-                    .cloned()
-            })
+            .map(|c| have.and_then(|h| table::resolve(h, &c.name)).cloned())
             .collect()
+    }
+}
+
+/// ORA-01435 (user does not exist) while setting `CURRENT_SCHEMA`: the
+/// configured schema is wrong; say how names are matched.
+fn with_schema_hint(e: SinkError, schema: Option<&str>) -> SinkError {
+    match (e, schema) {
+        (SinkError::Open { class, detail }, Some(owner)) if detail.contains("ORA-01435") => {
+            SinkError::Open {
+                class,
+                detail: format!(
+                    "{detail}: schema = {owner:?} names no user; {}",
+                    table::UPPER_RULE
+                ),
+            }
+        }
+        (e, _) => e,
     }
 }
 
 /// A step that is not one row's (see `SinkError::whole_step`).
 pub(super) fn whole_step(what: &str, e: &oracle::Error) -> SinkError {
-    SinkError::whole_step(what, classify(e), describe(e))
+    fail(e, |class, detail| {
+        SinkError::whole_step(what, class, detail)
+    })
 }
 
 /// How `ledger::to_i64` names Oracle's integers (the ledger's NUMBER(19)).
@@ -223,12 +234,14 @@ impl Sink for OracleTarget {
         create: bool,
         mode: &WriteMode,
     ) -> Result<Vec<String>, SinkError> {
-        let conn = self.session().map_err(|e| SinkError::Table {
-            class: classify(&e),
-            table: table.to_string(),
-            detail: format!("taking a session from the pool: {e}"),
+        let conn = session::acquire(&mut self.conn, &self.pool, &self.tags).map_err(|e| {
+            fail(&e, |class, detail| SinkError::Table {
+                class,
+                table: table.to_string(),
+                detail: format!("taking a session from the pool: {detail}"),
+            })
         })?;
-        let result = table::ensure(conn, table, columns, create, mode);
+        let result = table::ensure(conn, &self.owner, table, columns, create, mode);
         match result {
             Ok((names, have)) => {
                 self.tables.retain(|(t, _)| t != table);
@@ -249,7 +262,7 @@ impl Sink for OracleTarget {
         source: &str,
     ) -> Result<Vec<LedgerRange>, SinkError> {
         let ledger_err = ledger::committed_err(job, source);
-        let db_err = |e: oracle::Error| ledger_err(classify(&e), e.to_string());
+        let db_err = |e: oracle::Error| fail(&e, &ledger_err);
         let sql = &self.ledger_committed;
         let target = table::LIMITS.identity(table);
         let result = (|| {
@@ -287,7 +300,7 @@ impl Sink for OracleTarget {
             done.row_count()
         })();
         result.map_err(|e| {
-            let e = ledger::claim_err(job, &target)(classify(&e), describe(&e));
+            let e = fail(&e, ledger::claim_err(job, &target));
             self.after_error(&e);
             e
         })
@@ -297,15 +310,10 @@ impl Sink for OracleTarget {
         let target = table::LIMITS.identity(req.table);
         let batch = deliver::check(req, INT, &target)?;
         let targets = self.targets(req.table, req.columns);
-        let insert = match req.mode {
-            WriteMode::Insert => common_sql::insert_sql(req.table, req.columns, Placeholder::Colon),
-            WriteMode::Upsert { key } => sql::merge_sql(req.table, req.columns, key),
-        };
         let mut tx = Tx {
             slot: &mut self.conn,
             pool: &self.pool,
             tags: &self.tags,
-            insert: &insert,
             targets: &targets,
             ledger_overlapping: &self.ledger_overlapping,
             ledger_insert: &self.ledger_insert,
@@ -324,10 +332,7 @@ impl Sink for OracleTarget {
         }
         pool.close(&CloseMode::Default)
             .or_else(|_| pool.close(&CloseMode::Force))
-            .map_err(|e| SinkError::Close {
-                class: classify(&e),
-                detail: e.to_string(),
-            })
+            .map_err(|e| fail(&e, |class, detail| SinkError::Close { class, detail }))
     }
 }
 

@@ -29,16 +29,11 @@ pub const LEDGER_KEY_CHARS: u32 = 512;
 /// Characters of the ledger's `target`.
 pub const LEDGER_TARGET_CHARS: u32 = 128;
 
-/// Whether the user's schema has the ledger (stored upper-case: its DDL
-/// does not quote the name).
-pub const LEDGER_EXISTS_SQL: &str =
-    "SELECT count(*) FROM user_tables WHERE table_name = 'INGESTD_LEDGER'";
-
-/// Whether the ledger's primary key has `target` yet (an older version
-/// made it without; the key is the upgrade's last step).
-pub const LEDGER_KEY_HAS_TARGET_SQL: &str = "SELECT count(*) FROM user_constraints c \
-     JOIN user_cons_columns k ON k.constraint_name = c.constraint_name \
-     WHERE c.table_name = 'INGESTD_LEDGER' AND c.constraint_type = 'P' \
+/// Whether the ledger's primary key (in schema `:1`) has `target` yet (an
+/// older version made it without; the key is the upgrade's last step).
+pub const LEDGER_KEY_HAS_TARGET_SQL: &str = "SELECT count(*) FROM all_constraints c \
+     JOIN all_cons_columns k ON k.owner = c.owner AND k.constraint_name = c.constraint_name \
+     WHERE c.owner = :1 AND c.table_name = 'INGESTD_LEDGER' AND c.constraint_type = 'P' \
      AND k.column_name = 'TARGET'";
 
 /// The upgrade of a ledger without `target`, step by step, each with the
@@ -76,9 +71,11 @@ pub const NOW: &str = "SYS_EXTRACT_UTC(SYSTIMESTAMP)";
 /// table that exists: another worker won the race, or it was there).
 pub const ORA_NAME_IN_USE: i32 = 955;
 
-/// The longest text bound as VARCHAR2 into a column that is not a
-/// VARCHAR2 (an unknown target): above it, CLOB.
-pub const VARCHAR2_MAX_BYTES: usize = 4000;
+/// Run first in each batch's transaction: a deferrable constraint (a
+/// deferred foreign key or check) is then checked at each row, where it
+/// rejects that row, instead of at COMMIT (ORA-02091), which could only
+/// roll the whole batch back.
+pub const SET_CONSTRAINTS_SQL: &str = "SET CONSTRAINTS ALL IMMEDIATE";
 
 /// The ledger rows of (job = :1, target = :2, source = :3) that overlap
 /// [:5, :4) or start at :6 (= the start again). In SQL, Oracle binds
@@ -94,15 +91,6 @@ pub fn ledger_overlapping_sql() -> String {
     s.push_str(order);
     s
 }
-
-/// The target's columns: name, type, length in characters. Bound name, so
-/// no quoting question arises; the dictionary holds names as stored.
-pub const TABLE_COLUMNS_SQL: &str = "SELECT column_name, data_type, char_length \
-     FROM user_tab_columns WHERE table_name = :1 ORDER BY column_id";
-
-/// Tables whose name differs from :1 only in case: for the upper-case hint.
-pub const TABLES_IGNORING_CASE_SQL: &str =
-    "SELECT table_name FROM user_tables WHERE UPPER(table_name) = UPPER(:1)";
 
 /// The Oracle type of a configured column, for `create_table`.
 pub fn column_type(ty: ColumnType) -> String {
@@ -122,10 +110,13 @@ pub fn column_type(ty: ColumnType) -> String {
     }
 }
 
-/// `CREATE TABLE "t" ("a" NUMBER(19) NOT NULL, ...)`, with a unique key on
-/// `key` (an upsert's columns) so concurrent MERGEs cannot both insert.
-/// No IF NOT EXISTS in Oracle: the caller takes ORA-00955 as "exists".
+/// `CREATE TABLE "t" ("a" NUMBER(19) NOT NULL, ...)`. An upsert's key
+/// columns are NOT NULL (a NULL key never matches, so every load would add
+/// the row again) and its primary key (so two workers' MERGEs of one new key
+/// cannot both insert). No IF NOT EXISTS in Oracle: the caller takes
+/// ORA-00955 as "exists".
 pub fn create_table_sql(table: &str, columns: &[ColumnSpec], key: Option<&[String]>) -> String {
+    let key = key.filter(|k| !k.is_empty());
     let mut s = String::from("CREATE TABLE ");
     sql::push_ident(&mut s, table);
     s.push_str(" (");
@@ -134,15 +125,35 @@ pub fn create_table_sql(table: &str, columns: &[ColumnSpec], key: Option<&[Strin
         sql::push_ident(&mut s, &c.name);
         s.push(' ');
         s.push_str(&column_type(c.ty));
-        if !c.nullable {
+        if !c.nullable || key.is_some_and(|k| k.contains(&c.name)) {
             s.push_str(" NOT NULL");
         }
     }
-    if let Some(key) = key.filter(|k| !k.is_empty()) {
-        s.push_str(", UNIQUE (");
+    if let Some(key) = key {
+        s.push_str(", PRIMARY KEY (");
         sql::push_ident_list(&mut s, key, "");
         s.push(')');
     }
+    s.push(')');
+    s
+}
+
+/// `CREATE UNIQUE INDEX "T_KEY" ON "OWNER"."T" ("ID")`: what an operator
+/// runs so that an existing table can take upserts on `key`.
+pub fn unique_index_sql(owner: &str, table: &str, key: &[String]) -> String {
+    let mut name: String = format!("{table}_KEY");
+    // Oracle's names are at most 128 bytes.
+    while name.len() > 128 {
+        name.remove(0);
+    }
+    let mut s = String::from("CREATE UNIQUE INDEX ");
+    sql::push_ident(&mut s, &name);
+    s.push_str(" ON ");
+    sql::push_ident(&mut s, owner);
+    s.push('.');
+    sql::push_ident(&mut s, table);
+    s.push_str(" (");
+    sql::push_ident_list(&mut s, key, "");
     s.push(')');
     s
 }
@@ -157,14 +168,31 @@ pub fn create_table_sql(table: &str, columns: &[ColumnSpec], key: Option<&[Strin
 ///
 /// Parameters are the columns in order, like the INSERT's. Key columns are
 /// matched as configured; a table whose columns are all key columns has no
-/// UPDATE branch (nothing to change on a match).
-pub fn merge_sql(table: &str, columns: &[ColumnSpec], key: &[String]) -> String {
+/// UPDATE branch (nothing to change on a match). A column with a cast
+/// (`casts[i]`, a text bound as a LOB for a character column) is selected
+/// as `CAST(:n AS VARCHAR2(4000 BYTE))`, so the match and the update see
+/// the column's own type, not a LOB.
+pub fn merge_sql(
+    table: &str,
+    columns: &[ColumnSpec],
+    key: &[String],
+    casts: &[Option<String>],
+) -> String {
     let mut s = String::from("MERGE INTO ");
     sql::push_ident(&mut s, table);
     s.push_str(" d USING (SELECT ");
     for (i, c) in columns.iter().enumerate() {
         s.push_str(if i > 0 { ", " } else { "" });
-        Placeholder::Colon.push(&mut s, i + 1);
+        match casts.get(i).and_then(Option::as_deref) {
+            Some(ty) => {
+                s.push_str("CAST(");
+                Placeholder::Colon.push(&mut s, i + 1);
+                s.push_str(" AS ");
+                s.push_str(ty);
+                s.push(')');
+            }
+            None => Placeholder::Colon.push(&mut s, i + 1),
+        }
         s.push(' ');
         sql::push_ident(&mut s, &c.name);
     }
@@ -238,7 +266,7 @@ mod tests {
     fn merge_text() {
         let key = vec!["id".to_string()];
         assert_eq!(
-            merge_sql("orders", &orders(), &key),
+            merge_sql("orders", &orders(), &key, &[]),
             "MERGE INTO \"orders\" d USING (SELECT :1 \"id\", :2 \"Amount\", :3 \"note\" FROM dual) s \
              ON (d.\"id\" = s.\"id\") \
              WHEN MATCHED THEN UPDATE SET d.\"Amount\" = s.\"Amount\", d.\"note\" = s.\"note\" \
@@ -246,7 +274,7 @@ mod tests {
              VALUES (s.\"id\", s.\"Amount\", s.\"note\")"
         );
         let two = vec!["id".to_string(), "note".to_string()];
-        let m = merge_sql("t", &orders(), &two);
+        let m = merge_sql("t", &orders(), &two, &[None, None, None]);
         assert!(
             m.contains("ON (d.\"id\" = s.\"id\" AND d.\"note\" = s.\"note\")"),
             "{m}"
@@ -257,7 +285,7 @@ mod tests {
         );
         // Only key columns: no UPDATE branch (Oracle refuses an empty SET).
         let all = vec!["id".to_string()];
-        let m = merge_sql("t", &orders()[..1], &all);
+        let m = merge_sql("t", &orders()[..1], &all, &[]);
         assert!(!m.contains("WHEN MATCHED"), "{m}");
         assert!(m.ends_with("INSERT (\"id\") VALUES (s.\"id\")"), "{m}");
     }
@@ -287,10 +315,47 @@ mod tests {
              \"c\" VARCHAR2(3 CHAR) NOT NULL, \"long\" CLOB, \"b\" NUMBER(1), \"d\" DATE, \
              \"ts\" TIMESTAMP(9))"
         );
-        let key = vec!["id".to_string()];
+    }
+
+    #[test]
+    fn created_upsert_tables_have_not_null_key_columns_and_the_key_as_primary_key() {
+        let key = vec!["id".to_string(), "note".to_string()];
+        let mut cols = orders();
+        cols[0].nullable = true;
+        assert_eq!(
+            create_table_sql("t", &cols, Some(&key)),
+            "CREATE TABLE \"t\" (\"id\" NUMBER(19) NOT NULL, \"Amount\" NUMBER(12,2), \
+             \"note\" VARCHAR2(4000 CHAR) NOT NULL, PRIMARY KEY (\"id\", \"note\"))"
+        );
+        // Not for inserts: the job's own nullability.
+        assert!(!create_table_sql("t", &cols, None).contains("NOT NULL"));
+    }
+
+    #[test]
+    fn long_texts_bound_as_lobs_are_cast_back_in_a_merge() {
+        let key = vec!["note".to_string()];
+        let casts = [None, None, Some("VARCHAR2(4000 BYTE)".to_string())];
+        let m = merge_sql("t", &orders(), &key, &casts);
         assert!(
-            create_table_sql("t", &orders(), Some(&key))
-                .ends_with("\"note\" VARCHAR2(4000 CHAR), UNIQUE (\"id\"))")
+            m.starts_with(
+                "MERGE INTO \"t\" d USING (SELECT :1 \"id\", :2 \"Amount\", \
+                 CAST(:3 AS VARCHAR2(4000 BYTE)) \"note\" FROM dual) s ON (d.\"note\" = s.\"note\")"
+            ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn the_unique_index_hint_names_owner_table_and_key() {
+        let key = vec!["ID".to_string(), "Day".to_string()];
+        assert_eq!(
+            unique_index_sql("SALES", "ORDERS", &key),
+            "CREATE UNIQUE INDEX \"ORDERS_KEY\" ON \"SALES\".\"ORDERS\" (\"ID\", \"Day\")"
+        );
+        let long = "T".repeat(127);
+        assert!(
+            unique_index_sql("S", &long, &key)
+                .starts_with(&format!("CREATE UNIQUE INDEX \"{}_KEY\"", "T".repeat(124)))
         );
     }
 
@@ -298,8 +363,6 @@ mod tests {
     fn ledger_text() {
         let ddl = ledger::create_sql(&LEDGER_TYPES, ledger::TABLE, false);
         assert!(ddl.starts_with("CREATE TABLE ingestd_ledger (\n"), "{ddl}");
-        // Unquoted in the DDL, so Oracle stores it upper-case.
-        assert!(LEDGER_EXISTS_SQL.ends_with(&format!("'{}'", ledger::TABLE.to_uppercase())));
         assert!(!ddl.contains("IF NOT EXISTS"), "{ddl}");
         assert!(ddl.contains("job VARCHAR2(512 CHAR) NOT NULL"), "{ddl}");
         assert!(ddl.contains("rejects CLOB NOT NULL"), "{ddl}");

@@ -1,10 +1,13 @@
 //! Oracle's steps of a batch's transaction, for the delivery driver
 //! (`deliver::Steps`). Oracle begins a transaction at the first DML, so
-//! `begin` only takes the session (tagged) from the pool; the ledger read
-//! and insert bind the key columns as VARCHAR2 (`KEY_BIND`) and the notes
-//! as a CLOB; the rows go by array DML (`write.rs`). ORA-00001 on the ledger
-//! insert is told to the driver as a duplicate key, whose rule reads the
-//! ledger again.
+//! `begin` takes the session (tagged and set up) from the pool and makes
+//! every deferrable constraint immediate for this transaction (`SET
+//! CONSTRAINTS ALL IMMEDIATE`): a deferred foreign key or check then fails
+//! at its row, which is rejected like any other, not at COMMIT. The ledger
+//! read and insert bind the key columns as VARCHAR2 (`KEY_BIND`) and the
+//! notes as a CLOB; the rows go by array DML (`write.rs`). ORA-00001 on the
+//! ledger insert is told to the driver as a duplicate key, whose rule reads
+//! the ledger again.
 //!
 //! Owns the binds of the ledger statements and what happens to the session
 //! after a failure (`after_error`). Must not decide about the ledger: the
@@ -14,13 +17,17 @@ use oracle::Connection;
 use oracle::pool::Pool;
 use oracle::sql_type::{OracleType, ToSql};
 
-use super::bind::TargetColumn;
 use super::session::{self, Tags};
+use super::sql::SET_CONSTRAINTS_SQL;
+use super::target::TargetColumn;
 use super::write::{self, ORA_UNIQUE, step_err};
 use super::{KEY_BIND, TARGET_BIND, read_range, whole_step};
 use crate::protocol::{ErrorClass, LedgerRange};
 use crate::worker::sink::deliver::{Care, Key, LedgerInsert, LedgerRow, Steps, Written};
 use crate::worker::sink::{SinkError, WriteRequest};
+
+/// What `begin` runs first in each batch's transaction.
+pub const BEGIN: [&str; 1] = [SET_CONSTRAINTS_SQL];
 
 /// One batch's transaction on the worker's session.
 pub struct Tx<'a> {
@@ -28,8 +35,6 @@ pub struct Tx<'a> {
     pub slot: &'a mut Option<Connection>,
     pub pool: &'a Pool,
     pub tags: &'a Tags,
-    /// The INSERT (or MERGE) of one row, run as array DML.
-    pub insert: &'a str,
     pub targets: &'a [Option<TargetColumn>],
     pub ledger_overlapping: &'a str,
     pub ledger_insert: &'a str,
@@ -47,9 +52,12 @@ impl Tx<'_> {
 
 impl Steps for Tx<'_> {
     fn begin(&mut self) -> Result<(), SinkError> {
-        session::acquire(self.slot, self.pool, self.tags)
-            .map(drop)
-            .map_err(|e| step_err("taking a session from the pool", &e))
+        let conn = session::acquire(self.slot, self.pool, self.tags)
+            .map_err(|e| step_err("taking a session from the pool", &e))?;
+        for sql in BEGIN {
+            conn.execute(sql, &[]).map_err(|e| whole_step(sql, &e))?;
+        }
+        Ok(())
     }
 
     fn overlapping(&mut self, key: &Key<'_>) -> Result<Vec<LedgerRange>, SinkError> {
@@ -76,7 +84,7 @@ impl Steps for Tx<'_> {
 
     fn write_rows(&mut self, req: &WriteRequest<'_>, _: Care) -> Result<Written, SinkError> {
         // Batch errors name each refused row on the first try: nothing to redo.
-        let (loaded, rejects) = write::write_rows(self.conn()?, self.insert, req, self.targets)?;
+        let (loaded, rejects) = write::write_rows(self.conn()?, req, self.targets)?;
         Ok(Written::Rows { loaded, rejects })
     }
 
@@ -127,5 +135,15 @@ pub fn after_error(slot: &mut Option<Connection>, e: &SinkError) {
         let _ = conn.close_with_mode(oracle::conn::CloseMode::Drop);
     } else {
         *slot = Some(conn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_batch_transaction_begins_with_constraints_immediate() {
+        assert_eq!(BEGIN, ["SET CONSTRAINTS ALL IMMEDIATE"]);
     }
 }

@@ -16,9 +16,9 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 
 use super::numeric::{self, Decimal};
-use super::values::{boolean, display, epoch, float, micros, timestamp};
+use super::values::{boolean, epoch, float, micros, timestamp};
 use crate::format::types::RowOrigin;
-use crate::format::{Cell, ColumnType, DECIMAL_TEXT_BUF, Rows, decimal_text};
+use crate::format::{Cell, ColumnType, DECIMAL_TEXT_BUF, Rows, decimal_text, display};
 use crate::protocol::RejectNote;
 
 /// `PGCOPY\n\xff\r\n\0`, flags, header extension length.

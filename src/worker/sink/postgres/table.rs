@@ -160,9 +160,7 @@ pub fn plan(
         if !ty.accepts(c.ty) {
             return Err(unfit(format!(
                 "column {:?} is {} in the table, but the job gives {}: no value of that type fits",
-                tc.name,
-                tc.shown,
-                job_type(c.ty)
+                tc.name, tc.shown, c.ty
             )));
         }
         names.push(tc.name.clone());
@@ -208,20 +206,6 @@ pub fn plan(
         qualified,
         key,
     })
-}
-
-fn job_type(ty: ColumnType) -> String {
-    match ty {
-        ColumnType::Int => "int".into(),
-        ColumnType::BigInt => "bigint".into(),
-        ColumnType::Decimal { precision, scale } => format!("decimal({precision},{scale})"),
-        ColumnType::Float => "float".into(),
-        ColumnType::Text { max_chars: None } => "text".into(),
-        ColumnType::Text { max_chars: Some(n) } => format!("varchar({n})"),
-        ColumnType::Bool => "bool".into(),
-        ColumnType::Date => "date".into(),
-        ColumnType::Timestamp => "timestamp".into(),
-    }
 }
 
 /// What the catalog says about a table.

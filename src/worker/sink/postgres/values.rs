@@ -1,31 +1,10 @@
-//! Single values between text and the server's binary forms: the text a
-//! non-text cell shows as in a text column, the words and layouts accepted
+//! Single values between text and the server's binary forms: the words and layouts accepted
 //! when a text cell feeds a boolean, float or timestamp column, and time
 //! counted from the server's epoch (2000-01-01).
 //!
 //! Owns these conversions only; `encode.rs` decides when each applies.
 
-use std::fmt::Write as _;
-
 use chrono::{NaiveDate, NaiveDateTime};
-
-use crate::format::Cell;
-
-/// A non-text cell as the server's text output would show it.
-pub fn display(out: &mut String, cell: &Cell) {
-    let _ = match *cell {
-        Cell::Int(v) => write!(out, "{v}"),
-        Cell::Float(f) if f.is_nan() => write!(out, "NaN"),
-        Cell::Float(f) if f.is_infinite() => {
-            write!(out, "{}Infinity", if f < 0.0 { "-" } else { "" })
-        }
-        Cell::Float(f) => write!(out, "{f}"),
-        Cell::Bool(b) => write!(out, "{b}"),
-        Cell::Date(d) => write!(out, "{}", d.format("%Y-%m-%d")),
-        Cell::Timestamp(t) => write!(out, "{t}"),
-        Cell::Null | Cell::Text { .. } | Cell::Decimal { .. } => Ok(()),
-    };
-}
 
 pub fn epoch() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2000, 1, 1)
