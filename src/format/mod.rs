@@ -12,6 +12,7 @@ pub mod csv;
 pub mod error;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod jsonl;
 pub mod layout;
 pub mod names;
 pub mod types;
