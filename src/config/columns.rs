@@ -6,14 +6,15 @@
 
 use std::collections::HashMap;
 
-use chrono::format::{Item, StrftimeItems};
+use chrono::format::{Fixed, Item, StrftimeItems};
 use toml::Spanned;
 
 use super::error::Problem;
-use super::raw::RawColumn;
+use super::raw::{OneOrMany, RawColumn};
 use crate::format::{ColumnSpec, ColumnType};
 
-const TYPES: &str = "int, bigint, decimal(p,s), float, text, varchar(n), bool, date or timestamp";
+const TYPES: &str =
+    "int, bigint, decimal(p,s), float, text, varchar(n), bool, date, timestamp or timestamptz";
 
 /// Validates a job's configured columns (`job` is the key prefix `jobs.NAME`).
 pub(crate) fn columns(job: &str, raw: Spanned<Vec<RawColumn>>) -> Result<Vec<ColumnSpec>, Problem> {
@@ -52,15 +53,60 @@ fn column(key: &str, raw: RawColumn) -> Result<ColumnSpec, Problem> {
     let name = column_name(key, &raw.name)?;
     let ty = parse_column_type(raw.ty.get_ref())
         .map_err(|m| Problem::new(format!("{key}.type"), Some(raw.ty.span()), m))?;
-    let format = match raw.format {
-        None => None,
-        Some(f) => Some(date_format(key, ty, raw.ty.get_ref(), f)?),
+    let formats = match raw.format {
+        None => Vec::new(),
+        Some(f) => date_formats(key, ty, raw.ty.get_ref(), f)?,
     };
-    Ok(ColumnSpec {
+    if let Some(c) = &raw.constant {
+        for (set, what) in [
+            (raw.from.is_some(), "from"),
+            (raw.default.is_some(), "default"),
+            (raw.null_if.is_some(), "null_if"),
+        ] {
+            if set {
+                return Err(Problem::new(
+                    format!("{key}.constant"),
+                    Some(c.span()),
+                    format!(
+                        "a column with a `constant` takes nothing from the record: remove `{what}`"
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(f) = &raw.from
+        && f.get_ref().is_empty()
+    {
+        return Err(Problem::new(
+            format!("{key}.from"),
+            Some(f.span()),
+            "empty `from`: name the field, key, JSON Pointer or group the column comes from",
+        ));
+    }
+    let spec = ColumnSpec {
         name,
         ty,
         nullable: raw.nullable.unwrap_or(true),
-        format,
+        formats,
+        from: raw.from.map(Spanned::into_inner),
+        null_if: raw.null_if.map(|n| n.into_inner().into_vec()),
+        default: None,
+        constant: None,
+    };
+    // A default or constant that its own column would reject is a
+    // configuration error, not a reject on every row.
+    let value = |what: &str, v: Option<Spanned<String>>| -> Result<Option<String>, Problem> {
+        let Some(v) = v else { return Ok(None) };
+        crate::format::check_value(&spec, v.get_ref().as_bytes())
+            .map(|()| Some(v.get_ref().clone()))
+            .map_err(|m| Problem::new(format!("{key}.{what}"), Some(v.span()), m))
+    };
+    let default = value("default", raw.default)?;
+    let constant = value("constant", raw.constant)?;
+    Ok(ColumnSpec {
+        default,
+        constant,
+        ..spec
     })
 }
 
@@ -77,31 +123,74 @@ fn column_name(key: &str, name: &Spanned<String>) -> Result<String, Problem> {
 }
 
 /// A `format` is only meaningful for date and timestamp columns and must be a
-/// chrono strftime format.
-fn date_format(
+/// chrono strftime format (or a list of them, tried in order); a
+/// timestamptz format must read an offset, a timestamp format must not.
+fn date_formats(
     key: &str,
     ty: ColumnType,
     ty_text: &str,
-    f: Spanned<String>,
-) -> Result<String, Problem> {
-    let problem = |m: String| Problem::new(format!("{key}.format"), Some(f.span()), m);
-    if !matches!(ty, ColumnType::Date | ColumnType::Timestamp) {
+    f: Spanned<OneOrMany>,
+) -> Result<Vec<String>, Problem> {
+    let span = f.span();
+    let problem = |m: String| Problem::new(format!("{key}.format"), Some(span.clone()), m);
+    if !matches!(
+        ty,
+        ColumnType::Date | ColumnType::Timestamp | ColumnType::TimestampTz
+    ) {
         return Err(problem(format!(
             "`format` only applies to date and timestamp columns, not {ty_text:?}"
         )));
     }
-    if f.get_ref().is_empty() {
+    let formats = f.into_inner().into_vec();
+    if formats.is_empty() {
         return Err(problem(
-            "empty format: expected a strftime format like \"%d/%m/%Y\"".into(),
+            "empty format list: give at least one strftime format, or remove `format` for ISO 8601"
+                .into(),
         ));
     }
-    if StrftimeItems::new(f.get_ref()).any(|item| matches!(item, Item::Error)) {
-        return Err(problem(format!(
-            "invalid date format {:?}: expected a chrono strftime format like \"%d/%m/%Y %H:%M\"",
-            f.get_ref()
-        )));
+    for f in &formats {
+        if f.is_empty() {
+            return Err(problem(
+                "empty format: expected a strftime format like \"%d/%m/%Y\"".into(),
+            ));
+        }
+        let items: Vec<Item> = StrftimeItems::new(f).collect();
+        if items.iter().any(|item| matches!(item, Item::Error)) {
+            return Err(problem(format!(
+                "invalid date format {f:?}: expected a chrono strftime format like \"%d/%m/%Y %H:%M\""
+            )));
+        }
+        let offset = items.iter().any(|item| {
+            matches!(
+                item,
+                Item::Fixed(
+                    Fixed::TimezoneOffset
+                        | Fixed::TimezoneOffsetColon
+                        | Fixed::TimezoneOffsetDoubleColon
+                        | Fixed::TimezoneOffsetTripleColon
+                        | Fixed::TimezoneOffsetColonZ
+                        | Fixed::TimezoneOffsetZ
+                        | Fixed::RFC2822
+                        | Fixed::RFC3339
+                        | Fixed::Internal(_)
+                )
+            )
+        });
+        match ty {
+            ColumnType::TimestampTz if !offset => {
+                return Err(problem(format!(
+                    "format {f:?} reads no time zone offset (%z, %:z): a timestamptz column stores an instant, so each value must carry its offset"
+                )));
+            }
+            ColumnType::Timestamp | ColumnType::Date if offset => {
+                return Err(problem(format!(
+                    "format {f:?} reads a time zone offset, which a {ty} column cannot keep: use a timestamptz column"
+                )));
+            }
+            _ => {}
+        }
     }
-    Ok(f.into_inner())
+    Ok(formats)
 }
 
 /// Parses a column type such as `decimal(12, 2)` (case-insensitive).
@@ -123,7 +212,8 @@ pub(crate) fn parse_column_type(text: &str) -> Result<ColumnType, String> {
         ("text", []) => Ok(ColumnType::Text { max_chars: None }),
         ("bool" | "boolean", []) => Ok(ColumnType::Bool),
         ("date", []) => Ok(ColumnType::Date),
-        ("timestamp", []) => Ok(ColumnType::Timestamp),
+        ("timestamp" | "timestamp without time zone", []) => Ok(ColumnType::Timestamp),
+        ("timestamptz" | "timestamp with time zone", []) => Ok(ColumnType::TimestampTz),
         ("decimal" | "numeric", [p]) => decimal(text, *p, 0),
         ("decimal" | "numeric", [p, s]) => decimal(text, *p, *s),
         ("decimal" | "numeric", _) => Err(format!(
@@ -137,7 +227,7 @@ pub(crate) fn parse_column_type(text: &str) -> Result<ColumnType, String> {
         )),
         (
             "int" | "integer" | "bigint" | "float" | "double" | "text" | "bool" | "boolean"
-            | "date" | "timestamp",
+            | "date" | "timestamp" | "timestamptz",
             _,
         ) => Err(format!(
             "invalid column type {text:?}: {name} takes no parameters"
@@ -220,6 +310,8 @@ mod tests {
             }
         );
         assert_eq!(ok("timestamp"), ColumnType::Timestamp);
+        assert_eq!(ok("Timestamp With Time Zone"), ColumnType::TimestampTz);
+        assert_eq!(ok("timestamptz"), ColumnType::TimestampTz);
         for bad in [
             "",
             "string",

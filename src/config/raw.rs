@@ -100,7 +100,12 @@
 //! type = "decimal(12,2)"    # required: int|integer, bigint, decimal(p,s)|numeric(p,s),
 //!                           # float|double, text, varchar(n), bool|boolean, date, timestamp
 //! nullable = true           # default true
-//! format = "%d/%m/%Y"       # date/timestamp only: chrono strftime; default ISO 8601
+//! format = "%d/%m/%Y"       # date/timestamp/timestamptz only: chrono strftime, or a list
+//!                           # tried in order; default ISO 8601
+//! from = "amt"              # the header field, key, JSON Pointer or group; default: name
+//! null_if = ["NA", ""]      # texts that mean NULL here (replaces the format's `null`)
+//! default = "0"             # the value when the record has no such field
+//! constant = "web"          # the value of every row
 //! ```
 
 use std::collections::BTreeMap;
@@ -291,7 +296,28 @@ pub(crate) struct RawColumn {
     #[serde(rename = "type")]
     pub ty: Spanned<String>,
     pub nullable: Option<bool>,
-    pub format: Option<Spanned<String>>,
+    pub format: Option<Spanned<OneOrMany>>,
+    pub from: Option<Spanned<String>>,
+    pub null_if: Option<Spanned<OneOrMany>>,
+    pub default: Option<Spanned<String>>,
+    pub constant: Option<Spanned<String>>,
+}
+
+/// A string, or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
 }
 
 /// A sink or job name. Checked while parsing so the error points at the key

@@ -3,7 +3,7 @@
 //! reason string of a rejected value). Knows nothing about records, files or
 //! databases; `parse.rs` decides which bytes reach which column.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 
 use super::{Cell, ColumnSpec, ColumnType};
 
@@ -15,25 +15,77 @@ pub(crate) struct Bad {
     pub reason: String,
 }
 
-/// Converts one field. `null` is the dialect's NULL text; text values are
-/// appended to `text` and returned as a slice of it.
+/// A field as a format found it, before the column's rules apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Raw<'a> {
+    /// The record has no such field (a JSON key, a regex group that took no
+    /// part, a column the source does not have).
+    Absent,
+    /// The format's own NULL (JSON `null`).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Null,
+    Text(&'a [u8]),
+}
+
+/// One column's value: the column's `constant`, else its `default` for an
+/// absent field, its `null_if` texts (or else the format's `null` text) as
+/// NULL, NOT NULL enforced, then the type's conversion.
+pub(crate) fn field(
+    col: &ColumnSpec,
+    raw: Raw<'_>,
+    null: Option<&[u8]>,
+    text: &mut String,
+) -> Result<Cell, Bad> {
+    if let Some(c) = &col.constant {
+        return convert_value(col, c.as_bytes(), text);
+    }
+    let v = match raw {
+        Raw::Text(v) => v,
+        Raw::Absent => match &col.default {
+            Some(d) => return convert_value(col, d.as_bytes(), text),
+            None => return null_cell(col, "is absent from the record (no default)"),
+        },
+        Raw::Null => return null_cell(col, "is null"),
+    };
+    let is_null = match &col.null_if {
+        Some(list) => list.iter().any(|n| n.as_bytes() == v),
+        None => null == Some(v),
+    };
+    if is_null {
+        return null_cell(col, &format!("{} means NULL", show(v)));
+    }
+    convert_value(col, v, text)
+}
+
+fn null_cell(col: &ColumnSpec, what: &str) -> Result<Cell, Bad> {
+    if col.nullable {
+        Ok(Cell::Null)
+    } else {
+        Err(Bad {
+            code: "not_null",
+            reason: format!("{}: {what}, and the column is NOT NULL", col.name),
+        })
+    }
+}
+
+#[cfg(test)]
+/// Converts one delimited field: `null` is the dialect's NULL text.
 pub(crate) fn convert(
     col: &ColumnSpec,
     raw: &[u8],
     null: &[u8],
     text: &mut String,
 ) -> Result<Cell, Bad> {
+    field(col, Raw::Text(raw), Some(null), text)
+}
+
+/// A value that is not NULL, by the column's type; text is appended to
+/// `text` and returned as a slice of it.
+fn convert_value(col: &ColumnSpec, raw: &[u8], text: &mut String) -> Result<Cell, Bad> {
     let bad = |code: &'static str, what: &str| Bad {
         code,
         reason: format!("{}: {} {what}", col.name, show(raw)),
     };
-    if raw == null {
-        return if col.nullable {
-            Ok(Cell::Null)
-        } else {
-            Err(bad("not_null", "means NULL, and the column is NOT NULL"))
-        };
-    }
     match col.ty {
         ColumnType::Int => match int(raw) {
             Ok(v) if i32::try_from(v).is_ok() => Ok(Cell::Int(v)),
@@ -102,41 +154,78 @@ pub(crate) fn convert(
                 "is not a boolean (true/false, t/f, yes/no, y/n, on/off, 1/0)",
             )
         }),
-        ColumnType::Date => match &col.format {
-            None => iso_date(raw)
+        ColumnType::Date => match col.formats.as_slice() {
+            [] => iso_date(raw)
                 .map(Cell::Date)
                 .map_err(|e| bad("bad_date", e)),
-            Some(f) => match std::str::from_utf8(raw).map(|s| NaiveDate::parse_from_str(s, f)) {
-                Ok(Ok(d)) => Ok(Cell::Date(d)),
-                Ok(Err(e)) => Err(bad(
-                    "bad_date",
-                    &format!("does not match date format {f:?} ({e})"),
-                )),
-                Err(_) => Err(bad(
-                    "bad_date",
-                    &format!("does not match date format {f:?}"),
-                )),
-            },
+            formats => with_formats(formats, raw, NaiveDate::parse_from_str)
+                .map(Cell::Date)
+                .map_err(|e| bad("bad_date", &e.reason("date"))),
         },
-        ColumnType::Timestamp => match &col.format {
-            None => iso_timestamp(raw)
+        ColumnType::Timestamp => match col.formats.as_slice() {
+            [] => iso_timestamp(raw)
                 .map(Cell::Timestamp)
                 .map_err(|e| bad("bad_timestamp", e)),
-            Some(f) => {
-                match std::str::from_utf8(raw).map(|s| NaiveDateTime::parse_from_str(s, f)) {
-                    Ok(Ok(t)) => Ok(Cell::Timestamp(t)),
-                    Ok(Err(e)) => Err(bad(
-                        "bad_timestamp",
-                        &format!("does not match timestamp format {f:?} ({e})"),
-                    )),
-                    Err(_) => Err(bad(
-                        "bad_timestamp",
-                        &format!("does not match timestamp format {f:?}"),
-                    )),
-                }
-            }
+            formats => with_formats(formats, raw, NaiveDateTime::parse_from_str)
+                .map(Cell::Timestamp)
+                .map_err(|e| bad("bad_timestamp", &e.reason("timestamp"))),
+        },
+        ColumnType::TimestampTz => match col.formats.as_slice() {
+            [] => iso_instant(raw)
+                .map(Cell::TimestampTz)
+                .map_err(|e| bad("bad_timestamp", e)),
+            formats => with_formats(formats, raw, |s, f| {
+                DateTime::parse_from_str(s, f).map(|t| t.naive_utc())
+            })
+            .map(Cell::TimestampTz)
+            .map_err(|e| bad("bad_timestamp", &e.reason("timestamp"))),
         },
     }
+}
+
+/// Why no configured format matched: the formats, and chrono's complaint
+/// about the last one.
+struct NoFormat<'a> {
+    formats: &'a [String],
+    last: Option<chrono::ParseError>,
+}
+
+impl NoFormat<'_> {
+    fn reason(&self, what: &str) -> String {
+        let list = self
+            .formats
+            .iter()
+            .map(|f| format!("{f:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match (&self.last, self.formats.len()) {
+            (None, _) => format!("is not valid UTF-8, so it matches no {what} format"),
+            (Some(e), 1) => format!("does not match {what} format {list} ({e})"),
+            (Some(e), _) => format!("matches none of the {what} formats {list} (last: {e})"),
+        }
+    }
+}
+
+/// The first of `formats` that parses `raw`.
+fn with_formats<'a, T>(
+    formats: &'a [String],
+    raw: &[u8],
+    parse: impl Fn(&str, &str) -> chrono::ParseResult<T>,
+) -> Result<T, NoFormat<'a>> {
+    let Ok(s) = std::str::from_utf8(raw) else {
+        return Err(NoFormat {
+            formats,
+            last: None,
+        });
+    };
+    let mut last = None;
+    for f in formats {
+        match parse(s, f) {
+            Ok(v) => return Ok(v),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(NoFormat { formats, last })
 }
 
 /// A value as quoted in a reason: lossy UTF-8, at most ~60 characters,
@@ -279,7 +368,59 @@ const TS_SYNTAX: &str = "is not a timestamp (expected YYYY-MM-DD HH:MM[:SS[.frac
 
 /// `YYYY-MM-DD[T ]HH:MM[:SS[.f{1,9}]]`, local time: an offset or `Z` is refused.
 pub(crate) fn iso_timestamp(b: &[u8]) -> Result<NaiveDateTime, &'static str> {
-    if b.len() < 16 || !matches!(b[10], b'T' | b' ') || b[13] != b':' {
+    let (t, rest) = timestamp_prefix(b)?;
+    match rest.first() {
+        None => Ok(t),
+        Some(b'Z' | b'z' | b'+' | b'-') => Err(
+            "has a time zone offset; timestamp columns take local times without one \
+             (a timestamptz column stores the instant)",
+        ),
+        Some(_) => Err(TS_SYNTAX),
+    }
+}
+
+const TZ_SYNTAX: &str =
+    "is not a timestamp with offset (expected YYYY-MM-DD HH:MM[:SS[.fraction]] then Z or +HH:MM)";
+
+/// An ISO 8601 timestamp with `Z` or a `+HH:MM`, `+HHMM` or `+HH` offset
+/// (a space before the offset allowed), as its UTC date and time.
+pub(crate) fn iso_instant(b: &[u8]) -> Result<NaiveDateTime, &'static str> {
+    let (t, mut rest) = timestamp_prefix(b)?;
+    if rest.first() == Some(&b' ') {
+        rest = &rest[1..];
+    }
+    let offset = match rest {
+        [] => {
+            return Err(
+                "has no time zone offset; timestamptz columns need one (Z, +02:00), \
+                 or use a timestamp column for local times",
+            );
+        }
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), digits @ ..] => {
+            let (h, m) = match digits {
+                [h1, h2] => (num(&[*h1, *h2]), Some(0)),
+                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (num(&[*h1, *h2]), num(&[*m1, *m2])),
+                _ => return Err(TZ_SYNTAX),
+            };
+            let (Some(h), Some(m)) = (h, m) else {
+                return Err(TZ_SYNTAX);
+            };
+            if h > 23 || m > 59 {
+                return Err("has a time zone offset out of range");
+            }
+            let secs = i64::from(h * 3600 + m * 60);
+            if *sign == b'-' { -secs } else { secs }
+        }
+        _ => return Err(TZ_SYNTAX),
+    };
+    t.checked_sub_signed(chrono::TimeDelta::seconds(offset))
+        .ok_or("is out of range")
+}
+
+/// The date and time at the start of `b`, and what follows them.
+fn timestamp_prefix(b: &[u8]) -> Result<(NaiveDateTime, &[u8]), &'static str> {
+    if b.len() < 16 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
         return Err(if b.len() == 10 && date_prefix(b).is_ok() {
             "has no time of day (expected YYYY-MM-DD HH:MM[:SS[.fraction]])"
         } else {
@@ -303,13 +444,6 @@ pub(crate) fn iso_timestamp(b: &[u8]) -> Result<NaiveDateTime, &'static str> {
             i += 1 + n;
         }
     }
-    match b.get(i) {
-        None => {}
-        Some(b'Z' | b'z' | b'+' | b'-') => {
-            return Err("has a time zone offset; timestamp columns take local times without one");
-        }
-        Some(_) => return Err(TS_SYNTAX),
-    }
     let time = NaiveTime::from_hms_nano_opt(h, m, s, nano).ok_or("is not a valid time of day")?;
-    Ok(date.and_time(time))
+    Ok((date.and_time(time), &b[i..]))
 }

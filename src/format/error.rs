@@ -30,6 +30,11 @@ pub enum LayoutError {
     /// A configured column matches several header fields.
     #[error("column {column:?} matches several header fields: {}", fields.join(", "))]
     AmbiguousColumn { column: String, fields: Vec<String> },
+    /// Without a header, `from` must be a field's 1-based position.
+    #[error(
+        "column {column:?}: from = {from:?} is not a field position (1, 2, ...): the format has no header to name fields"
+    )]
+    FromPosition { column: String, from: String },
     /// Two configured columns would read the same field.
     #[error("columns {first:?} and {second:?} both match header field {field:?}")]
     SharedField {

@@ -14,6 +14,7 @@ pub mod error;
 pub(crate) mod fixtures;
 pub mod jsonl;
 pub mod layout;
+pub mod lines;
 pub mod names;
 pub mod types;
 
@@ -36,6 +37,127 @@ pub enum Format {
     Csv(CsvFormat),
 }
 
+impl Format {
+    /// Reads a file's preamble from `head`, its first bytes; `Ok(None)`: more
+    /// bytes are needed (only when not `at_eof`).
+    pub fn read_preamble(
+        &self,
+        head: &[u8],
+        at_eof: bool,
+    ) -> Result<Option<Preamble>, error::FormatError> {
+        match self {
+            Format::Csv(csv) => read_preamble(csv, head, at_eof),
+        }
+    }
+
+    /// Whether a file names its fields before its records (a CSV header): a
+    /// file that ends before that holds no records.
+    pub fn names_fields(&self) -> bool {
+        match self {
+            Format::Csv(csv) => csv.header,
+        }
+    }
+
+    /// The layout of one file (see `layout::layout`).
+    pub fn layout(
+        &self,
+        columns: Option<&[ColumnSpec]>,
+        header: Option<&[String]>,
+    ) -> Result<Layout, error::LayoutError> {
+        match self {
+            Format::Csv(_) => layout(columns, header),
+        }
+    }
+
+    /// A batch's records as rows and rejects (worker side).
+    pub fn parse_batch(&self, layout: &Layout, start: u64, first_line: u64, data: &[u8]) -> Parsed {
+        match self {
+            Format::Csv(csv) => parse_batch(csv, layout, start, first_line, data),
+        }
+    }
+}
+
+/// Record ends over a stream, for the supervisor's cutter: the format's own
+/// scanner.
+#[derive(Debug)]
+pub enum Scanner {
+    Csv(RecordScanner),
+    Lines(lines::LineScanner),
+}
+
+impl From<RecordScanner> for Scanner {
+    fn from(s: RecordScanner) -> Self {
+        Scanner::Csv(s)
+    }
+}
+
+impl Scanner {
+    /// The scanner of `format`, without a limit on record size.
+    pub fn new(format: &Format) -> Self {
+        match format {
+            Format::Csv(csv) => Scanner::Csv(RecordScanner::new(csv)),
+        }
+    }
+
+    /// Rejects records longer than `max` bytes (at least 1).
+    pub fn with_limit(self, max: u64) -> Self {
+        match self {
+            Scanner::Csv(s) => Scanner::Csv(s.with_limit(max)),
+            Scanner::Lines(s) => Scanner::Lines(s.with_limit(max)),
+        }
+    }
+
+    /// Scans the next chunk, appending the ends of the spans that complete
+    /// in it to `out`.
+    pub fn scan(&mut self, chunk: &[u8], out: &mut Vec<RecordEnd>) {
+        match self {
+            Scanner::Csv(s) => s.scan(chunk, out),
+            Scanner::Lines(s) => s.scan(chunk, out),
+        }
+    }
+
+    /// Whether the bytes since the last end will not be wanted.
+    pub fn discards(&self) -> bool {
+        match self {
+            Scanner::Csv(s) => s.discards(),
+            Scanner::Lines(s) => s.discards(),
+        }
+    }
+
+    /// At EOF: what follows the last end. Resets the scanner.
+    pub fn finish(&mut self) -> Tail {
+        match self {
+            Scanner::Csv(s) => s.finish(),
+            Scanner::Lines(s) => s.finish(),
+        }
+    }
+}
+
+/// Whether `value` is one the column accepts (a configured `default` or
+/// `constant`), or why not.
+pub fn check_value(col: &ColumnSpec, value: &[u8]) -> Result<(), String> {
+    let mut text = String::new();
+    convert::field(col, convert::Raw::Text(value), None, &mut text)
+        .map(drop)
+        .map_err(|b| b.reason)
+}
+
+/// Where one column's value comes from in a record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Field {
+    /// A delimited field, or a regex capture group, by index.
+    At(u32),
+    /// A JSON value by the tokens of its JSON Pointer (a top-level key is
+    /// one token).
+    Path(Vec<String>),
+    /// Bytes `[start, end)` of a fixed-width line.
+    Span { start: u32, end: u32 },
+    /// The column's `constant`.
+    Constant,
+    /// Not in this source: the column's `default`, else NULL.
+    Absent,
+}
+
 /// How the fields of one source's records map to the target's columns.
 /// Decided once per file by the supervisor (from the configured columns and the
 /// file's header) and sent with every batch, so workers never read files.
@@ -43,8 +165,8 @@ pub enum Format {
 pub struct Layout {
     /// Target columns, in insert order.
     pub columns: Vec<ColumnSpec>,
-    /// For each column, the index of the record field that feeds it.
-    pub fields: Vec<u32>,
-    /// Number of fields every record must have.
+    /// For each column, where its value comes from.
+    pub fields: Vec<Field>,
+    /// Delimited formats: the number of fields every record must have.
     pub field_count: u32,
 }

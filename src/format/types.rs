@@ -12,8 +12,19 @@ pub struct ColumnSpec {
     pub name: String,
     pub ty: ColumnType,
     pub nullable: bool,
-    /// chrono `strftime` format for `date`/`timestamp` columns; ISO 8601 when `None`.
-    pub format: Option<String>,
+    /// chrono `strftime` formats for date and timestamp columns, tried in
+    /// order; ISO 8601 when empty.
+    pub formats: Vec<String>,
+    /// The field, key, JSON Pointer or group the value comes from, when it is
+    /// not the column's name.
+    pub from: Option<String>,
+    /// Values that mean NULL in this column; replaces the format's NULL text.
+    pub null_if: Option<Vec<String>>,
+    /// The value when the record has no such field (JSON key, regex group
+    /// that did not take part, header field the file lacks).
+    pub default: Option<String>,
+    /// The value of every row, whatever the record holds.
+    pub constant: Option<String>,
 }
 
 impl ColumnSpec {
@@ -23,7 +34,11 @@ impl ColumnSpec {
             name: name.to_string(),
             ty: ColumnType::Text { max_chars: None },
             nullable: true,
-            format: None,
+            formats: Vec::new(),
+            from: None,
+            null_if: None,
+            default: None,
+            constant: None,
         }
     }
 }
@@ -49,6 +64,8 @@ pub enum ColumnType {
     Date,
     /// Timestamp without time zone.
     Timestamp,
+    /// An instant: a timestamp with a time zone offset, stored as UTC.
+    TimestampTz,
 }
 
 /// As the configuration writes it: `int`, `decimal(12,2)`, `varchar(3)`.
@@ -64,6 +81,7 @@ impl std::fmt::Display for ColumnType {
             ColumnType::Bool => f.write_str("bool"),
             ColumnType::Date => f.write_str("date"),
             ColumnType::Timestamp => f.write_str("timestamp"),
+            ColumnType::TimestampTz => f.write_str("timestamptz"),
         }
     }
 }
@@ -87,6 +105,8 @@ pub enum Cell {
     Bool(bool),
     Date(NaiveDate),
     Timestamp(NaiveDateTime),
+    /// An instant, as its UTC date and time.
+    TimestampTz(NaiveDateTime),
 }
 
 /// Room for any decimal's text: sign, point, 39 digits, and the zeros of a
@@ -137,6 +157,7 @@ pub fn display(out: &mut String, cell: &Cell) {
         Cell::Bool(b) => write!(out, "{b}"),
         Cell::Date(d) => write!(out, "{}", d.format("%Y-%m-%d")),
         Cell::Timestamp(t) => write!(out, "{t}"),
+        Cell::TimestampTz(t) => write!(out, "{t}+00:00"),
         Cell::Null | Cell::Text { .. } | Cell::Decimal { .. } => Ok(()),
     };
 }

@@ -130,15 +130,10 @@ impl Loader {
                 }],
                 records: u64::from(batch.records),
             },
-            None => match &self.format {
-                Format::Csv(csv) => format::parse_batch(
-                    csv,
-                    &batch.layout,
-                    batch.start,
-                    batch.first_line,
-                    &batch.data,
-                ),
-            },
+            None => {
+                self.format
+                    .parse_batch(&batch.layout, batch.start, batch.first_line, &batch.data)
+            }
         };
         let done = self.write(ensured, batch, &parsed.rows, parsed.rejects, pause)?;
         debug!(

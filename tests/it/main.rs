@@ -14,6 +14,7 @@ mod support;
 mod big_archive;
 mod chaos_pg;
 mod chaos_sqlite;
+mod column_options;
 mod compressed;
 mod config_error_pg;
 mod config_errors;
@@ -71,6 +72,7 @@ fn main() {
         config_error_pg::trials(),
         config_errors::trials(),
         compressed::trials(),
+        column_options::trials(),
         reject_failures::trials(),
         rest_files::trials(),
         file_lifecycle::trials(),

@@ -411,3 +411,31 @@ fn daemon_keys() {
         ":12:17: daemon.drain_timeout: must be longer than 0s",
     );
 }
+
+#[test]
+fn column_options() {
+    assert_err(
+        &with_column("name = \"a\"\ntype = \"timestamptz\"\nformat = [\"%Y-%m-%d %H:%M\"]"),
+        ":14:10: jobs.orders.columns[0].format: format \"%Y-%m-%d %H:%M\" reads no time zone offset",
+    );
+    assert_err(
+        &with_column("name = \"a\"\ntype = \"timestamp\"\nformat = \"%Y-%m-%d %H:%M %z\""),
+        ":14:10: jobs.orders.columns[0].format: format \"%Y-%m-%d %H:%M %z\" reads a time zone offset, which a timestamp column cannot keep: use a timestamptz column",
+    );
+    assert_err(
+        &with_column("name = \"a\"\ntype = \"date\"\nformat = []"),
+        ":14:10: jobs.orders.columns[0].format: empty format list",
+    );
+    assert_err(
+        &with_column("name = \"a\"\ntype = \"int\"\ndefault = \"x\""),
+        ":14:11: jobs.orders.columns[0].default: a: \"x\" is not an int",
+    );
+    assert_err(
+        &with_column("name = \"a\"\ntype = \"int\"\nconstant = \"1\"\nfrom = \"b\""),
+        ":14:12: jobs.orders.columns[0].constant: a column with a `constant` takes nothing from the record: remove `from`",
+    );
+    assert_err(
+        &with_column("name = \"a\"\ntype = \"int\"\nfrom = \"\""),
+        ":14:8: jobs.orders.columns[0].from: empty `from`",
+    );
+}

@@ -18,8 +18,8 @@ use super::CsvFormat;
 use super::dialect::{
     EofRecord, RecordBuf, core_reader, count_lines, cr_at, record_end, skip_ignored,
 };
-use crate::format::convert::{Bad, convert};
-use crate::format::{Layout, RowOrigin, Rows};
+use crate::format::convert::{Bad, Raw, field};
+use crate::format::{Field, Layout, RowOrigin, Rows};
 use crate::protocol::RejectNote;
 
 /// The outcome of parsing one batch: every record is either a row or a reject.
@@ -142,27 +142,29 @@ impl Batch<'_> {
         }
         let (cells, text) = (self.rows.cells.len(), self.rows.text.len());
         for (c, col) in self.layout.columns.iter().enumerate() {
-            // A layout is built by `layout()`, but a bad one must not panic.
-            let f = self
-                .layout
-                .fields
-                .get(c)
-                .map_or(usize::MAX, |&f| f as usize);
-            let Some(&stop) = ends.get(f) else {
-                let reason = format!(
-                    "the layout has no field of this record for column {}",
-                    c + 1
-                );
-                self.rejects
-                    .push(reject(Some(&col.name), "field_count", reason));
-                return self.rollback(cells, text);
+            let raw = match self.layout.fields.get(c) {
+                Some(Field::Constant | Field::Absent) => Raw::Absent,
+                Some(Field::At(f)) if (*f as usize) < ends.len() => {
+                    let f = *f as usize;
+                    let begin = if f == 0 { 0 } else { ends[f - 1] };
+                    let mut raw = &fields[begin..ends[f]];
+                    if self.fmt.trim {
+                        raw = raw.trim_ascii();
+                    }
+                    Raw::Text(raw)
+                }
+                // A layout is built by `layout()`, but a bad one must not panic.
+                _ => {
+                    let reason = format!(
+                        "the layout has no field of this record for column {}",
+                        c + 1
+                    );
+                    self.rejects
+                        .push(reject(Some(&col.name), "field_count", reason));
+                    return self.rollback(cells, text);
+                }
             };
-            let begin = if f == 0 { 0 } else { ends[f - 1] };
-            let mut raw = &fields[begin..stop];
-            if self.fmt.trim {
-                raw = raw.trim_ascii();
-            }
-            match convert(col, raw, self.null, &mut self.rows.text) {
+            match field(col, raw, Some(self.null), &mut self.rows.text) {
                 Ok(cell) => self.rows.cells.push(cell),
                 Err(Bad { code, reason }) => {
                     self.rejects.push(reject(Some(&col.name), code, reason));

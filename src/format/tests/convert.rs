@@ -163,7 +163,7 @@ fn timestamps() {
     let err = conv(&c, "2024-01-31").unwrap_err();
     assert!(err.reason.contains("no time of day"), "{}", err.reason);
     let custom = ColumnSpec {
-        format: Some("%d/%m/%Y %H:%M".into()),
+        formats: vec!["%d/%m/%Y %H:%M".into()],
         ..c.clone()
     };
     assert_eq!(
@@ -192,7 +192,7 @@ fn dates() {
     let err = conv(&c, "2024-02-30").unwrap_err();
     assert_eq!(err.reason, "v: \"2024-02-30\" is not a valid date");
     let custom = ColumnSpec {
-        format: Some("%d.%m.%Y".into()),
+        formats: vec!["%d.%m.%Y".into()],
         ..c.clone()
     };
     assert_eq!(conv(&custom, "29.02.2024"), day(2024, 2, 29));
@@ -262,4 +262,90 @@ fn values_in_reasons_are_escaped_and_truncated() {
     let long = "é".repeat(100);
     let shown = show(long.as_bytes());
     assert_eq!(shown, format!("\"{}\"...", "é".repeat(60)));
+}
+
+#[test]
+fn instants_store_utc() {
+    let c = col(ColumnType::TimestampTz);
+    let utc = |s: &str| {
+        let t = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap();
+        Ok(Cell::TimestampTz(t))
+    };
+    assert_eq!(conv(&c, "2024-01-31T10:20:30Z"), utc("2024-01-31 10:20:30"));
+    assert_eq!(
+        conv(&c, "2024-01-31 10:20+02:00"),
+        utc("2024-01-31 08:20:00")
+    );
+    assert_eq!(
+        conv(&c, "2024-01-31T23:30:00.5-0130"),
+        utc("2024-02-01 01:00:00.5")
+    );
+    assert_eq!(
+        conv(&c, "2024-01-01 00:00:00 +05"),
+        utc("2023-12-31 19:00:00")
+    );
+    for bad in [
+        "2024-01-31 10:20",
+        "2024-01-31T10:20+2",
+        "2024-01-31T10:20+24:00",
+        "x",
+    ] {
+        assert_eq!(code(&c, bad), "bad_timestamp", "{bad}");
+    }
+    let err = conv(&c, "2024-01-31 10:20").unwrap_err();
+    assert!(err.reason.contains("no time zone offset"), "{}", err.reason);
+    // A plain timestamp names the column type that takes offsets.
+    let err = conv(&col(ColumnType::Timestamp), "2024-01-31T10:20Z").unwrap_err();
+    assert!(err.reason.contains("timestamptz"), "{}", err.reason);
+    // Formats are tried in order; the instant is stored whatever the offset.
+    let access = ColumnSpec {
+        formats: vec!["%Y-%m-%dT%H:%M:%S%:z".into(), "%d/%b/%Y:%H:%M:%S %z".into()],
+        ..c.clone()
+    };
+    assert_eq!(
+        conv(&access, "10/Oct/2000:13:55:36 -0700"),
+        utc("2000-10-10 20:55:36")
+    );
+    assert_eq!(
+        conv(&access, "2000-10-10T20:55:36+00:00"),
+        utc("2000-10-10 20:55:36")
+    );
+    let err = conv(&access, "10/Oct/2000").unwrap_err();
+    assert!(
+        err.reason.contains("none of the timestamp formats"),
+        "{}",
+        err.reason
+    );
+}
+
+#[test]
+fn column_rules_before_types() {
+    use crate::format::convert::{Raw, field};
+    let mut text = String::new();
+    let mut c = ColumnSpec {
+        null_if: Some(vec!["NA".into(), "N/A".into()]),
+        default: Some("7".into()),
+        ..col(ColumnType::Int)
+    };
+    let mut f = |c: &ColumnSpec, raw: Raw| field(c, raw, Some(b""), &mut text);
+    assert_eq!(f(&c, Raw::Absent), Ok(Cell::Int(7)));
+    // null_if replaces the format's NULL text: "" is now a bad int.
+    assert_eq!(f(&c, Raw::Text(b"")).unwrap_err().code, "bad_int");
+    let e = f(&c, Raw::Text(b"NA")).unwrap_err();
+    assert_eq!(e.code, "not_null");
+    assert_eq!(e.reason, "v: \"NA\" means NULL, and the column is NOT NULL");
+    c.nullable = true;
+    assert_eq!(f(&c, Raw::Text(b"N/A")), Ok(Cell::Null));
+    assert_eq!(f(&c, Raw::Null), Ok(Cell::Null));
+    c.default = None;
+    assert_eq!(f(&c, Raw::Absent), Ok(Cell::Null));
+    c.nullable = false;
+    let e = f(&c, Raw::Absent).unwrap_err();
+    assert!(e.reason.contains("absent"), "{}", e.reason);
+    let e = f(&c, Raw::Null).unwrap_err();
+    assert_eq!(e.reason, "v: is null, and the column is NOT NULL");
+    // A constant wins over whatever the record holds.
+    c.constant = Some("42".into());
+    assert_eq!(f(&c, Raw::Text(b"x")), Ok(Cell::Int(42)));
+    assert_eq!(f(&c, Raw::Absent), Ok(Cell::Int(42)));
 }

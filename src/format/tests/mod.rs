@@ -11,7 +11,7 @@ mod limit;
 pub(crate) mod oracle;
 mod rejects;
 
-use super::{ColumnSpec, ColumnType, CsvFormat, Layout};
+use super::{ColumnSpec, ColumnType, CsvFormat, Field, Layout};
 
 /// A small deterministic PRNG (xorshift64*), so failures replay.
 pub(super) struct Rng(u64);
@@ -98,7 +98,7 @@ pub(super) fn uniform(n: usize, ty: ColumnType) -> Layout {
                 ..ColumnSpec::text(&format!("c{i}"))
             })
             .collect(),
-        fields: (0..n as u32).collect(),
+        fields: (0..n as u32).map(Field::At).collect(),
         field_count: n as u32,
     }
 }
@@ -107,7 +107,7 @@ pub(super) fn uniform(n: usize, ty: ColumnType) -> Layout {
 pub(super) fn orders_layout() -> Layout {
     Layout {
         columns: crate::format::fixtures::orders_columns(),
-        fields: (0..8).collect(),
+        fields: (0..8).map(Field::At).collect(),
         field_count: 8,
     }
 }

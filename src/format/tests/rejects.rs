@@ -2,7 +2,9 @@
 //! records with embedded newlines; rows keep their origins; nothing panics.
 
 use super::{Rng, dialects, line_table, orders_layout};
-use crate::format::{Cell, ColumnSpec, ColumnType, CsvFormat, Layout, RecordScanner, parse_batch};
+use crate::format::{
+    Cell, ColumnSpec, ColumnType, CsvFormat, Field, Layout, RecordScanner, parse_batch,
+};
 
 fn layout() -> Layout {
     let col = |name: &str, ty| ColumnSpec {
@@ -28,8 +30,8 @@ fn layout() -> Layout {
         col("at", ColumnType::Timestamp),
     ];
     // The file's fields are in another order than the columns: `at` first.
-    let mut fields: Vec<u32> = (1..=8).collect();
-    fields.push(0);
+    let mut fields: Vec<Field> = (1..=8).map(Field::At).collect();
+    fields.push(Field::At(0));
     Layout {
         columns: cols,
         fields,
@@ -270,13 +272,13 @@ fn no_panic_on_random_input() {
 #[test]
 fn a_broken_layout_rejects_instead_of_panicking() {
     let mut l = super::uniform(2, ColumnType::Int);
-    l.fields = vec![0];
+    l.fields = vec![Field::At(0)];
     let p = parse_batch(&CsvFormat::default(), &l, 0, 1, b"1,2\n");
     assert_eq!(
         (p.rows.len(), p.rejects[0].code.as_str()),
         (0, "field_count")
     );
-    l.fields = vec![0, 7];
+    l.fields = vec![Field::At(0), Field::At(7)];
     let p = parse_batch(&CsvFormat::default(), &l, 0, 1, b"1,2\n");
     assert_eq!(
         (p.rows.len(), p.rejects.len(), p.rows.cells.len()),

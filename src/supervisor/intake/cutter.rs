@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::config::Job;
-use crate::format::{self, CsvFormat, Format, RecordScanner};
+use crate::format::{self, Format, Scanner};
 use crate::protocol::{Batch, LedgerRange, RejectNote};
 use crate::supervisor::event::{CutEvent, Event, FileId, FileStart};
 
@@ -150,7 +150,7 @@ pub(super) struct Run<'a> {
 
 impl Run<'_> {
     fn go(&mut self) -> Result<(), CutError> {
-        let Format::Csv(csv) = &self.cutter.job.format;
+        let format = &self.cutter.job.format;
         let input = &self.task.input;
         let t0 = std::time::Instant::now();
         let mut opened = input.open(&self.cutter.spool, self.cutter.job.compression)?;
@@ -158,20 +158,20 @@ impl Run<'_> {
         let prior = self.prior(&mut opened)?;
         tracing::debug!(file = %input.name(), ?hashed, ledger = ?(t0.elapsed() - hashed), committed = prior.len(), "input identified");
         let (source, mut reader) = (opened.key, opened.content.reader());
-        let (head, pre) = read_head(csv, &mut reader, self.cutter.job.max_record_bytes)?;
+        let (head, pre) = read_head(format, &mut reader, self.cutter.job.max_record_bytes)?;
         // A file that ends before its header holds no record (it is empty,
         // or only blank or comment lines): loaded with 0 rows, like a file
         // with a header and no records, and nothing needs to name its fields.
-        let empty = csv.header && pre.header.is_none();
+        let empty = format.names_fields() && pre.header.is_none();
         let layout = match empty {
             true => None,
             false => Some(
-                format::layout(self.cutter.job.columns.as_deref(), pre.header.as_deref()).map_err(
-                    |e| CutError::Failed {
+                format
+                    .layout(self.cutter.job.columns.as_deref(), pre.header.as_deref())
+                    .map_err(|e| CutError::Failed {
                         reason: e.to_string(),
                         set_aside: true,
-                    },
-                )?,
+                    })?,
             ),
         };
         let data_start = pre.data_start as usize;
@@ -215,7 +215,7 @@ impl Run<'_> {
             job.batch_bytes,
         );
         let mut scan = Scan::new(
-            RecordScanner::new(csv),
+            Scanner::new(format),
             batcher,
             prior,
             (pre.data_start, pre.first_line),
@@ -352,7 +352,7 @@ fn covered(ranges: &[LedgerRange], from: u64, to: u64) -> bool {
 
 /// Reads until the preamble (BOM, skipped lines, header) is complete.
 fn read_head(
-    csv: &CsvFormat,
+    format: &Format,
     reader: &mut dyn Read,
     max: u32,
 ) -> Result<(Vec<u8>, format::Preamble), CutError> {
@@ -371,7 +371,7 @@ fn read_head(
             reason,
             set_aside: true,
         };
-        match format::read_preamble(csv, &head, n == 0) {
+        match format.read_preamble(&head, n == 0) {
             Ok(Some(pre)) => return Ok((head, pre)),
             Ok(None) if n == 0 => return Err(fail("the file ends inside its header".into())),
             Ok(None) if head.len() > max as usize + CHUNK => {

@@ -12,7 +12,7 @@
 //! the input; a too-large record's verdict carries no bytes (its range is
 //! in the note, and its bytes are in the file).
 
-use crate::format::{EndKind, Lead, RecordEnd, RecordScanner, Tail};
+use crate::format::{EndKind, Lead, RecordEnd, Scanner, Tail};
 use crate::protocol::{Batch, LedgerRange, Verdict};
 
 use super::batcher::Batcher;
@@ -37,7 +37,7 @@ impl Handover for Run<'_> {
 
 /// Scanning state across chunks.
 pub(super) struct Scan {
-    scanner: RecordScanner,
+    scanner: Scanner,
     batcher: Batcher,
     committed: Vec<LedgerRange>,
     next_committed: usize,
@@ -56,14 +56,14 @@ impl Scan {
     /// records starting inside `committed` (sorted by start) are skipped;
     /// records longer than `max_record` bytes are rejected.
     pub fn new(
-        scanner: RecordScanner,
+        scanner: impl Into<Scanner>,
         batcher: Batcher,
         committed: Vec<LedgerRange>,
         (offset, line): (u64, u64),
         max_record: usize,
     ) -> Self {
         Scan {
-            scanner: scanner.with_limit(max_record as u64),
+            scanner: scanner.into().with_limit(max_record as u64),
             batcher,
             committed,
             next_committed: 0,

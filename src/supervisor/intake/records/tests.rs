@@ -84,7 +84,7 @@ fn cut_as(
 ) -> Sent {
     let layout = Layout {
         columns: vec![ColumnSpec::text("k"), ColumnSpec::text("v")],
-        fields: vec![0, 1],
+        fields: vec![crate::format::Field::At(0), crate::format::Field::At(1)],
         field_count: 2,
     };
     let batcher = Batcher::new("src", "f.csv", layout, 1000, 1 << 16);

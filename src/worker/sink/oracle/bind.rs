@@ -122,6 +122,8 @@ fn typed_bind(ty: ColumnType, kind: Option<Kind>) -> (OracleType, Conv) {
             (OracleType::Number(precision, scale as i8), Conv::Natural)
         }
         (C::Date, _) => (OracleType::Date, Conv::Natural),
+        // An instant: bound at offset 0 (only zoned columns accept it).
+        (C::TimestampTz, _) => (OracleType::TimestampTZ(9), Conv::Natural),
         (C::Timestamp, _) => (OracleType::Timestamp(9), Conv::Natural),
         (C::Text { .. }, _) => (OracleType::Varchar2(1), Conv::Text),
     }
@@ -422,7 +424,7 @@ pub fn value<'a>(cell: &Cell, rows: &'a Rows, conv: Conv, column: &str) -> Resul
         (_, Cell::Float(v)) => Ok(Value::Float(v)),
         (_, Cell::Decimal { mantissa, scale }) => Ok(Value::Decimal { mantissa, scale }),
         (_, Cell::Date(d)) => ts(d.and_time(chrono::NaiveTime::MIN)),
-        (_, Cell::Timestamp(t)) => ts(t),
+        (_, Cell::Timestamp(t) | Cell::TimestampTz(t)) => ts(t),
         (_, Cell::Null) => Ok(Value::Null),
     }
 }

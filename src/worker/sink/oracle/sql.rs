@@ -107,6 +107,7 @@ pub fn column_type(ty: ColumnType) -> String {
         ColumnType::Bool => "NUMBER(1)".into(),
         ColumnType::Date => "DATE".into(),
         ColumnType::Timestamp => "TIMESTAMP(9)".into(),
+        ColumnType::TimestampTz => "TIMESTAMP(9) WITH TIME ZONE".into(),
     }
 }
 

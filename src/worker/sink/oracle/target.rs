@@ -88,6 +88,8 @@ impl Kind {
             C::Date | C::Timestamp => {
                 matches!(self, Kind::Date | Kind::Timestamp | Kind::TimestampTz)
             }
+            // An instant needs a zoned column: a plain one would drop the zone.
+            C::TimestampTz => self == Kind::TimestampTz,
         }
     }
 }

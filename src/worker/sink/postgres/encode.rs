@@ -91,6 +91,7 @@ impl PgType {
                 | (C::Bool, P::Bool)
                 | (C::Date, P::Date | P::Timestamp | P::TimestampTz)
                 | (C::Timestamp, P::Timestamp | P::TimestampTz)
+                | (C::TimestampTz, P::TimestampTz)
         )
     }
 }
@@ -355,7 +356,8 @@ impl Encoder {
             }
             (PgType::Timestamp | PgType::TimestampTz, c) => {
                 let ts = match c {
-                    Cell::Timestamp(ts) => ts,
+                    // An instant is its UTC time, which timestamptz stores.
+                    Cell::Timestamp(ts) | Cell::TimestampTz(ts) => ts,
                     Cell::Date(d) => d.and_time(chrono::NaiveTime::MIN),
                     Cell::Text { start, len } => {
                         let s = text_of(start, len);

@@ -307,6 +307,7 @@ pub fn create_table_sql(qualified: &str, columns: &[ColumnSpec], mode: &WriteMod
             ColumnType::Bool => "boolean".to_string(),
             ColumnType::Date => "date".to_string(),
             ColumnType::Timestamp => "timestamp".to_string(),
+            ColumnType::TimestampTz => "timestamptz".to_string(),
         });
         if !c.nullable {
             s.push_str(" NOT NULL");
@@ -331,7 +332,11 @@ mod tests {
             name: name.into(),
             ty,
             nullable,
-            format: None,
+            formats: Vec::new(),
+            from: None,
+            null_if: None,
+            default: None,
+            constant: None,
         };
         let cols = [
             col("id", ColumnType::BigInt, false),

@@ -45,6 +45,7 @@ pub fn bind_row(
             Cell::Bool(b) => stmt.raw_bind_parameter(at, i64::from(b))?,
             Cell::Date(d) => stmt.raw_bind_parameter(at, scratch.date(&d)?)?,
             Cell::Timestamp(t) => stmt.raw_bind_parameter(at, scratch.timestamp(&t)?)?,
+            Cell::TimestampTz(t) => stmt.raw_bind_parameter(at, scratch.instant(&t)?)?,
         }
     }
     Ok(())

@@ -112,7 +112,10 @@ fn create_table_sql(table: &str, columns: &[ColumnSpec], key: Option<&[String]>)
             ColumnType::Int | ColumnType::BigInt | ColumnType::Bool => " INTEGER",
             ColumnType::Decimal { .. } => " NUMERIC",
             ColumnType::Float => " REAL",
-            ColumnType::Text { .. } | ColumnType::Date | ColumnType::Timestamp => " TEXT",
+            ColumnType::Text { .. }
+            | ColumnType::Date
+            | ColumnType::Timestamp
+            | ColumnType::TimestampTz => " TEXT",
         });
         if !c.nullable || in_key(c) {
             s.push_str(" NOT NULL");

@@ -146,6 +146,20 @@ impl Scratch {
         self.written()
     }
 
+    /// An instant as its UTC timestamp with `+00:00`, which SQLite's date
+    /// functions read as UTC.
+    pub fn instant(&mut self, t: &NaiveDateTime) -> rusqlite::Result<&str> {
+        let len = self.timestamp(t)?.len();
+        match self.buf.get_mut(len..len + 6) {
+            Some(tail) => {
+                tail.copy_from_slice(b"+00:00");
+                self.len = len + 6;
+                self.written()
+            }
+            None => self.display(&format_args!("{t}+00:00")),
+        }
+    }
+
     /// `mantissa * 10^-scale` as exact canonical text: `-12.50`, `0.005`,
     /// `146`. Bound as text so the column's affinity decides the storage
     /// (NUMERIC keeps `146.00` as integer 146, `12.50` as real 12.5) and a

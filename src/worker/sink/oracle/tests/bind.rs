@@ -13,7 +13,11 @@ fn col(name: &str, ty: ColumnType) -> ColumnSpec {
         name: name.into(),
         ty,
         nullable: true,
-        format: None,
+        formats: Vec::new(),
+        from: None,
+        null_if: None,
+        default: None,
+        constant: None,
     }
 }
 

@@ -21,7 +21,11 @@ fn job(name: &str, ty: ColumnType) -> ColumnSpec {
         name: name.into(),
         ty,
         nullable: true,
-        format: None,
+        formats: Vec::new(),
+        from: None,
+        null_if: None,
+        default: None,
+        constant: None,
     }
 }
 
