@@ -1,16 +1,19 @@
 //! `[jobs.NAME.format]`: the record format of a job, with defaults from
-//! `CsvFormat::default()`.
+//! `CsvFormat::default()` and `JsonlFormat::default()`.
 //!
 //! Owns the checks on the CSV dialect (single ASCII bytes, no line breaks,
-//! no byte used for two roles). Must not parse data: that is `crate::format`.
+//! no byte used for two roles), on JSON Lines' extra keys and pointers, and
+//! that no key of one kind is given to another. Must not parse data: that is
+//! `crate::format`.
 
 use std::ops::Range;
 
 use toml::Spanned;
 
 use super::error::Problem;
-use super::raw::{FormatKind, Int, RawFormat};
-use crate::format::{CsvFormat, Format};
+use super::raw::{ExtraKeys, FormatKind, Int, RawColumn, RawFormat};
+use crate::format::jsonl::{Extra, JsonlFormat, pointer};
+use crate::format::{ColumnType, CsvFormat, Format};
 
 /// Builds a job's format; `job` is the key prefix `jobs.NAME`.
 pub(crate) fn format(job: &str, raw: Option<RawFormat>) -> Result<Format, Problem> {
@@ -19,10 +22,168 @@ pub(crate) fn format(job: &str, raw: Option<RawFormat>) -> Result<Format, Proble
     };
     match raw.kind.unwrap_or(FormatKind::Csv) {
         FormatKind::Csv => csv(&format!("{job}.format"), raw).map(Format::Csv),
+        FormatKind::Jsonl => jsonl(&format!("{job}.format"), raw).map(Format::Jsonl),
     }
 }
 
+/// A key set that the format's kind has no use for.
+fn foreign(key: &str, kind: &str, name: &str, span: Option<Range<usize>>) -> Problem {
+    Problem::new(
+        format!("{key}.{name}"),
+        span,
+        format!("`{name}` does not apply to format kind \"{kind}\": remove it"),
+    )
+}
+
+fn jsonl(key: &str, raw: RawFormat) -> Result<JsonlFormat, Problem> {
+    let csv_keys = [
+        (
+            "header",
+            raw.header.as_ref().map(Spanned::span),
+            raw.header.is_some(),
+        ),
+        (
+            "delimiter",
+            raw.delimiter.as_ref().map(Spanned::span),
+            raw.delimiter.is_some(),
+        ),
+        (
+            "quote",
+            raw.quote.as_ref().map(Spanned::span),
+            raw.quote.is_some(),
+        ),
+        (
+            "escape",
+            raw.escape.as_ref().map(Spanned::span),
+            raw.escape.is_some(),
+        ),
+        ("double_quote", None, raw.double_quote.is_some()),
+        (
+            "comment",
+            raw.comment.as_ref().map(Spanned::span),
+            raw.comment.is_some(),
+        ),
+        ("null", None, raw.null.is_some()),
+        ("trim", None, raw.trim.is_some()),
+    ];
+    if let Some((name, span, _)) = csv_keys.into_iter().find(|k| k.2) {
+        return Err(foreign(key, "jsonl", name, span));
+    }
+    let column = match &raw.extra_column {
+        Some(c) if c.get_ref().is_empty() => {
+            return Err(Problem::new(
+                format!("{key}.extra_column"),
+                Some(c.span()),
+                "empty extra_column: name the column that receives the keys no column names",
+            ));
+        }
+        c => c.as_ref().map(|c| c.get_ref().clone()),
+    };
+    let extra = match (raw.extra.as_ref().map(|e| (*e.get_ref(), e.span())), column) {
+        (None | Some((ExtraKeys::Ignore, _)), None) => Extra::Ignore,
+        (Some((ExtraKeys::Reject, _)), None) => Extra::Reject,
+        (None | Some((ExtraKeys::Column, _)), Some(c)) => Extra::Column(c),
+        (Some((ExtraKeys::Column, span)), None) => {
+            return Err(Problem::new(
+                format!("{key}.extra"),
+                Some(span),
+                "extra = \"column\" needs extra_column = \"NAME\": the column that receives the keys no column names",
+            ));
+        }
+        (Some((kind, _)), Some(_)) => {
+            let kind = if kind == ExtraKeys::Reject {
+                "reject"
+            } else {
+                "ignore"
+            };
+            return Err(Problem::new(
+                format!("{key}.extra_column"),
+                raw.extra_column.as_ref().map(Spanned::span),
+                format!(
+                    "extra_column only applies with extra = \"column\", and extra is \"{kind}\""
+                ),
+            ));
+        }
+    };
+    Ok(JsonlFormat {
+        extra,
+        skip_lines: skip_lines(key, raw.skip_lines.as_ref(), 0)?,
+    })
+}
+
+/// JSON Lines columns: each `from` that starts with `/` is a JSON Pointer,
+/// and the extra-keys column is a text column that takes nothing else.
+/// `extra_span` is where `extra_column` is set.
+pub(crate) fn jsonl_columns(
+    job: &str,
+    fmt: &JsonlFormat,
+    extra_span: Option<Range<usize>>,
+    columns: &[RawColumn],
+) -> Result<(), Problem> {
+    for (i, col) in columns.iter().enumerate() {
+        if let Some(from) = col.from.as_ref().filter(|f| f.get_ref().starts_with('/')) {
+            pointer::parse(from.get_ref()).map_err(|m| {
+                Problem::new(format!("{job}.columns[{i}].from"), Some(from.span()), m)
+            })?;
+        }
+    }
+    let Some(extra) = fmt.extra_column() else {
+        return Ok(());
+    };
+    let Some((i, col)) = columns
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.name.get_ref() == extra)
+    else {
+        let names: Vec<&str> = columns.iter().map(|c| c.name.get_ref().as_str()).collect();
+        return Err(Problem::new(
+            format!("{job}.format.extra_column"),
+            extra_span,
+            format!(
+                "{extra:?} is not one of the columns ({}): list it as a text column",
+                names.join(", ")
+            ),
+        ));
+    };
+    let key = format!("{job}.columns[{i}]");
+    let text = matches!(
+        super::columns::parse_column_type(col.ty.get_ref()),
+        Ok(ColumnType::Text { .. })
+    );
+    if !text {
+        return Err(Problem::new(
+            format!("{key}.type"),
+            Some(col.ty.span()),
+            format!(
+                "{extra:?} is the extra_column, which receives a JSON object: its type must be \
+                 text or varchar(n) (the table's column may be json or jsonb)"
+            ),
+        ));
+    }
+    for (name, span) in [
+        ("from", col.from.as_ref().map(Spanned::span)),
+        ("constant", col.constant.as_ref().map(Spanned::span)),
+    ] {
+        if span.is_some() {
+            return Err(Problem::new(
+                format!("{key}.{name}"),
+                span,
+                format!(
+                    "{extra:?} is the extra_column, which takes no value from a key: remove `{name}`"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn csv(key: &str, raw: RawFormat) -> Result<CsvFormat, Problem> {
+    if let Some(e) = &raw.extra {
+        return Err(foreign(key, "csv", "extra", Some(e.span())));
+    }
+    if let Some(e) = &raw.extra_column {
+        return Err(foreign(key, "csv", "extra_column", Some(e.span())));
+    }
     let d = CsvFormat::default();
     // In the documented key order, so a clash is reported on the later key.
     let roles = [

@@ -84,7 +84,7 @@
 //! compression = "auto"      # auto (by extension: .gz, .zst) | gzip | zstd | none
 //!
 //! [jobs.NAME.format]        # optional; defaults are `CsvFormat::default()`
-//! kind = "csv"              # default csv; the only kind so far
+//! kind = "csv"              # csv (default) | jsonl
 //! header = true             # default true
 //! delimiter = ","           # one ASCII char, or "\t" / "tab"; default ","
 //! quote = "\""              # default "\""
@@ -94,6 +94,9 @@
 //! null = ""                 # default "" (an empty field is NULL)
 //! skip_lines = 0            # default 0
 //! trim = false              # default false
+//! # kind = "jsonl": skip_lines as above, and
+//! extra = "ignore"          # keys no column names: ignore (default) | reject | column
+//! extra_column = "extra"    # with extra = "column": the text column that gets them as JSON
 //!
 //! [[jobs.NAME.columns]]     # optional; absent: each file's header, as text
 //! name = "amount"           # required; unique ignoring case
@@ -281,12 +284,25 @@ pub(crate) struct RawFormat {
     pub null: Option<String>,
     pub skip_lines: Option<Spanned<Int>>,
     pub trim: Option<bool>,
+    // jsonl
+    pub extra: Option<Spanned<ExtraKeys>>,
+    pub extra_column: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum FormatKind {
     Csv,
+    Jsonl,
+}
+
+/// JSON Lines: what happens to keys no column names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ExtraKeys {
+    Ignore,
+    Reject,
+    Column,
 }
 
 #[derive(Debug, Deserialize)]

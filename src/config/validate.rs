@@ -167,7 +167,13 @@ fn job(name: &str, raw: RawJob, cx: &Ctx) -> Result<Job, Problem> {
         .as_ref()
         .and_then(|f| f.header.as_ref())
         .map(Spanned::span);
+    let extra_span = (raw.format.as_ref())
+        .and_then(|f| f.extra_column.as_ref())
+        .map(Spanned::span);
     let format = format::format(&k, raw.format)?;
+    if let (Format::Jsonl(j), Some(c)) = (&format, raw.columns.as_ref()) {
+        format::jsonl_columns(&k, j, extra_span, c.get_ref())?;
+    }
     let mode = mode::mode(&k, raw.mode, raw.key, raw.columns.as_ref())?;
     let columns = match raw.columns {
         Some(c) => Some(columns::columns(&k, c)?),
@@ -244,7 +250,7 @@ fn require_header(
                 "header = false needs [[{k}.columns]]: without them, columns are named by each file's header"
             ),
         )),
-        Format::Csv(_) => Ok(()),
+        Format::Csv(_) | Format::Jsonl(_) => Ok(()),
     }
 }
 

@@ -35,6 +35,19 @@ pub enum LayoutError {
         "column {column:?}: from = {from:?} is not a field position (1, 2, ...): the format has no header to name fields"
     )]
     FromPosition { column: String, from: String },
+    /// JSON Lines without columns: no object among the first bytes of the
+    /// file has keys to name them.
+    #[error(
+        "no columns are configured, and no line in the file's first {limit} bytes is a JSON \
+         object with keys: without columns, the first object's keys name them"
+    )]
+    NoKeys { limit: usize },
+    /// JSON Lines without columns: the first object's keys cannot be columns.
+    #[error("the first JSON object cannot name the columns: {reason}")]
+    FirstObject { reason: String },
+    /// A column's `from` is not a valid JSON Pointer.
+    #[error("column {column:?}: {reason}")]
+    Pointer { column: String, reason: String },
     /// Two configured columns would read the same field.
     #[error("columns {first:?} and {second:?} both match header field {field:?}")]
     SharedField {

@@ -35,6 +35,7 @@ pub use types::{
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Format {
     Csv(CsvFormat),
+    Jsonl(jsonl::JsonlFormat),
 }
 
 impl Format {
@@ -47,6 +48,7 @@ impl Format {
     ) -> Result<Option<Preamble>, error::FormatError> {
         match self {
             Format::Csv(csv) => read_preamble(csv, head, at_eof),
+            Format::Jsonl(j) => jsonl::read_preamble(j, head, at_eof),
         }
     }
 
@@ -55,6 +57,8 @@ impl Format {
     pub fn names_fields(&self) -> bool {
         match self {
             Format::Csv(csv) => csv.header,
+            // Its preamble names no fields only when it holds no record.
+            Format::Jsonl(_) => true,
         }
     }
 
@@ -66,6 +70,7 @@ impl Format {
     ) -> Result<Layout, error::LayoutError> {
         match self {
             Format::Csv(_) => layout(columns, header),
+            Format::Jsonl(j) => jsonl::layout(j, columns, header),
         }
     }
 
@@ -73,6 +78,7 @@ impl Format {
     pub fn parse_batch(&self, layout: &Layout, start: u64, first_line: u64, data: &[u8]) -> Parsed {
         match self {
             Format::Csv(csv) => parse_batch(csv, layout, start, first_line, data),
+            Format::Jsonl(j) => jsonl::parse_batch(j, layout, start, first_line, data),
         }
     }
 }
@@ -96,6 +102,7 @@ impl Scanner {
     pub fn new(format: &Format) -> Self {
         match format {
             Format::Csv(csv) => Scanner::Csv(RecordScanner::new(csv)),
+            Format::Jsonl(_) => Scanner::Lines(lines::LineScanner::new()),
         }
     }
 

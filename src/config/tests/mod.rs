@@ -4,6 +4,7 @@
 
 mod errors;
 mod full;
+mod jsonl;
 mod oracle;
 mod postgres;
 

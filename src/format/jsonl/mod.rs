@@ -8,10 +8,10 @@
 //! functions over bytes: no files, pipes or databases. Lines themselves
 //! (ends, blank lines, numbering) are `format::lines`'.
 
-// Used by the parser once the shared layout lands.
-#[allow(dead_code)]
+pub mod layout;
+pub mod parse;
 pub mod pointer;
-#[allow(dead_code)]
+pub mod preamble;
 pub(crate) mod strict;
 
 #[cfg(test)]
@@ -19,6 +19,9 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
+pub use layout::layout;
+pub use parse::parse_batch;
+pub use preamble::read_preamble;
 
 /// A JSON Lines format, as configured under `[jobs.NAME.format]`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ use serde::Deserializer as _;
 use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+#[cfg(test)]
 use super::strict::Member;
 
 /// The tokens of a pointer: `""` is the whole record (no token), `"/a/b"`
@@ -56,16 +57,18 @@ pub fn show(tokens: &[String]) -> String {
         .collect()
 }
 
-/// The value at `tokens` (at least one) in a record, or `None` when
+/// The value at `tokens` inside `raw` (a checked value), or `None` when
 /// something on the way is missing, is not an object or array, or is an
 /// array and the token not one of its indexes (`0`, `12`; never `-` or `01`).
+pub(crate) fn find<'a>(raw: &'a RawValue, tokens: &[String]) -> Option<&'a RawValue> {
+    tokens.iter().try_fold(raw, |at, token| step(at, token))
+}
+
+/// The value at `tokens` (at least one) in a record's members.
+#[cfg(test)]
 pub(crate) fn get<'a>(members: &[Member<'a>], tokens: &[String]) -> Option<&'a RawValue> {
     let (first, rest) = tokens.split_first()?;
-    let mut at = members.iter().find(|(k, _)| k == first)?.1;
-    for token in rest {
-        at = step(at, token)?;
-    }
-    Some(at)
+    find(members.iter().find(|(k, _)| k == first)?.1, rest)
 }
 
 /// One level down from an object or array.

@@ -221,6 +221,8 @@ fn syntax(e: &serde_json::Error, at: usize) -> Fail {
     // what is wrong instead.
     if msg.contains("surrogate") || msg == "unexpected end of hex escape" {
         msg = "a lone surrogate in a \\u escape (\\uD800 to \\uDFFF only come in pairs)";
+    } else if msg == "expected ident" {
+        msg = "expected true, false or null";
     }
     let reason = match e.column() {
         0 => format!("not valid JSON: {msg}"),

@@ -1,11 +1,12 @@
 //! JSONTestSuite (`tests/data/JSONTestSuite`, MIT) through the JSON Lines
 //! reader, each file as one record:
 //!
-//! * The file's bytes are one line: each `\n` in them becomes a tab (six
+//! * The file's bytes are one line: each `\n` in them becomes a tab (ten
 //!   files have one). A tab is JSON whitespace outside strings and, like a
 //!   raw line break, a control character refused inside them, so no file
 //!   changes between valid and invalid; none holds a `\r`. No file is left
-//!   out.
+//!   out; as lines of a batch, the two `n_` files that are empty or one
+//!   space are blank lines, which JSON Lines skips (not records).
 //! * `n_` files: refused as `bad_json` or `bad_utf8` with a reason, never
 //!   `not_object` (which is only for valid JSON), both as the whole line and
 //!   as a member's value (`{"v":FILE}`), where the reader's own checks (and
@@ -174,4 +175,85 @@ fn i_files_as_documented() {
         assert_ne!(f.code, "not_object", "{name}: {f:?}");
     }
     assert_eq!(n, 35);
+}
+
+/// The whole suite as one batch, each file a line (then each as a member's
+/// value): the rejects are exactly the expected lines, and every other
+/// line is a row whose columns hold the file's values.
+#[test]
+fn the_suite_as_one_batch() {
+    use crate::format::jsonl::{Extra, JsonlFormat, layout, parse_batch};
+    use crate::format::{Cell, ColumnSpec};
+    let fmt = JsonlFormat {
+        extra: Extra::Column("rest".into()),
+        ..JsonlFormat::default()
+    };
+    let cols = [ColumnSpec::text("v"), ColumnSpec::text("rest")];
+    let l = layout(&fmt, Some(&cols), None).unwrap();
+    let files = suite();
+    // As lines, two n_ files (empty, one space) are blank lines, which
+    // JSON Lines skips: not records.
+    let blank = |bytes: &[u8]| bytes.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'));
+    for value in [false, true] {
+        let wrap = if value { as_value } else { as_line };
+        let mut data = Vec::new();
+        for (_, bytes) in &files {
+            data.extend(wrap(bytes));
+            data.push(b'\n');
+        }
+        let p = parse_batch(&fmt, &l, 0, 1, &data);
+        let skipped = files.iter().filter(|(_, b)| !value && blank(b)).count();
+        assert_eq!(skipped, if value { 0 } else { 2 });
+        assert_eq!(p.records, (files.len() - skipped) as u64);
+        let mut row = 0;
+        for (i, (name, bytes)) in files.iter().enumerate() {
+            let line = i as u64 + 1;
+            let reject = p.rejects.iter().find(|r| r.line == line);
+            if !value && blank(bytes) {
+                continue;
+            }
+            let loads = match name.as_bytes()[0] {
+                b'y' => (value || is_object(bytes)) && !REFUSED_ON_PURPOSE.contains(&name.as_str()),
+                b'n' => false,
+                _ => value && name.starts_with("i_number"),
+            };
+            assert_eq!(reject.is_none(), loads, "{name}: {reject:?}");
+            if let Some(r) = reject {
+                let ok = match name.as_bytes()[0] {
+                    b'n' => ["bad_json", "bad_utf8"].contains(&r.code.as_str()),
+                    b'y' if REFUSED_ON_PURPOSE.contains(&name.as_str()) => {
+                        r.code == "duplicate_key"
+                    }
+                    b'y' => r.code == "not_object",
+                    _ => r.code != "not_object" || !value,
+                };
+                assert!(ok, "{name}: {r:?}");
+            }
+            if !loads {
+                continue;
+            }
+            let cells = p.rows.row(row);
+            row += 1;
+            let text = |c: &Cell| match *c {
+                Cell::Text { start, len } => Some(p.rows.text_of(start, len)),
+                _ => None,
+            };
+            if name.starts_with("i_number") {
+                // Beyond what serde_json reads as a number: the text is kept.
+                assert_eq!(text(&cells[0]), Some(&*squeeze(bytes)), "{name}");
+                continue;
+            }
+            let want: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            if value {
+                assert_eq!(as_json(text(&cells[0]), &want), want, "{name}");
+            } else if want.as_object().unwrap().is_empty() {
+                assert_eq!(cells[1], Cell::Null, "{name}");
+            } else {
+                let rest: serde_json::Value =
+                    serde_json::from_str(text(&cells[1]).unwrap()).unwrap();
+                assert_eq!(rest, want, "{name}");
+            }
+        }
+        assert_eq!(row, p.rows.len());
+    }
 }

@@ -1,7 +1,10 @@
 //! Tests of JSON Lines reading: the strict reader's verdicts and reasons
-//! (`strict.rs`), pointers (`pointer.rs`), and the JSONTestSuite corpus
+//! (`strict.rs`), pointers (`pointer.rs`), batches into rows (`parse.rs`),
+//! preambles (`preamble.rs`), and the JSONTestSuite corpus
 //! (`conformance.rs`). Test code only.
 
 mod conformance;
+mod parse;
 mod pointer;
+mod preamble;
 mod strict;

@@ -94,7 +94,7 @@ fn not_json() {
             "control character (\\u0000-\\u001F) found while parsing a string at byte 9",
         ),
         (br#"{"a":"\x"}"#, "invalid escape at byte 8"),
-        (br#"{"a":tru}"#, "expected ident at byte 9"),
+        (br#"{"a":tru}"#, "expected true, false or null at byte 9"),
         (b"{\"a\":1}\x0c", "trailing characters at byte 8"),
         (br#"{"a" 1}"#, "expected `:` at byte 6"),
         (br#"{"a":[1,]}"#, "expected value at byte 9"),
