@@ -24,6 +24,9 @@ mod file_lifecycle;
 mod headers;
 mod headers_pg;
 mod hostile_landing;
+mod jsonl;
+mod jsonl_keys;
+mod jsonl_suite;
 mod ledger_target;
 mod long_rejects;
 mod messages;
@@ -78,6 +81,9 @@ fn main() {
         file_lifecycle::trials(),
         headers::trials(),
         headers_pg::trials(),
+        jsonl::trials(),
+        jsonl_keys::trials(),
+        jsonl_suite::trials(),
         ledger_target::trials(),
         oracle_rejects::trials(),
         oracle_rules::trials(),
