@@ -14,6 +14,7 @@ mod support;
 mod big_archive;
 mod chaos_pg;
 mod chaos_sqlite;
+mod check_sample;
 mod column_options;
 mod compressed;
 mod config_error_pg;
@@ -73,6 +74,7 @@ fn main() {
         config_errors::trials(),
         compressed::trials(),
         column_options::trials(),
+        check_sample::trials(),
         reject_failures::trials(),
         rest_files::trials(),
         file_lifecycle::trials(),
