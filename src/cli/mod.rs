@@ -178,8 +178,14 @@ pub fn main() -> ExitCode {
             config,
             connect,
             sample,
-        } => check::check(config, *connect, *sample, format),
-        Command::Status { config, json } => status::status(config, *json),
+        } => {
+            crate::process::default_sigpipe();
+            check::check(config, *connect, *sample, format)
+        }
+        Command::Status { config, json } => {
+            crate::process::default_sigpipe();
+            status::status(config, *json)
+        }
         Command::Worker => return ExitCode::from(crate::worker::run() as u8),
     };
     ExitCode::from(code)

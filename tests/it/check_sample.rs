@@ -9,7 +9,10 @@
 use crate::support::config::{DAEMON, sink};
 use crate::support::*;
 
-trials![sample_parses_each_file_without_a_database];
+trials![
+    sample_parses_each_file_without_a_database,
+    a_reader_that_goes_away_ends_check_quietly,
+];
 
 const JOB: &str = r#"
 [jobs.j]
@@ -78,4 +81,34 @@ fn sample_parses_each_file_without_a_database() {
     assert!(!out.contains("line 6"), "{out}");
     assert!(!d.join("missing").exists() && !d.join("state").exists());
     assert!(d.join("in/a.csv").exists() && d.join("in/b.csv.gz").exists());
+}
+
+/// `ingestd check ... | head -1`: the pipe closes early; check ends by
+/// SIGPIPE as any filter does, not with a panic on stderr.
+fn a_reader_that_goes_away_ends_check_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("in")).unwrap();
+    let config = d.join("ingestd.toml");
+    let sink = sink("s", "kind = \"sqlite\"\npath = \"t.db\"");
+    std::fs::write(&config, format!("{DAEMON}{sink}{JOB}")).unwrap();
+    // Enough output to outlast the pipe's buffer.
+    let many: String = (0..20_000).map(|i| format!("{i},{i}\n")).collect();
+    std::fs::write(d.join("in/a.csv"), format!("id,Betrag\n{many}")).unwrap();
+    let mut child = std::process::Command::new(bin())
+        .args(["check", "--sample", "20000", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    drop(out);
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(done.status.signal(), Some(13), "{:?} {stderr}", done.status);
 }
