@@ -16,13 +16,25 @@ pub(super) fn job(job: &Job) {
     let Some(columns) = &job.columns else {
         return;
     };
+    let extra = extra_column(job);
     for c in columns {
         let from = match (&c.constant, &c.from) {
+            _ if Some(c.name.as_str()) == extra => {
+                "the keys no other column takes, as a JSON object".to_string()
+            }
             (Some(v), _) => format!("constant {v:?}"),
             (None, Some(f)) => format!("from {f:?}"),
             (None, None) => format!("from {:?}", c.name),
         };
         println!("    column {}{}", spec(c), rules(c, &from));
+    }
+}
+
+/// JSON Lines: the column that receives the keys no other column takes.
+fn extra_column(job: &Job) -> Option<&str> {
+    match &job.format {
+        crate::format::Format::Jsonl(j) => j.extra_column(),
+        _ => None,
     }
 }
 
@@ -78,8 +90,13 @@ pub(super) fn samples(job: &Job, n: usize) -> bool {
             p.rows.len(),
             p.rejects.len()
         );
+        let extra = extra_column(job);
         for (c, f) in sample.layout.columns.iter().zip(&sample.layout.fields) {
-            println!("      column {}{}", spec(c), rules(c, &field(f, c)));
+            let from = match Some(c.name.as_str()) == extra {
+                true => "the keys no other column takes, as a JSON object".to_string(),
+                false => field(f, c),
+            };
+            println!("      column {}{}", spec(c), rules(c, &from));
         }
         // Rows and rejects in the order of their lines.
         let mut lines: Vec<(u64, String)> = (0..p.rows.len())

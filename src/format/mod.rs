@@ -78,6 +78,17 @@ impl Format {
                 }
                 s + ")"
             }
+            Format::Jsonl(j) => {
+                let mut s = match &j.extra {
+                    jsonl::Extra::Ignore => "jsonl (other keys ignored".to_string(),
+                    jsonl::Extra::Reject => "jsonl (other keys rejected".to_string(),
+                    jsonl::Extra::Column(c) => format!("jsonl (other keys into column {c:?}"),
+                };
+                if j.skip_lines > 0 {
+                    s += &format!(", skip_lines {}", j.skip_lines);
+                }
+                s + ")"
+            }
         }
     }
 
