@@ -27,7 +27,11 @@ pub fn parse_batch(
 ) -> Parsed {
     let plan = Plan::new(fmt, layout);
     let width = layout.columns.len();
-    let approx = memchr::memchr_iter(b'\n', data).count() + 1;
+    // Room for about as many rows as lines the size of the first: reserved
+    // once, the hot loop does not regrow (capped: a huge layout over many
+    // short lines must not abort), without a pass to count the lines.
+    let first = memchr::memchr(b'\n', data).map_or(data.len(), |k| k + 1);
+    let approx = data.len() / first.max(16) * 9 / 8 + 1;
     let mut rows = Rows::new(width);
     rows.cells
         .reserve(approx.saturating_mul(width).min(1 << 24));
@@ -44,13 +48,17 @@ pub fn parse_batch(
         hints: Vec::new(),
         out: String::new(),
     };
+    // One check of the whole batch (SIMD) instead of one per line; lines
+    // end at `\n`, so each is a slice of it.
+    let whole = simdutf8::basic::from_utf8(data).ok();
     for line in lines::split(data) {
         let origin = RowOrigin {
             offset: start + line.at as u64,
             len: u32::try_from(line.len).unwrap_or(u32::MAX),
             line: first_line + line.line,
         };
-        if let Err(no) = b.record(line.text, origin) {
+        let text = whole.map(|w| &w[line.at..line.at + line.text.len()]);
+        if let Err(no) = b.record(line.text, text, origin) {
             b.rejects.push(RejectNote {
                 offset: origin.offset,
                 len: line.len as u64,
@@ -173,8 +181,17 @@ struct Batch<'p, 'd> {
 }
 
 impl<'d> Batch<'_, 'd> {
-    fn record(&mut self, line: &'d [u8], origin: RowOrigin) -> Result<(), No> {
-        let text = strict::object(line, &mut self.members)?;
+    /// One line; `text` is the same when known to be UTF-8.
+    fn record(
+        &mut self,
+        line: &'d [u8],
+        text: Option<&'d str>,
+        origin: RowOrigin,
+    ) -> Result<(), No> {
+        let text = match text {
+            Some(t) => strict::object_str(t, &mut self.members)?,
+            None => strict::object(line, &mut self.members)?,
+        };
         self.out.clear();
         self.values.clear();
         for (key, raw) in &self.members {

@@ -70,7 +70,6 @@ pub(crate) type Member<'a> = (Cow<'a, str>, &'a RawValue);
 /// Reads `line` as one JSON object with no key twice, filling `members` in
 /// the record's order. Values are syntax-checked only: pass each to `value`.
 pub(crate) fn object<'a>(line: &'a [u8], members: &mut Vec<Member<'a>>) -> Result<&'a str, Fail> {
-    members.clear();
     let text = std::str::from_utf8(line).map_err(|e| {
         Fail::new(
             "bad_utf8",
@@ -80,6 +79,15 @@ pub(crate) fn object<'a>(line: &'a [u8], members: &mut Vec<Member<'a>>) -> Resul
             ),
         )
     })?;
+    object_str(text, members)
+}
+
+/// `object` for a line known to be UTF-8.
+pub(crate) fn object_str<'a>(
+    text: &'a str,
+    members: &mut Vec<Member<'a>>,
+) -> Result<&'a str, Fail> {
+    members.clear();
     let first = text.trim_start_matches([' ', '\t', '\r', '\n']);
     if !first.starts_with('{') {
         // Checked as strictly as a record would be: an invalid line is

@@ -3,6 +3,7 @@
 //! preambles (`preamble.rs`), and the JSONTestSuite corpus
 //! (`conformance.rs`). Test code only.
 
+mod bench;
 mod conformance;
 mod parse;
 mod pointer;
