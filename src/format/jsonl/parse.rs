@@ -194,12 +194,24 @@ impl<'d> Batch<'_, 'd> {
         };
         self.out.clear();
         self.values.clear();
+        // A duplicate key inside a value is reported once every value is
+        // known to be JSON: invalid JSON anywhere comes first.
+        let mut dup = None;
         for (key, raw) in &self.members {
-            let v = strict::value(text, raw, &mut self.out).map_err(|mut f| {
-                f.path.push(key.to_string());
-                f
-            })?;
-            self.values.push(v);
+            match strict::value(text, raw, &mut self.out) {
+                Ok(v) => self.values.push(v),
+                Err(mut f) => {
+                    f.path.push(key.to_string());
+                    if f.code != "duplicate_key" {
+                        return Err(f.into());
+                    }
+                    dup.get_or_insert(f);
+                    self.values.push(Value::Null);
+                }
+            }
+        }
+        if let Some(f) = dup {
+            return Err(f.into());
         }
         self.found.fill(None);
         self.hints.resize(self.members.len(), None);

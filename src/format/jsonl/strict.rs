@@ -11,7 +11,7 @@
 //! JSON Pointers (`pointer.rs`).
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
@@ -93,13 +93,7 @@ pub(crate) fn object_str<'a>(
         // Checked as strictly as a record would be: an invalid line is
         // `bad_json`, whatever it starts with.
         let v = serde_json::from_str::<&RawValue>(text).map_err(|e| syntax(&e, 0))?;
-        let mut scratch = String::new();
-        let mut walk = Walk {
-            line: text,
-            out: &mut scratch,
-            depth: 1,
-        };
-        walk.value(v.get())?;
+        walk(text, v.get(), 1, &mut String::new())?;
         return Err(Fail::new(
             "not_object",
             format!(
@@ -116,14 +110,25 @@ pub(crate) fn object_str<'a>(
             dup: &dup,
         })
         .and_then(|()| de.end());
-    match (got, dup.take()) {
-        (_, Some(key)) => Err(Fail::new(
-            "duplicate_key",
-            format!("key {} appears twice in the record", quote(&key)),
-        )),
-        (Err(e), None) => Err(syntax(&e, 0)),
-        (Ok(()), None) => Ok(text),
+    got.map_err(|e| syntax(&e, 0))?;
+    let Some(key) = dup.take() else {
+        return Ok(text);
+    };
+    // Invalid JSON anywhere in the record is reported before a duplicate.
+    let mut scratch = String::new();
+    for (k, raw) in members.iter() {
+        match value(text, raw, &mut scratch) {
+            Err(mut f) if f.code != "duplicate_key" => {
+                f.path.push(k.to_string());
+                return Err(f);
+            }
+            _ => scratch.clear(),
+        }
     }
+    Err(Fail::new(
+        "duplicate_key",
+        format!("key {} appears twice in the record", quote(&key)),
+    ))
 }
 
 /// What a JSON value is, for reasons: `an array`, `a number`.
@@ -172,26 +177,34 @@ pub(crate) fn value<'a>(
         }
         b'{' | b'[' => {
             let start = out.len();
-            Walk {
-                line,
-                out,
-                depth: 2,
-            }
-            .value(text)?;
+            walk(line, text, 2, out)?;
             Ok(Value::Out(start..out.len()))
         }
         _ => Ok(Value::Text(text)),
     }
 }
 
-/// Appends `raw` (a checked value) to `out` as compact JSON.
+/// Appends `raw` (a member's value) to `out` as compact JSON.
 pub(crate) fn compact(line: &str, raw: &RawValue, out: &mut String) -> Result<(), Fail> {
+    walk(line, raw.get(), 2, out)
+}
+
+/// Walks the value `text` at nesting level `depth`: the first thing that
+/// is not JSON stops it; a key found twice is reported only once the rest
+/// of the value is known to be JSON.
+fn walk(line: &str, text: &str, depth: usize, out: &mut String) -> Result<(), Fail> {
+    let dup = RefCell::new(None);
     Walk {
         line,
         out,
-        depth: 2,
+        depth,
+        dup: &dup,
     }
-    .value(raw.get())
+    .value(text)?;
+    match dup.into_inner() {
+        Some(f) => Err(f),
+        None => Ok(()),
+    }
 }
 
 /// Appends `s` to `out` as a JSON string.
@@ -264,8 +277,9 @@ impl<'a> Visitor<'a> for Top<'_, 'a> {
             let value: &'a RawValue = map.next_value()?;
             let earlier = self.members.iter().map(|m| m.0.as_ref());
             if seen.dup(earlier, self.members.len(), &key) {
-                self.dup.set(Some(key.into_owned()));
-                return Err(de::Error::custom("duplicate key"));
+                // Reported once the rest of the record is known to be JSON.
+                let first = self.dup.take();
+                self.dup.set(first.or_else(|| Some(key.to_string())));
             }
             self.members.push((key, value));
         }
@@ -349,6 +363,8 @@ struct Walk<'x> {
     out: &'x mut String,
     /// Nesting level of the value being walked.
     depth: usize,
+    /// The first key found twice, its path completed on the way back up.
+    dup: &'x RefCell<Option<Fail>>,
 }
 
 impl Walk<'_> {
@@ -369,13 +385,14 @@ impl Walk<'_> {
                         ),
                     ));
                 }
-                let fail = std::cell::RefCell::new(None);
+                let fail = RefCell::new(None);
                 let mut de = serde_json::Deserializer::from_str(text);
                 let inner = Nested {
                     line: self.line,
                     out: &mut *self.out,
                     depth: self.depth + 1,
                     fail: &fail,
+                    dup: self.dup,
                 };
                 let got = match open {
                     b'{' => de.deserialize_map(inner),
@@ -402,22 +419,29 @@ struct Nested<'x> {
     out: &'x mut String,
     /// Level of the values inside.
     depth: usize,
-    fail: &'x std::cell::RefCell<Option<Fail>>,
+    fail: &'x RefCell<Option<Fail>>,
+    dup: &'x RefCell<Option<Fail>>,
 }
 
 impl Nested<'_> {
     /// Walks one member's value (`token` names it, for the failure's path).
     fn inner<E: de::Error>(&mut self, raw: &RawValue, token: impl Fn() -> String) -> Result<(), E> {
+        let had = self.dup.borrow().is_some();
         let mut walk = Walk {
             line: self.line,
             out: self.out,
             depth: self.depth,
+            dup: self.dup,
         };
         walk.value(raw.get()).map_err(|mut f| {
             f.path.push(token());
             *self.fail.borrow_mut() = Some(f);
             E::custom("invalid value")
-        })
+        })?;
+        if !had && let Some(d) = self.dup.borrow_mut().as_mut() {
+            d.path.push(token());
+        }
+        Ok(())
     }
 }
 
@@ -434,11 +458,14 @@ impl<'a> Visitor<'a> for Nested<'_> {
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let raw: &'a RawValue = map.next_value()?;
             if seen.dup(keys.iter().map(|k| k.as_ref()), keys.len(), &key) {
-                *self.fail.borrow_mut() = Some(Fail::new(
-                    "duplicate_key",
-                    format!("key {} appears twice in one object", quote(&key)),
-                ));
-                return Err(de::Error::custom("duplicate key"));
+                // Kept for when the rest is known to be JSON.
+                let mut dup = self.dup.borrow_mut();
+                if dup.is_none() {
+                    *dup = Some(Fail::new(
+                        "duplicate_key",
+                        format!("key {} appears twice in one object", quote(&key)),
+                    ));
+                }
             }
             if !keys.is_empty() {
                 self.out.push(',');

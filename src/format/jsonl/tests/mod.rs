@@ -5,6 +5,7 @@
 
 mod bench;
 mod conformance;
+mod mutate;
 mod parse;
 mod pointer;
 mod preamble;

@@ -10,11 +10,19 @@ pub(crate) fn read(line: &[u8]) -> Result<Vec<(String, Option<String>)>, Fail> {
     let text = strict::object(line, &mut members)?;
     let mut out = String::new();
     let mut got = Vec::new();
+    let mut dup = None;
     for (key, raw) in &members {
-        let v = strict::value(text, raw, &mut out).map_err(|mut f| {
-            f.path.push(key.to_string());
-            f
-        })?;
+        let v = match strict::value(text, raw, &mut out) {
+            Ok(v) => v,
+            Err(mut f) => {
+                f.path.push(key.to_string());
+                if f.code != "duplicate_key" {
+                    return Err(f);
+                }
+                dup.get_or_insert(f);
+                continue;
+            }
+        };
         let v = match v {
             Value::Null => None,
             Value::Text(t) => Some(t.to_string()),
@@ -22,7 +30,10 @@ pub(crate) fn read(line: &[u8]) -> Result<Vec<(String, Option<String>)>, Fail> {
         };
         got.push((key.to_string(), v));
     }
-    Ok(got)
+    match dup {
+        Some(f) => Err(f),
+        None => Ok(got),
+    }
 }
 
 fn ok(line: &str) -> Vec<(String, Option<String>)> {
@@ -172,6 +183,40 @@ fn duplicate_keys_at_every_level() {
         (
             "duplicate_key",
             "key \"k7\" appears twice in one object (at /o)".into()
+        )
+    );
+}
+
+#[test]
+fn invalid_json_wins_over_a_duplicate_before_it() {
+    // A duplicate, then a lone surrogate later: the record is not JSON.
+    for line in [
+        &br#"{"a":1,"a":2,"b":"\ud800"}"#[..],
+        br#"{"a":{"k":1,"k":2},"b":"\ud800"}"#,
+        br#"{"a":{"k":1,"k":2,"s":["\udc00"]}}"#,
+        br#"{"a":1,"a":2,"b":[{"x":"\ud800"}]}"#,
+    ] {
+        let (code, reason) = fail(line);
+        assert_eq!(
+            code,
+            "bad_json",
+            "{}: {reason}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    // Otherwise the first duplicate, with where it is.
+    assert_eq!(
+        fail(br#"{"a":[{"k":1,"k":2}],"b":{"x":{"j":1,"j":2}}}"#),
+        (
+            "duplicate_key",
+            "key \"k\" appears twice in one object (at /a/0)".into()
+        )
+    );
+    assert_eq!(
+        fail(br#"{"a":{"b":{"k":1,"k":2},"c":1},"a":2}"#),
+        (
+            "duplicate_key",
+            "key \"a\" appears twice in the record".into()
         )
     );
 }
