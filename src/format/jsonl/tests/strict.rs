@@ -141,6 +141,8 @@ fn not_an_object() {
             )
         );
     }
+    // Not an object comes before a duplicate key inside it.
+    assert_eq!(fail(br#"[{"a":1,"a":2}]"#).0, "not_object");
     // Not JSON at all is bad JSON, whatever it starts with.
     assert_eq!(fail(b"[1,]").0, "bad_json");
     assert_eq!(fail(b"hello").0, "bad_json");
