@@ -84,8 +84,8 @@
 //! compression = "auto"      # auto (by extension: .gz, .zst) | gzip | zstd | none
 //!
 //! [jobs.NAME.format]        # optional; defaults are `CsvFormat::default()`
-//! kind = "csv"              # default csv; the only kind so far
-//! header = true             # default true
+//! kind = "csv"              # csv (default) | regex | fixed
+//! header = true             # csv: default true
 //! delimiter = ","           # one ASCII char, or "\t" / "tab"; default ","
 //! quote = "\""              # default "\""
 //! escape = "\\"             # default: none (quotes are doubled)
@@ -93,7 +93,12 @@
 //! comment = "#"             # default: none
 //! null = ""                 # default "" (an empty field is NULL)
 //! skip_lines = 0            # default 0
-//! trim = false              # default false
+//! trim = false              # csv: default false; fixed: "both" (default) | "left" | "right"
+//!                           # | "none" (true = "both", false = "none")
+//! pattern = "(?P<a>...)"    # regex: the pattern, whose named groups are the fields...
+//! named = "nginx_combined"  # regex: ...or a ready-made one (one of the two is required)
+//! continue = "^\\s"          # regex: a line it matches belongs to the record before
+//! pad_short = false         # fixed: read a short line as if padded with spaces
 //!
 //! [[jobs.NAME.columns]]     # optional; absent: each file's header, as text
 //! name = "amount"           # required; unique ignoring case
@@ -106,6 +111,7 @@
 //! null_if = ["NA", ""]      # texts that mean NULL here (replaces the format's `null`)
 //! default = "0"             # the value when the record has no such field
 //! constant = "web"          # the value of every row
+//! position = "1:10"         # fixed, required there: bytes 1..=10 (or "11:*")
 //! ```
 
 use std::collections::BTreeMap;
@@ -280,13 +286,30 @@ pub(crate) struct RawFormat {
     pub comment: Option<Spanned<String>>,
     pub null: Option<String>,
     pub skip_lines: Option<Spanned<Int>>,
-    pub trim: Option<bool>,
+    pub trim: Option<Spanned<TrimValue>>,
+    // regex
+    pub pattern: Option<Spanned<String>>,
+    pub named: Option<Spanned<String>>,
+    #[serde(rename = "continue")]
+    pub continuation: Option<Spanned<String>>,
+    // fixed
+    pub pad_short: Option<Spanned<bool>>,
+}
+
+/// `trim`: a bool for CSV, a mode (or a bool) for fixed width.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum TrimValue {
+    Bool(bool),
+    Mode(String),
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum FormatKind {
     Csv,
+    Regex,
+    Fixed,
 }
 
 #[derive(Debug, Deserialize)]
@@ -301,6 +324,7 @@ pub(crate) struct RawColumn {
     pub null_if: Option<Spanned<OneOrMany>>,
     pub default: Option<Spanned<String>>,
     pub constant: Option<Spanned<String>>,
+    pub position: Option<Spanned<String>>,
 }
 
 /// A string, or a list of them.

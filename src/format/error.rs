@@ -35,6 +35,21 @@ pub enum LayoutError {
         "column {column:?}: from = {from:?} is not a field position (1, 2, ...): the format has no header to name fields"
     )]
     FromPosition { column: String, from: String },
+    /// A regex column names a group the pattern does not have.
+    #[error(
+        "column {column:?} takes group {group:?}, which the pattern does not have (groups: {})",
+        groups.join(", ")
+    )]
+    MissingGroup {
+        column: String,
+        group: String,
+        groups: Vec<String>,
+    },
+    /// A fixed-width column without a position (nor a constant).
+    #[error(
+        "column {column:?} has no `position`: each fixed-width column needs one, like position = \"1:10\" (or a `constant`)"
+    )]
+    NoPosition { column: String },
     /// Two configured columns would read the same field.
     #[error("columns {first:?} and {second:?} both match header field {field:?}")]
     SharedField {
