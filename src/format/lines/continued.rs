@@ -267,7 +267,7 @@ pub struct Record<'a> {
 pub fn records<'a, 'r>(
     data: &'a [u8],
     cont: Option<&'r Regex>,
-) -> Records<'a, 'r, impl Iterator<Item = Line<'a>>> {
+) -> Records<'a, 'r, impl Iterator<Item = Line<'a>> + use<'a>> {
     Records {
         data,
         lines: split(data).peekable(),

@@ -298,3 +298,5 @@ impl Scan {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_lines;
