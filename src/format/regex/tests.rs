@@ -3,7 +3,7 @@
 //! only.
 
 use super::*;
-use crate::format::{Cell, ColumnType};
+use crate::format::{Cell, ColumnType, Parsed};
 
 fn fmt(pattern: &str, cont: Option<&str>) -> RegexFormat {
     let m = Matcher::Pattern {
@@ -262,4 +262,38 @@ fn a_format_from_the_wire_compiles_itself() {
     assert_eq!(back, f);
     let (rows, _) = run(&back, None, b"<13>1 - - - - - - hello\n");
     assert_eq!(rows[0].last().unwrap(), "hello");
+}
+
+#[test]
+fn the_access_log_fast_path_parses_as_the_regex() {
+    let lines = [
+        r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)""#,
+        r#"93.180.71.3 - - [17/May/2015:08:05:32 +0000] "GET /downloads/product_1 HTTP/1.1" 304 0 "-" "Debian APT-HTTP/1.3""#,
+        r#"10.0.0.1 - - [03/Dec/2026:07:30:58 +0000] "-" 400 0 "-" "-""#,
+        r#"10.0.0.1 x - [03/Dec/2026:07:30:58 +0000] "-" 400 - "-" "-""#,
+        r#"10.0.0.1 - - [03/Dec/2026:07:30:58 +0000] "GET /" 200 1 "-" "-" extra"#,
+        r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#,
+    ];
+    let data = lines.join("\r\n");
+    for name in ["nginx_combined", "apache_combined", "common"] {
+        let fast = RegexFormat::named(name).unwrap();
+        let Matcher::Pattern { source, .. } = &fast.matcher else {
+            unreachable!()
+        };
+        let slow = fmt(source, None);
+        let l = layout(&fast, None).unwrap();
+        assert_eq!(l, layout(&slow, None).unwrap());
+        let (a, b) = (
+            parse_batch(&fast, &l, 7, 3, data.as_bytes()),
+            parse_batch(&slow, &l, 7, 3, data.as_bytes()),
+        );
+        assert!(!a.rows.is_empty(), "{name}");
+        assert_eq!(a.rows, b.rows, "{name}");
+        let codes = |p: &Parsed| {
+            (p.rejects.iter())
+                .map(|r| (r.line, r.offset, r.len, r.code.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(codes(&a), codes(&b), "{name}");
+    }
 }
