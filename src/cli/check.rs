@@ -2,12 +2,14 @@
 //! that its landing folder can be read; with `--connect`, a worker per job
 //! makes one attempt at opening its pool and closes it (this process never
 //! touches a database), answering within the sink's connect timeout plus a
-//! few seconds; for each Oracle sink, where its client library is (found by
+//! few seconds; with `--sample N`, the first N records of each file as
+//! they would load (`describe.rs`); for each Oracle sink, where its client library is (found by
 //! looking at files only). The verdict line comes last; the exit code is
 //! the worst of the jobs' (README, "Exit codes").
 
 use std::path::Path;
 
+use super::describe;
 use super::exit;
 use super::load_config;
 use crate::config::{self, Config, Source};
@@ -15,7 +17,12 @@ use crate::logging::{LogFormat, LogSetup};
 use crate::protocol::ErrorClass;
 use crate::supervisor::probe::{self, Probe};
 
-pub(super) fn check(config_path: &Path, connect: bool, format: LogFormat) -> u8 {
+pub(super) fn check(
+    config_path: &Path,
+    connect: bool,
+    sample: Option<usize>,
+    format: LogFormat,
+) -> u8 {
     let Some(cfg) = load_config(config_path) else {
         return exit::CONFIG;
     };
@@ -42,6 +49,7 @@ pub(super) fn check(config_path: &Path, connect: bool, format: LogFormat) -> u8 
             job.table,
             job.workers
         );
+        describe::job(job);
         if let Source::Dir(d) = &job.source
             && let Err(e) = readable(&d.path)
         {
@@ -51,6 +59,14 @@ pub(super) fn check(config_path: &Path, connect: bool, format: LogFormat) -> u8 
                 d.path.display()
             );
             failures.push(format!("job {name}: landing folder unreadable"));
+            code = exit::worst(code, exit::FAILURE);
+        }
+        if let Some(n) = sample
+            && !describe::samples(job, n)
+        {
+            failures.push(format!(
+                "job {name}: a sampled file cannot be read or mapped"
+            ));
             code = exit::worst(code, exit::FAILURE);
         }
         if connect {

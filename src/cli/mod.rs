@@ -4,6 +4,7 @@
 //! own file (`run` and `load` in `run.rs`).
 
 mod check;
+mod describe;
 mod run;
 mod status;
 
@@ -75,6 +76,11 @@ pub enum Command {
         /// checks the job's table and columns.
         #[arg(long)]
         connect: bool,
+        /// Also parse the first N records of each file in each job's
+        /// folder through its format and columns (no database) and show
+        /// what would be loaded and what rejected.
+        #[arg(long, value_name = "N")]
+        sample: Option<usize>,
     },
     /// Ask the running daemon what it is doing.
     Status {
@@ -168,8 +174,18 @@ pub fn main() -> ExitCode {
             give_up_after.unwrap_or(GIVE_UP_AFTER),
             format,
         ),
-        Command::Check { config, connect } => check::check(config, *connect, format),
-        Command::Status { config, json } => status::status(config, *json),
+        Command::Check {
+            config,
+            connect,
+            sample,
+        } => {
+            crate::process::default_sigpipe();
+            check::check(config, *connect, *sample, format)
+        }
+        Command::Status { config, json } => {
+            crate::process::default_sigpipe();
+            status::status(config, *json)
+        }
         Command::Worker => return ExitCode::from(crate::worker::run() as u8),
     };
     ExitCode::from(code)

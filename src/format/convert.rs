@@ -117,6 +117,10 @@ fn convert_value(col: &ColumnSpec, raw: &[u8], text: &mut String) -> Result<Cell
             }
         }
         ColumnType::Float => match std::str::from_utf8(raw).map(str::parse::<f64>) {
+            // `1e400` parses as infinity: only a value that says so may be one.
+            Ok(Ok(v)) if v.is_infinite() && !raw.iter().any(|b| b.eq_ignore_ascii_case(&b'i')) => {
+                Err(bad("out_of_range", "is out of range for float"))
+            }
             Ok(Ok(v)) => Ok(Cell::Float(v)),
             _ => Err(bad("bad_float", "is not a float")),
         },

@@ -58,6 +58,35 @@ impl Format {
         }
     }
 
+    /// The format as `check` shows it: its kind and settings.
+    pub fn describe(&self) -> String {
+        match self {
+            Format::Csv(c) => {
+                let byte = |b: u8| format!("{:?}", b as char);
+                let mut s = format!(
+                    "csv ({}, delimiter {}, quote {}",
+                    if c.header { "header" } else { "no header" },
+                    byte(c.delimiter),
+                    byte(c.quote)
+                );
+                if let Some(e) = c.escape {
+                    s += &format!(", escape {}", byte(e));
+                }
+                if let Some(e) = c.comment {
+                    s += &format!(", comment {}", byte(e));
+                }
+                s += &format!(", null {:?}", c.null);
+                if c.skip_lines > 0 {
+                    s += &format!(", skip_lines {}", c.skip_lines);
+                }
+                if c.trim {
+                    s += ", trim";
+                }
+                s + ")"
+            }
+        }
+    }
+
     /// Whether a file names its fields before its records (a CSV header): a
     /// file that ends before that holds no records.
     pub fn names_fields(&self) -> bool {

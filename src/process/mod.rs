@@ -13,7 +13,7 @@ mod signals;
 mod spawn;
 
 pub use reap::{ExitCause, reap_children};
-pub use signals::forward_signals;
+pub use signals::{default_sigpipe, forward_signals};
 pub use spawn::{SpawnError, spawn_worker, worker_pipes};
 
 /// Sends `signal` to `pid`; a process that is already gone is not an error.

@@ -42,3 +42,15 @@ pub fn forward_signals(
         thread: Some(thread),
     })
 }
+
+/// For commands whose output goes to a pager or `head` (`check`,
+/// `status`): a reader that goes away ends the process quietly, as it ends
+/// any Unix filter, instead of `println!` panicking on EPIPE. Never for the
+/// daemon or workers, whose pipes are handled as errors.
+pub fn default_sigpipe() {
+    // SAFETY: SIG_DFL installs no handler, so no code runs in signal
+    // context; it is called at the start of a command, before any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

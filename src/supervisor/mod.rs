@@ -28,6 +28,8 @@ pub mod probe;
 mod reload;
 mod rests;
 
+pub use intake::sample;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

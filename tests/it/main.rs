@@ -14,8 +14,10 @@ mod support;
 mod big_archive;
 mod chaos_pg;
 mod chaos_sqlite;
+mod check_sample;
 mod column_options;
 mod compressed;
+mod conf_examples;
 mod config_error_pg;
 mod config_errors;
 mod daemon_signals;
@@ -75,6 +77,8 @@ fn main() {
         config_errors::trials(),
         compressed::trials(),
         column_options::trials(),
+        check_sample::trials(),
+        conf_examples::trials(),
         reject_failures::trials(),
         rest_files::trials(),
         file_lifecycle::trials(),

@@ -349,3 +349,12 @@ fn column_rules_before_types() {
     assert_eq!(f(&c, Raw::Text(b"x")), Ok(Cell::Int(42)));
     assert_eq!(f(&c, Raw::Absent), Ok(Cell::Int(42)));
 }
+
+#[test]
+fn floats_beyond_f64_are_out_of_range() {
+    let c = col(ColumnType::Float);
+    assert_eq!(code(&c, "1e400"), "out_of_range");
+    assert_eq!(code(&c, "-1E309"), "out_of_range");
+    assert_eq!(conv(&c, "-inf"), Ok(Cell::Float(f64::NEG_INFINITY)));
+    assert_eq!(conv(&c, "1e-400"), Ok(Cell::Float(0.0)));
+}

@@ -351,7 +351,7 @@ fn covered(ranges: &[LedgerRange], from: u64, to: u64) -> bool {
 }
 
 /// Reads until the preamble (BOM, skipped lines, header) is complete.
-fn read_head(
+pub(super) fn read_head(
     format: &Format,
     reader: &mut dyn Read,
     max: u32,

@@ -48,6 +48,7 @@ mod dir;
 mod identity;
 mod listed;
 mod records;
+pub mod sample;
 
 use std::fs::File;
 use std::io;
