@@ -84,6 +84,18 @@ impl Format {
                 }
                 s + ")"
             }
+            Format::Regex(r) => r.describe(),
+            Format::Fixed(f) => {
+                let mut s = format!("fixed (trim {:?}", f.trim).to_lowercase();
+                if f.pad_short {
+                    s += ", pad_short";
+                }
+                s += &format!(", null {:?}", f.null);
+                if f.skip_lines > 0 {
+                    s += &format!(", skip_lines {}", f.skip_lines);
+                }
+                s + ")"
+            }
         }
     }
 

@@ -151,14 +151,18 @@ impl RegexFormat {
             Matcher::Pattern {
                 named: Some(n),
                 source: _,
-            } => format!("regex, named {n}"),
-            Matcher::Pattern { source, named: _ } => format!("regex {source:?}"),
-            Matcher::Logfmt => "regex, named logfmt".to_string(),
+            } => format!("regex (named {n}"),
+            Matcher::Pattern { source, named: _ } => format!("regex (pattern {source:?}"),
+            Matcher::Logfmt => "regex (named logfmt".to_string(),
         };
         if let Some(c) = &self.continuation {
             s.push_str(&format!(", continue {c:?}"));
         }
-        s
+        s.push_str(&format!(", null {:?}", self.null));
+        if self.skip_lines > 0 {
+            s.push_str(&format!(", skip_lines {}", self.skip_lines));
+        }
+        s + ")"
     }
 }
 
