@@ -297,3 +297,25 @@ fn the_access_log_fast_path_parses_as_the_regex() {
         assert_eq!(codes(&a), codes(&b), "{name}");
     }
 }
+
+#[test]
+fn rfc5424_timestamps_need_no_format() {
+    let f = RegexFormat::named("syslog_rfc5424").unwrap();
+    let cols = [
+        col("timestamp", ColumnType::TimestampTz),
+        col("msgid", ColumnType::Text { max_chars: None }),
+    ];
+    let data = b"<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - x\n\
+                 <34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - y\n\
+                 <34>1 - h a - - - z\n";
+    let (rows, rejects) = run(&f, Some(&cols), data);
+    assert!(rejects.is_empty(), "{rejects:?}");
+    assert_eq!(
+        rows,
+        [
+            ["2003-08-24 12:14:15.000003Z", "NULL"],
+            ["2003-10-11 22:14:15.003Z", "ID47"],
+            ["NULL", "NULL"],
+        ]
+    );
+}
