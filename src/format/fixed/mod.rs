@@ -11,9 +11,10 @@
 //! single-byte character set: a UTF-8 file's multi-byte characters take
 //! several positions. A value whose span would start or end inside such a
 //! character is rejected (`split_character`), never cut. A line shorter
-//! than the layout (than the end of its last span, or the start of a `*`
-//! one) is rejected (`short_line`), or with `pad_short` read as if padded
-//! with spaces to that length. Overlapping positions are allowed.
+//! than the layout (than its furthest span's end; a `N:*` span needs the
+//! bytes before it and may be empty) is rejected (`short_line`), or with
+//! `pad_short` read as if padded with spaces to that length. Overlapping
+//! positions are allowed.
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use ::regex::bytes::{CaptureLocations, Regex};
 
-use super::{Matcher, RegexFormat, access, logfmt};
+use super::{Matcher, RegexFormat, access, logfmt, named};
 use crate::format::convert::{Bad, Raw, field};
 use crate::format::lines::records;
 use crate::format::{Field, Layout, Parsed, RowOrigin, Rows};
@@ -62,8 +62,13 @@ pub fn parse_batch(
     };
     let keys = Keys::new(layout);
     let mut locs = compiled.re.as_ref().map(Regex::capture_locations);
+    // The matcher that stands for a ready-made pattern, when the pattern
+    // is that one's text.
     let fast = match &fmt.matcher {
-        Matcher::Pattern { named: Some(n), .. } => {
+        Matcher::Pattern {
+            named: Some(n),
+            source,
+        } if matches!(named::lookup(n), Some(named::Named::Regex(p)) if p == source) => {
             access::Access::of(n).map(|a| (a, by_group(fmt)))
         }
         _ => None,
