@@ -147,5 +147,6 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "${PERF:-0}" = 1 ]; then
   rm -f "$WORK/bench.sqlite"* && rm -rf "$WORK/state"
   perf record -q -g -o "$WORK/perf.data" "$BIN" load --config "$CONF" --job log "$WORK/access-$N.log" >/dev/null 2>&1
-  perf report -i "$WORK/perf.data" --no-children --sort symbol 2>/dev/null | grep -v '^#' | grep '%' | head -25
+  perf report -i "$WORK/perf.data" --no-children --sort symbol 2>/dev/null >"$WORK/perf.txt" || true
+  grep -v '^#' "$WORK/perf.txt" | grep '%' | head -25 || true
 fi
