@@ -4,6 +4,7 @@
 
 mod errors;
 mod full;
+mod lines;
 mod oracle;
 mod postgres;
 
