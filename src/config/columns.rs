@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use super::error::Problem;
 use super::raw::{OneOrMany, RawColumn};
-use crate::format::fixed::Position;
+use crate::format::fixed::{Position, Trim};
 use crate::format::{ColumnSpec, ColumnType};
 
 const TYPES: &str =
@@ -50,20 +50,38 @@ pub(crate) fn columns(job: &str, raw: Spanned<Vec<RawColumn>>) -> Result<Vec<Col
     Ok(out)
 }
 
-/// Each column's `position` (fixed width), by column index: required there
-/// unless the column has a `constant`, and refused for other kinds. `max`
-/// is the job's `max_record_bytes`, past which no byte of a record lies.
-pub(crate) fn positions(
+/// Per column (by index): its position and its own trim.
+pub(crate) type FixedColumns = (Vec<Option<Position>>, Vec<Option<Trim>>);
+
+/// Each column's `position` and own `trim` (fixed width), by column index:
+/// a position is required there unless the column has a `constant`, and
+/// both are refused for other kinds. `max` is the job's `max_record_bytes`,
+/// past which no byte of a record lies.
+pub(crate) fn fixed_columns(
     job: &str,
     raw: Option<&Spanned<Vec<RawColumn>>>,
     fixed: bool,
     max: u32,
-) -> Result<Vec<Option<Position>>, Problem> {
+) -> Result<FixedColumns, Problem> {
     let Some(raw) = raw else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
     let mut out = Vec::with_capacity(raw.get_ref().len());
+    let mut trims = Vec::with_capacity(raw.get_ref().len());
     for (i, col) in raw.get_ref().iter().enumerate() {
+        let key = format!("{job}.columns[{i}].trim");
+        trims.push(match (&col.trim, fixed) {
+            (Some(t), true) => Some(super::format::fixed_trim(&key, t)?),
+            (Some(t), false) => {
+                return Err(Problem::new(
+                    key,
+                    Some(t.span()),
+                    "a column's `trim` only applies to kind = \"fixed\" formats (a CSV format's \
+                     `trim` is the format's)",
+                ));
+            }
+            (None, _) => None,
+        });
         let key = format!("{job}.columns[{i}].position");
         out.push(match (&col.position, fixed) {
             (Some(p), true) => Some(
@@ -91,7 +109,7 @@ pub(crate) fn positions(
             (None, _) => None,
         });
     }
-    Ok(out)
+    Ok((out, trims))
 }
 
 fn column(key: &str, raw: RawColumn) -> Result<ColumnSpec, Problem> {

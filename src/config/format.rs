@@ -155,21 +155,9 @@ fn regex(key: &str, raw: RawFormat) -> Result<RegexFormat, Problem> {
 
 fn fixed(key: &str, raw: RawFormat) -> Result<FixedFormat, Problem> {
     let d = FixedFormat::default();
-    let trim = match raw.trim {
+    let trim = match &raw.trim {
         None => d.trim,
-        Some(t) => match t.get_ref() {
-            TrimValue::Bool(true) => Trim::Both,
-            TrimValue::Bool(false) => Trim::None,
-            TrimValue::Mode(m) => Trim::parse(m).ok_or_else(|| {
-                Problem::new(
-                    format!("{key}.trim"),
-                    Some(t.span()),
-                    format!(
-                        "invalid trim {m:?}: expected \"both\", \"left\", \"right\" or \"none\""
-                    ),
-                )
-            })?,
-        },
+        Some(t) => fixed_trim(&format!("{key}.trim"), t)?,
     };
     Ok(FixedFormat {
         trim,
@@ -177,7 +165,23 @@ fn fixed(key: &str, raw: RawFormat) -> Result<FixedFormat, Problem> {
         null: raw.null.unwrap_or(d.null),
         skip_lines: skip_lines(key, raw.skip_lines.as_ref(), d.skip_lines)?,
         positions: Vec::new(),
+        trims: Vec::new(),
     })
+}
+
+/// A fixed-width `trim` (the format's or a column's): a mode, or a bool.
+pub(crate) fn fixed_trim(key: &str, t: &Spanned<TrimValue>) -> Result<Trim, Problem> {
+    match t.get_ref() {
+        TrimValue::Bool(true) => Ok(Trim::Both),
+        TrimValue::Bool(false) => Ok(Trim::None),
+        TrimValue::Mode(m) => Trim::parse(m).ok_or_else(|| {
+            Problem::new(
+                key,
+                Some(t.span()),
+                format!("invalid trim {m:?}: expected \"both\", \"left\", \"right\" or \"none\""),
+            )
+        }),
+    }
 }
 
 fn csv(key: &str, raw: RawFormat) -> Result<CsvFormat, Problem> {

@@ -112,6 +112,7 @@
 //! default = "0"             # the value when the record has no such field
 //! constant = "web"          # the value of every row
 //! position = "1:10"         # fixed, required there: bytes 1..=10 (or "11:*")
+//! trim = "left"             # fixed: this column's own trim (default: the format's)
 //! ```
 
 use std::collections::BTreeMap;
@@ -325,6 +326,7 @@ pub(crate) struct RawColumn {
     pub default: Option<Spanned<String>>,
     pub constant: Option<Spanned<String>>,
     pub position: Option<Spanned<String>>,
+    pub trim: Option<Spanned<TrimValue>>,
 }
 
 /// A string, or a list of them.

@@ -175,9 +175,10 @@ fn job(name: &str, raw: RawJob, cx: &Ctx) -> Result<Job, Problem> {
     )?;
     let mut format = format::format(&k, raw.format)?;
     let fixed = matches!(format, Format::Fixed(_));
-    let positions = columns::positions(&k, raw.columns.as_ref(), fixed, max_record_bytes)?;
+    let (positions, trims) =
+        columns::fixed_columns(&k, raw.columns.as_ref(), fixed, max_record_bytes)?;
     if let Format::Fixed(f) = &mut format {
-        f.positions = positions;
+        (f.positions, f.trims) = (positions, trims);
     }
     let mode = mode::mode(&k, raw.mode, raw.key, raw.columns.as_ref())?;
     let columns_span = raw.columns.as_ref().map(Spanned::span);

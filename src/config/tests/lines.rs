@@ -52,12 +52,13 @@ fn a_fixed_format_takes_positions_from_its_columns() {
         "{HEAD}max_record_bytes = \"1KiB\"\n\n[jobs.j.format]\nkind = \"fixed\"\ntrim = \"right\"\npad_short = true\n\n\
          [[jobs.j.columns]]\nname = \"a\"\ntype = \"int\"\nposition = \"1:4\"\n\
          [[jobs.j.columns]]\nname = \"k\"\ntype = \"text\"\nconstant = \"x\"\n\
-         [[jobs.j.columns]]\nname = \"b\"\ntype = \"text\"\nposition = \"5-*\"\n"
+         [[jobs.j.columns]]\nname = \"b\"\ntype = \"text\"\nposition = \"5-*\"\ntrim = false\n"
     ));
     let Format::Fixed(x) = &c.jobs["j"].format else {
         panic!("{:?}", c.jobs["j"].format)
     };
     assert_eq!((x.trim, x.pad_short), (Trim::Right, true));
+    assert_eq!(x.trims, [None, None, Some(Trim::None)]);
     assert_eq!(
         x.positions,
         [
@@ -109,6 +110,13 @@ fn keys_of_other_kinds_and_bad_patterns_point_at_themselves() {
     ));
     assert!(
         e.contains("jobs.j.format.trim: invalid trim \"both\": a CSV format takes true or false"),
+        "{e}"
+    );
+    let e = f.err(&format!(
+        "{HEAD}\n[[jobs.j.columns]]\nname = \"a\"\ntype = \"text\"\ntrim = \"left\"\n"
+    ));
+    assert!(
+        e.contains("jobs.j.columns[0].trim: a column's `trim` only applies to kind = \"fixed\""),
         "{e}"
     );
     let e = f.err(&format!("{HEAD}\n[jobs.j.format]\nkind = \"regex\"\n"));

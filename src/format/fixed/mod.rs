@@ -1,7 +1,8 @@
 //! Fixed-width records (`format.kind = "fixed"`), SQL*Loader style: each
 //! column takes the bytes at its `position` (`"1:10"`: bytes 1 to 10,
 //! 1-based and inclusive, as `POSITION(1:10)`; `"11:*"`: from byte 11 to the
-//! line's end) of a line, trimmed of blanks as the format says.
+//! line's end) of a line, trimmed of blanks as the format (or the column's
+//! own `trim`) says.
 //!
 //! Owns the format's settings, positions, the layout (columns to spans) and
 //! a batch's lines into rows and rejects (worker side). Must not touch
@@ -137,6 +138,8 @@ pub struct FixedFormat {
     /// Each configured column's position, by the column's index (a column
     /// with a `constant` has none).
     pub positions: Vec<Option<Position>>,
+    /// Columns whose own `trim` replaces the format's, by index.
+    pub trims: Vec<Option<Trim>>,
 }
 
 impl Default for FixedFormat {
@@ -147,6 +150,7 @@ impl Default for FixedFormat {
             null: String::new(),
             skip_lines: 0,
             positions: Vec::new(),
+            trims: Vec::new(),
         }
     }
 }
@@ -265,7 +269,10 @@ pub fn parse_batch(
                             bad = Some((c, "split_character", reason));
                             break;
                         }
-                        None => Raw::Text(fmt.trim.apply(&text[s..e])),
+                        None => {
+                            let trim = fmt.trims.get(c).copied().flatten().unwrap_or(fmt.trim);
+                            Raw::Text(trim.apply(&text[s..e]))
+                        }
                     }
                 }
                 _ => Raw::Absent,

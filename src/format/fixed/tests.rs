@@ -188,3 +188,14 @@ fn layout_needs_positions() {
     );
     assert_eq!(layout(&f, None).unwrap_err(), LayoutError::NoColumns);
 }
+
+#[test]
+fn a_column_s_own_trim_replaces_the_format_s() {
+    let f = FixedFormat {
+        positions: vec![pos("1:4"), pos("5:8")],
+        trims: vec![None, Some(Trim::None)],
+        ..FixedFormat::default()
+    };
+    let (rows, _) = run(&f, &[text("a"), text("b")], b" ab  c  \n");
+    assert_eq!(rows, [["[ab]", "[ c  ]"]]);
+}
