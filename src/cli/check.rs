@@ -40,7 +40,12 @@ pub(super) fn check(
         };
         let columns = match &job.columns {
             Some(c) => format!("{} columns", c.len()),
-            None => "columns from each file's header".to_string(),
+            None => match &job.format {
+                crate::format::Format::Regex(r) => {
+                    format!("{} columns from the pattern's groups", r.groups().len())
+                }
+                _ => "columns from each file's header".to_string(),
+            },
         };
         println!(
             "  job {name}: {source} -> {} sink {:?}, table {}, {columns}, {} workers",

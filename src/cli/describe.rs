@@ -5,7 +5,7 @@
 
 use crate::config::Job;
 use crate::format::{
-    Cell, ColumnSpec, DECIMAL_TEXT_BUF, Field, Layout, Rows, decimal_text, display,
+    Cell, ColumnSpec, DECIMAL_TEXT_BUF, Field, Format, Layout, Rows, decimal_text, display,
 };
 use crate::logging::Escaped;
 use crate::supervisor::sample;
@@ -33,7 +33,7 @@ pub(super) fn job(job: &Job) {
 /// JSON Lines: the column that receives the keys no other column takes.
 fn extra_column(job: &Job) -> Option<&str> {
     match &job.format {
-        crate::format::Format::Jsonl(j) => j.extra_column(),
+        Format::Jsonl(j) => j.extra_column(),
         _ => None,
     }
 }
@@ -94,7 +94,7 @@ pub(super) fn samples(job: &Job, n: usize) -> bool {
         for (c, f) in sample.layout.columns.iter().zip(&sample.layout.fields) {
             let from = match Some(c.name.as_str()) == extra {
                 true => "the keys no other column takes, as a JSON object".to_string(),
-                false => field(f, c),
+                false => field(&job.format, f, c),
             };
             println!("      column {}{}", spec(c), rules(c, &from));
         }
@@ -121,14 +121,29 @@ pub(super) fn samples(job: &Job, n: usize) -> bool {
     ok
 }
 
-fn field(f: &Field, c: &ColumnSpec) -> String {
-    match f {
-        Field::At(i) => format!("field {}", i + 1),
-        Field::Path(p) => format!("JSON {:?}", pointer(p)),
-        Field::Span { start, end } => format!("bytes {}:{}", start + 1, end),
-        Field::Constant => format!("constant {:?}", c.constant.as_deref().unwrap_or("")),
-        Field::Absent if c.default.is_some() => "not in this file".into(),
-        Field::Absent => "not in this file: NULL".into(),
+fn field(format: &Format, f: &Field, c: &ColumnSpec) -> String {
+    match (format, f) {
+        (Format::Regex(r), Field::At(i)) => {
+            let groups = r.groups();
+            match groups.iter().find(|(g, _)| *g == *i as usize) {
+                Some((_, name)) => format!("group {name:?}"),
+                None => format!("group {i}"),
+            }
+        }
+        (Format::Regex(_), Field::Path(p)) => format!("key {:?}", p.join("/")),
+        (
+            _,
+            Field::Span {
+                start,
+                end: u32::MAX,
+            },
+        ) => format!("bytes {}:*", start + 1),
+        (_, Field::At(i)) => format!("field {}", i + 1),
+        (_, Field::Path(p)) => format!("JSON {:?}", pointer(p)),
+        (_, Field::Span { start, end }) => format!("bytes {}:{}", start + 1, end),
+        (_, Field::Constant) => format!("constant {:?}", c.constant.as_deref().unwrap_or("")),
+        (_, Field::Absent) if c.default.is_some() => "not in this file".into(),
+        (_, Field::Absent) => "not in this file: NULL".into(),
     }
 }
 

@@ -11,6 +11,7 @@ use toml::Spanned;
 
 use super::error::Problem;
 use super::raw::{OneOrMany, RawColumn};
+use crate::format::fixed::{Position, Trim};
 use crate::format::{ColumnSpec, ColumnType};
 
 const TYPES: &str =
@@ -47,6 +48,68 @@ pub(crate) fn columns(job: &str, raw: Spanned<Vec<RawColumn>>) -> Result<Vec<Col
         out.push(spec);
     }
     Ok(out)
+}
+
+/// Per column (by index): its position and its own trim.
+pub(crate) type FixedColumns = (Vec<Option<Position>>, Vec<Option<Trim>>);
+
+/// Each column's `position` and own `trim` (fixed width), by column index:
+/// a position is required there unless the column has a `constant`, and
+/// both are refused for other kinds. `max` is the job's `max_record_bytes`,
+/// past which no byte of a record lies.
+pub(crate) fn fixed_columns(
+    job: &str,
+    raw: Option<&Spanned<Vec<RawColumn>>>,
+    fixed: bool,
+    max: u32,
+) -> Result<FixedColumns, Problem> {
+    let Some(raw) = raw else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let mut out = Vec::with_capacity(raw.get_ref().len());
+    let mut trims = Vec::with_capacity(raw.get_ref().len());
+    for (i, col) in raw.get_ref().iter().enumerate() {
+        let key = format!("{job}.columns[{i}].trim");
+        trims.push(match (&col.trim, fixed) {
+            (Some(t), true) => Some(super::format::fixed_trim(&key, t)?),
+            (Some(t), false) => {
+                return Err(Problem::new(
+                    key,
+                    Some(t.span()),
+                    "a column's `trim` only applies to kind = \"fixed\" formats (a CSV format's \
+                     `trim` is the format's)",
+                ));
+            }
+            (None, _) => None,
+        });
+        let key = format!("{job}.columns[{i}].position");
+        out.push(match (&col.position, fixed) {
+            (Some(p), true) => Some(
+                Position::parse(p.get_ref(), max)
+                    .map_err(|m| Problem::new(&key, Some(p.span()), m))?,
+            ),
+            (Some(p), false) => {
+                return Err(Problem::new(
+                    key,
+                    Some(p.span()),
+                    "`position` only applies to kind = \"fixed\" formats",
+                ));
+            }
+            (None, true) if col.constant.is_none() => {
+                return Err(Problem::new(
+                    key,
+                    Some(col.name.span()),
+                    format!(
+                        "column {:?} has no `position`: each fixed-width column needs one, like \
+                         position = \"1:10\" (bytes 1 to 10), or a `constant`",
+                        col.name.get_ref()
+                    ),
+                ));
+            }
+            (None, _) => None,
+        });
+    }
+    Ok((out, trims))
 }
 
 fn column(key: &str, raw: RawColumn) -> Result<ColumnSpec, Problem> {

@@ -2,41 +2,43 @@
 //! `CsvFormat::default()` and `JsonlFormat::default()`.
 //!
 //! Owns the checks on the CSV dialect (single ASCII bytes, no line breaks,
-//! no byte used for two roles), on JSON Lines' extra keys and pointers, and
-//! that no key of one kind is given to another. Must not parse data: that is
-//! `crate::format`.
+//! no byte used for two roles), on a regex format's patterns (they compile;
+//! a ready-made name exists), on a fixed-width format's keys, on JSON Lines'
+//! extra keys and pointers, and that no key of another kind is set. Column positions are `columns.rs`'. Must not
+//! parse data: that is `crate::format`.
 
 use std::ops::Range;
 
 use toml::Spanned;
 
 use super::error::Problem;
-use super::raw::{ExtraKeys, FormatKind, Int, RawColumn, RawFormat};
+use super::raw::{ExtraKeys, FormatKind, Int, RawColumn, RawFormat, TrimValue};
+use crate::format::fixed::Trim;
 use crate::format::jsonl::{Extra, JsonlFormat, pointer};
-use crate::format::{ColumnType, CsvFormat, Format};
+use crate::format::regex::{Matcher, named};
+use crate::format::{ColumnType, CsvFormat, FixedFormat, Format, RegexFormat};
 
 /// Builds a job's format; `job` is the key prefix `jobs.NAME`.
 pub(crate) fn format(job: &str, raw: Option<RawFormat>) -> Result<Format, Problem> {
     let Some(raw) = raw else {
         return Ok(Format::Csv(CsvFormat::default()));
     };
-    match raw.kind.unwrap_or(FormatKind::Csv) {
-        FormatKind::Csv => csv(&format!("{job}.format"), raw).map(Format::Csv),
-        FormatKind::Jsonl => jsonl(&format!("{job}.format"), raw).map(Format::Jsonl),
+    let key = format!("{job}.format");
+    let kind = raw.kind.unwrap_or(FormatKind::Csv);
+    foreign_keys(&key, kind, &raw)?;
+    match kind {
+        FormatKind::Csv => csv(&key, raw).map(Format::Csv),
+        FormatKind::Regex => regex(&key, raw).map(Format::Regex),
+        FormatKind::Fixed => fixed(&key, raw).map(Format::Fixed),
+        FormatKind::Jsonl => jsonl(&key, raw).map(Format::Jsonl),
     }
 }
 
-/// A key set that the format's kind has no use for.
-fn foreign(key: &str, kind: &str, name: &str, span: Option<Range<usize>>) -> Problem {
-    Problem::new(
-        format!("{key}.{name}"),
-        span,
-        format!("`{name}` does not apply to format kind \"{kind}\": remove it"),
-    )
-}
-
-fn jsonl(key: &str, raw: RawFormat) -> Result<JsonlFormat, Problem> {
-    let csv_keys = [
+/// A key that belongs to another kind of format is an error, not ignored:
+/// it says the job was meant otherwise.
+fn foreign_keys(key: &str, kind: FormatKind, raw: &RawFormat) -> Result<(), Problem> {
+    let span = |s: Option<&Spanned<String>>| s.map(Spanned::span);
+    let csv = [
         (
             "header",
             raw.header.as_ref().map(Spanned::span),
@@ -44,31 +46,168 @@ fn jsonl(key: &str, raw: RawFormat) -> Result<JsonlFormat, Problem> {
         ),
         (
             "delimiter",
-            raw.delimiter.as_ref().map(Spanned::span),
+            span(raw.delimiter.as_ref()),
             raw.delimiter.is_some(),
         ),
-        (
-            "quote",
-            raw.quote.as_ref().map(Spanned::span),
-            raw.quote.is_some(),
-        ),
-        (
-            "escape",
-            raw.escape.as_ref().map(Spanned::span),
-            raw.escape.is_some(),
-        ),
+        ("quote", span(raw.quote.as_ref()), raw.quote.is_some()),
+        ("escape", span(raw.escape.as_ref()), raw.escape.is_some()),
         ("double_quote", None, raw.double_quote.is_some()),
-        (
-            "comment",
-            raw.comment.as_ref().map(Spanned::span),
-            raw.comment.is_some(),
-        ),
-        ("null", None, raw.null.is_some()),
-        ("trim", None, raw.trim.is_some()),
+        ("comment", span(raw.comment.as_ref()), raw.comment.is_some()),
     ];
-    if let Some((name, span, _)) = csv_keys.into_iter().find(|k| k.2) {
-        return Err(foreign(key, "jsonl", name, span));
+    let regex = [
+        ("pattern", span(raw.pattern.as_ref()), raw.pattern.is_some()),
+        ("named", span(raw.named.as_ref()), raw.named.is_some()),
+        (
+            "continue",
+            span(raw.continuation.as_ref()),
+            raw.continuation.is_some(),
+        ),
+    ];
+    let fixed = [(
+        "pad_short",
+        raw.pad_short.as_ref().map(Spanned::span),
+        raw.pad_short.is_some(),
+    )];
+    let jsonl = [
+        (
+            "extra",
+            raw.extra.as_ref().map(Spanned::span),
+            raw.extra.is_some(),
+        ),
+        (
+            "extra_column",
+            span(raw.extra_column.as_ref()),
+            raw.extra_column.is_some(),
+        ),
+    ];
+    let trim = (
+        "trim",
+        raw.trim.as_ref().map(Spanned::span),
+        raw.trim.is_some(),
+    );
+    let (name, others): (&str, Vec<_>) = match kind {
+        FormatKind::Csv => ("csv", regex.into_iter().chain(fixed).chain(jsonl).collect()),
+        FormatKind::Regex => (
+            "regex",
+            csv.into_iter()
+                .chain(fixed)
+                .chain(jsonl)
+                .chain([trim])
+                .collect(),
+        ),
+        FormatKind::Fixed => ("fixed", csv.into_iter().chain(regex).chain(jsonl).collect()),
+        // JSON has its own null, and strings are taken as they are.
+        FormatKind::Jsonl => (
+            "jsonl",
+            (csv.into_iter().chain(regex).chain(fixed).chain([trim]))
+                .chain([("null", None, raw.null.is_some())])
+                .collect(),
+        ),
+    };
+    match others.into_iter().find(|(_, _, set)| *set) {
+        Some((k, span, _)) => Err(Problem::new(
+            format!("{key}.{k}"),
+            span,
+            format!("`{k}` does not apply to kind = \"{name}\""),
+        )),
+        None => Ok(()),
     }
+}
+
+fn regex(key: &str, raw: RawFormat) -> Result<RegexFormat, Problem> {
+    let pattern_span = raw.pattern.as_ref().map(Spanned::span);
+    let cont_span = raw.continuation.as_ref().map(Spanned::span);
+    let matcher = match (raw.pattern, raw.named) {
+        (Some(p), None) => Matcher::Pattern {
+            source: p.get_ref().clone(),
+            named: None,
+        },
+        (None, Some(n)) => match named::lookup(n.get_ref()) {
+            Some(named::Named::Regex(p)) => Matcher::Pattern {
+                source: p.to_string(),
+                named: Some(n.get_ref().clone()),
+            },
+            Some(named::Named::Logfmt) => Matcher::Logfmt,
+            None => {
+                return Err(Problem::new(
+                    format!("{key}.named"),
+                    Some(n.span()),
+                    format!(
+                        "no ready-made pattern named {:?} (there are: {})",
+                        n.get_ref(),
+                        named::names()
+                    ),
+                ));
+            }
+        },
+        (Some(_), Some(n)) => {
+            return Err(Problem::new(
+                format!("{key}.named"),
+                Some(n.span()),
+                "set `pattern` or `named`, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(Problem::new(
+                key,
+                None,
+                format!(
+                    "kind = \"regex\" needs `pattern` (a regex whose named groups are the fields) \
+                     or `named` (one of: {})",
+                    named::names()
+                ),
+            ));
+        }
+    };
+    let skip_lines = skip_lines(key, raw.skip_lines.as_ref(), 0)?;
+    RegexFormat::new(
+        matcher,
+        raw.continuation.map(Spanned::into_inner),
+        raw.null.unwrap_or_default(),
+        skip_lines,
+    )
+    .map_err(|e| {
+        use crate::format::regex::PatternError;
+        let (k, span) = match e {
+            PatternError::Continue(_) => ("continue", cont_span),
+            _ => ("pattern", pattern_span),
+        };
+        Problem::new(format!("{key}.{k}"), span, e.to_string())
+    })
+}
+
+fn fixed(key: &str, raw: RawFormat) -> Result<FixedFormat, Problem> {
+    let d = FixedFormat::default();
+    let trim = match &raw.trim {
+        None => d.trim,
+        Some(t) => fixed_trim(&format!("{key}.trim"), t)?,
+    };
+    Ok(FixedFormat {
+        trim,
+        pad_short: raw.pad_short.map_or(d.pad_short, Spanned::into_inner),
+        null: raw.null.unwrap_or(d.null),
+        skip_lines: skip_lines(key, raw.skip_lines.as_ref(), d.skip_lines)?,
+        positions: Vec::new(),
+        trims: Vec::new(),
+    })
+}
+
+/// A fixed-width `trim` (the format's or a column's): a mode, or a bool.
+pub(crate) fn fixed_trim(key: &str, t: &Spanned<TrimValue>) -> Result<Trim, Problem> {
+    match t.get_ref() {
+        TrimValue::Bool(true) => Ok(Trim::Both),
+        TrimValue::Bool(false) => Ok(Trim::None),
+        TrimValue::Mode(m) => Trim::parse(m).ok_or_else(|| {
+            Problem::new(
+                key,
+                Some(t.span()),
+                format!("invalid trim {m:?}: expected \"both\", \"left\", \"right\" or \"none\""),
+            )
+        }),
+    }
+}
+
+fn jsonl(key: &str, raw: RawFormat) -> Result<JsonlFormat, Problem> {
     let column = match &raw.extra_column {
         Some(c) if c.get_ref().is_empty() => {
             return Err(Problem::new(
@@ -178,12 +317,6 @@ pub(crate) fn jsonl_columns(
 }
 
 fn csv(key: &str, raw: RawFormat) -> Result<CsvFormat, Problem> {
-    if let Some(e) = &raw.extra {
-        return Err(foreign(key, "csv", "extra", Some(e.span())));
-    }
-    if let Some(e) = &raw.extra_column {
-        return Err(foreign(key, "csv", "extra_column", Some(e.span())));
-    }
     let d = CsvFormat::default();
     // In the documented key order, so a clash is reported on the later key.
     let roles = [
@@ -203,7 +336,19 @@ fn csv(key: &str, raw: RawFormat) -> Result<CsvFormat, Problem> {
         comment,
         null: raw.null.unwrap_or(d.null),
         skip_lines: skip_lines(key, raw.skip_lines.as_ref(), d.skip_lines)?,
-        trim: raw.trim.unwrap_or(d.trim),
+        trim: match raw.trim {
+            None => d.trim,
+            Some(t) => match t.get_ref() {
+                TrimValue::Bool(b) => *b,
+                TrimValue::Mode(m) => {
+                    return Err(Problem::new(
+                        format!("{key}.trim"),
+                        Some(t.span()),
+                        format!("invalid trim {m:?}: a CSV format takes true or false"),
+                    ));
+                }
+            },
+        },
     })
 }
 

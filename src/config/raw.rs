@@ -84,8 +84,8 @@
 //! compression = "auto"      # auto (by extension: .gz, .zst) | gzip | zstd | none
 //!
 //! [jobs.NAME.format]        # optional; defaults are `CsvFormat::default()`
-//! kind = "csv"              # csv (default) | jsonl
-//! header = true             # default true
+//! kind = "csv"              # csv (default) | jsonl | regex | fixed
+//! header = true             # csv: default true
 //! delimiter = ","           # one ASCII char, or "\t" / "tab"; default ","
 //! quote = "\""              # default "\""
 //! escape = "\\"             # default: none (quotes are doubled)
@@ -93,10 +93,14 @@
 //! comment = "#"             # default: none
 //! null = ""                 # default "" (an empty field is NULL)
 //! skip_lines = 0            # default 0
-//! trim = false              # default false
-//! # kind = "jsonl": skip_lines as above, and
-//! extra = "ignore"          # keys no column names: ignore (default) | reject | column
-//! extra_column = "extra"    # with extra = "column": the text column that gets them as JSON
+//! trim = false              # csv: default false; fixed: "both" (default) | "left" | "right"
+//!                           # | "none" (true = "both", false = "none")
+//! extra = "ignore"          # jsonl: keys no column takes: ignore (default) | reject | column
+//! extra_column = "extra"    # jsonl: the text column that gets them as JSON (extra = "column")
+//! pattern = "(?P<a>...)"    # regex: the pattern, whose named groups are the fields...
+//! named = "nginx_combined"  # regex: ...or a ready-made one (one of the two is required)
+//! continue = "^\\s"          # regex: a line it matches belongs to the record before
+//! pad_short = false         # fixed: read a short line as if padded with spaces
 //!
 //! [[jobs.NAME.columns]]     # optional; absent: each file's header, as text
 //! name = "amount"           # required; unique ignoring case
@@ -109,6 +113,8 @@
 //! null_if = ["NA", ""]      # texts that mean NULL here (replaces the format's `null`)
 //! default = "0"             # the value when the record has no such field
 //! constant = "web"          # the value of every row
+//! position = "1:10"         # fixed, required there: bytes 1..=10 (or "11:*")
+//! trim = "left"             # fixed: this column's own trim (default: the format's)
 //! ```
 
 use std::collections::BTreeMap;
@@ -283,10 +289,25 @@ pub(crate) struct RawFormat {
     pub comment: Option<Spanned<String>>,
     pub null: Option<String>,
     pub skip_lines: Option<Spanned<Int>>,
-    pub trim: Option<bool>,
+    pub trim: Option<Spanned<TrimValue>>,
     // jsonl
     pub extra: Option<Spanned<ExtraKeys>>,
     pub extra_column: Option<Spanned<String>>,
+    // regex
+    pub pattern: Option<Spanned<String>>,
+    pub named: Option<Spanned<String>>,
+    #[serde(rename = "continue")]
+    pub continuation: Option<Spanned<String>>,
+    // fixed
+    pub pad_short: Option<Spanned<bool>>,
+}
+
+/// `trim`: a bool for CSV, a mode (or a bool) for fixed width.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum TrimValue {
+    Bool(bool),
+    Mode(String),
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
@@ -294,6 +315,8 @@ pub(crate) struct RawFormat {
 pub(crate) enum FormatKind {
     Csv,
     Jsonl,
+    Regex,
+    Fixed,
 }
 
 /// JSON Lines: what happens to keys no column names.
@@ -317,6 +340,8 @@ pub(crate) struct RawColumn {
     pub null_if: Option<Spanned<OneOrMany>>,
     pub default: Option<Spanned<String>>,
     pub constant: Option<Spanned<String>>,
+    pub position: Option<Spanned<String>>,
+    pub trim: Option<Spanned<TrimValue>>,
 }
 
 /// A string, or a list of them.

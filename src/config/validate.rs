@@ -170,11 +170,24 @@ fn job(name: &str, raw: RawJob, cx: &Ctx) -> Result<Job, Problem> {
     let extra_span = (raw.format.as_ref())
         .and_then(|f| f.extra_column.as_ref())
         .map(Spanned::span);
-    let format = format::format(&k, raw.format)?;
+    let max_record_bytes = at.size(
+        "max_record_bytes",
+        &raw.max_record_bytes,
+        16..=64 * MIB,
+        MIB,
+    )?;
+    let mut format = format::format(&k, raw.format)?;
+    let fixed = matches!(format, Format::Fixed(_));
+    let (positions, trims) =
+        columns::fixed_columns(&k, raw.columns.as_ref(), fixed, max_record_bytes)?;
+    if let Format::Fixed(f) = &mut format {
+        (f.positions, f.trims) = (positions, trims);
+    }
     if let (Format::Jsonl(j), Some(c)) = (&format, raw.columns.as_ref()) {
         format::jsonl_columns(&k, j, extra_span, c.get_ref())?;
     }
     let mode = mode::mode(&k, raw.mode, raw.key, raw.columns.as_ref())?;
+    let columns_span = raw.columns.as_ref().map(Spanned::span);
     let columns = match raw.columns {
         Some(c) => Some(columns::columns(&k, c)?),
         None => {
@@ -182,6 +195,13 @@ fn job(name: &str, raw: RawJob, cx: &Ctx) -> Result<Job, Problem> {
             None
         }
     };
+    if !format.names_fields() {
+        // Without a header, every file has the layout the configuration
+        // gives: a column naming no group is wrong for all of them.
+        format
+            .layout(columns.as_deref(), None)
+            .map_err(|e| Problem::new(format!("{k}.columns"), columns_span, e.to_string()))?;
+    }
     Ok(Job {
         name: name.to_string(),
         sink_name,
@@ -191,12 +211,7 @@ fn job(name: &str, raw: RawJob, cx: &Ctx) -> Result<Job, Problem> {
         in_flight: at.int("in_flight", &raw.in_flight, 1..=16, 2)?,
         batch_rows: at.int("batch_rows", &raw.batch_rows, 1..=1_000_000, 10_000)?,
         batch_bytes: at.size("batch_bytes", &raw.batch_bytes, KIB..=64 * MIB, 4 * MIB)?,
-        max_record_bytes: at.size(
-            "max_record_bytes",
-            &raw.max_record_bytes,
-            16..=64 * MIB,
-            MIB,
-        )?,
+        max_record_bytes,
         create_table: raw.create_table.unwrap_or(false),
         reject_dir: reject_dir(&k, raw.reject_dir.as_ref(), name, cx)?,
         max_errors: at.int("max_errors", &raw.max_errors, 0..=i64::MAX, 1000)?,
@@ -251,6 +266,21 @@ fn require_header(
             ),
         )),
         Format::Csv(_) | Format::Jsonl(_) => Ok(()),
+        Format::Regex(r) if r.matcher == crate::format::regex::Matcher::Logfmt => {
+            Err(Problem::new(
+                format!("{k}.columns"),
+                None,
+                format!(
+                    "named = \"logfmt\" needs [[{k}.columns]]: its keys are only known from each record"
+                ),
+            ))
+        }
+        Format::Regex(_) => Ok(()),
+        Format::Fixed(_) => Err(Problem::new(
+            format!("{k}.columns"),
+            None,
+            format!("kind = \"fixed\" needs [[{k}.columns]], each with its `position`"),
+        )),
     }
 }
 

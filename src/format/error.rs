@@ -48,6 +48,21 @@ pub enum LayoutError {
     /// A column's `from` is not a valid JSON Pointer.
     #[error("column {column:?}: {reason}")]
     Pointer { column: String, reason: String },
+    /// A regex column names a group the pattern does not have.
+    #[error(
+        "column {column:?} takes group {group:?}, which the pattern does not have (groups: {})",
+        groups.join(", ")
+    )]
+    MissingGroup {
+        column: String,
+        group: String,
+        groups: Vec<String>,
+    },
+    /// A fixed-width column without a position (nor a constant).
+    #[error(
+        "column {column:?} has no `position`: each fixed-width column needs one, like position = \"1:10\" (or a `constant`)"
+    )]
+    NoPosition { column: String },
     /// Two configured columns would read the same field.
     #[error("columns {first:?} and {second:?} both match header field {field:?}")]
     SharedField {

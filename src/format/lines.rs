@@ -14,6 +14,10 @@
 
 use memchr::memchr;
 
+pub mod continued;
+
+pub use continued::{ContinuedScanner, Record, Records, SpanEnd, records};
+
 use super::csv::{EndKind, Lead, Preamble, RecordEnd, Tail};
 use super::error::FormatError;
 

@@ -10,12 +10,14 @@ use serde::{Deserialize, Serialize};
 mod convert;
 pub mod csv;
 pub mod error;
+pub mod fixed;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod jsonl;
 pub mod layout;
 pub mod lines;
 pub mod names;
+pub mod regex;
 pub mod types;
 
 #[cfg(test)]
@@ -26,7 +28,10 @@ pub use csv::{
     CsvFormat, EndKind, Lead, Parsed, Preamble, RecordEnd, RecordScanner, Tail, parse_batch,
     read_preamble,
 };
+pub use fixed::FixedFormat;
 pub use layout::layout;
+pub use lines::{ContinuedScanner, SpanEnd};
+pub use regex::RegexFormat;
 pub use types::{
     Cell, ColumnSpec, ColumnType, DECIMAL_TEXT_BUF, RowOrigin, Rows, decimal_text, display,
 };
@@ -36,6 +41,8 @@ pub use types::{
 pub enum Format {
     Csv(CsvFormat),
     Jsonl(jsonl::JsonlFormat),
+    Regex(RegexFormat),
+    Fixed(FixedFormat),
 }
 
 impl Format {
@@ -49,6 +56,8 @@ impl Format {
         match self {
             Format::Csv(csv) => read_preamble(csv, head, at_eof),
             Format::Jsonl(j) => jsonl::read_preamble(j, head, at_eof),
+            Format::Regex(f) => lines::read_preamble(f.skip_lines, head, at_eof),
+            Format::Fixed(f) => lines::read_preamble(f.skip_lines, head, at_eof),
         }
     }
 
@@ -89,6 +98,18 @@ impl Format {
                 }
                 s + ")"
             }
+            Format::Regex(r) => r.describe(),
+            Format::Fixed(f) => {
+                let mut s = format!("fixed (trim {:?}", f.trim).to_lowercase();
+                if f.pad_short {
+                    s += ", pad_short";
+                }
+                s += &format!(", null {:?}", f.null);
+                if f.skip_lines > 0 {
+                    s += &format!(", skip_lines {}", f.skip_lines);
+                }
+                s + ")"
+            }
         }
     }
 
@@ -99,6 +120,7 @@ impl Format {
             Format::Csv(csv) => csv.header,
             // Its preamble names no fields only when it holds no record.
             Format::Jsonl(_) => true,
+            Format::Regex(_) | Format::Fixed(_) => false,
         }
     }
 
@@ -111,6 +133,8 @@ impl Format {
         match self {
             Format::Csv(_) => layout(columns, header),
             Format::Jsonl(j) => jsonl::layout(j, columns, header),
+            Format::Regex(f) => regex::layout(f, columns),
+            Format::Fixed(f) => fixed::layout(f, columns),
         }
     }
 
@@ -119,16 +143,21 @@ impl Format {
         match self {
             Format::Csv(csv) => parse_batch(csv, layout, start, first_line, data),
             Format::Jsonl(j) => jsonl::parse_batch(j, layout, start, first_line, data),
+            Format::Regex(f) => regex::parse_batch(f, layout, start, first_line, data),
+            Format::Fixed(f) => fixed::parse_batch(f, layout, start, first_line, data),
         }
     }
 }
 
 /// Record ends over a stream, for the supervisor's cutter: the format's own
-/// scanner.
+/// scanner. Its ends are stream offsets (`SpanEnd`): with continuation lines
+/// a record's end is known only once the next line is read, possibly in a
+/// later chunk.
 #[derive(Debug)]
 pub enum Scanner {
     Csv(RecordScanner),
     Lines(lines::LineScanner),
+    Continued(ContinuedScanner),
 }
 
 impl From<RecordScanner> for Scanner {
@@ -143,6 +172,11 @@ impl Scanner {
         match format {
             Format::Csv(csv) => Scanner::Csv(RecordScanner::new(csv)),
             Format::Jsonl(_) => Scanner::Lines(lines::LineScanner::new()),
+            Format::Regex(f) => match f.continue_regex() {
+                Some(cont) => Scanner::Continued(ContinuedScanner::new(cont)),
+                None => Scanner::Lines(lines::LineScanner::new()),
+            },
+            Format::Fixed(_) => Scanner::Lines(lines::LineScanner::new()),
         }
     }
 
@@ -151,32 +185,70 @@ impl Scanner {
         match self {
             Scanner::Csv(s) => Scanner::Csv(s.with_limit(max)),
             Scanner::Lines(s) => Scanner::Lines(s.with_limit(max)),
+            Scanner::Continued(s) => Scanner::Continued(s.with_limit(max)),
         }
     }
 
-    /// Scans the next chunk, appending the ends of the spans that complete
-    /// in it to `out`.
-    pub fn scan(&mut self, chunk: &[u8], out: &mut Vec<RecordEnd>) {
+    /// Scans the next chunk, which starts at stream offset `pos`, appending
+    /// the ends it decides to `out`.
+    pub fn scan(
+        &mut self,
+        chunk: &[u8],
+        pos: u64,
+        out: &mut Vec<SpanEnd>,
+        tmp: &mut Vec<RecordEnd>,
+    ) {
+        let rel = |out: &mut Vec<SpanEnd>, tmp: &[RecordEnd]| {
+            out.extend(tmp.iter().map(|e| SpanEnd {
+                end: pos + e.end as u64,
+                lines: e.lines,
+                kind: e.kind,
+                lead: e.lead,
+            }))
+        };
+        tmp.clear();
         match self {
-            Scanner::Csv(s) => s.scan(chunk, out),
-            Scanner::Lines(s) => s.scan(chunk, out),
+            Scanner::Csv(s) => {
+                s.scan(chunk, tmp);
+                rel(out, tmp);
+            }
+            Scanner::Lines(s) => {
+                s.scan(chunk, tmp);
+                rel(out, tmp);
+            }
+            Scanner::Continued(s) => s.scan(chunk, out),
         }
     }
 
-    /// Whether the bytes since the last end will not be wanted.
-    pub fn discards(&self) -> bool {
-        match self {
+    /// The bytes (stream offsets) the caller must still hold after a chunk
+    /// ending at `now`, given that the span in progress began at `span_start`.
+    pub fn wanted(&self, span_start: u64, now: u64) -> std::ops::Range<u64> {
+        let discards = match self {
             Scanner::Csv(s) => s.discards(),
             Scanner::Lines(s) => s.discards(),
+            Scanner::Continued(s) => return s.wanted(),
+        };
+        match discards {
+            true => now..now,
+            false => span_start..now,
         }
     }
 
-    /// At EOF: what follows the last end. Resets the scanner.
-    pub fn finish(&mut self) -> Tail {
+    /// At EOF: the ends still undecided go to `out`; returns what follows
+    /// the last end. Resets the scanner.
+    pub fn finish(&mut self, out: &mut Vec<SpanEnd>) -> Tail {
         match self {
             Scanner::Csv(s) => s.finish(),
             Scanner::Lines(s) => s.finish(),
+            Scanner::Continued(s) => s.finish(out),
         }
+    }
+
+    /// Whether a record's too-large range is the whole record (its
+    /// continuation lines too) rather than ending at the first line end
+    /// past the limit.
+    pub fn whole_records(&self) -> bool {
+        matches!(self, Scanner::Continued(_))
     }
 }
 

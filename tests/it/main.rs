@@ -23,6 +23,7 @@ mod config_errors;
 mod daemon_signals;
 mod deadlines;
 mod file_lifecycle;
+mod fixed_width;
 mod headers;
 mod headers_pg;
 mod hostile_landing;
@@ -43,6 +44,7 @@ mod pg_sink_faults;
 mod pg_sink_rejects;
 mod process_model;
 mod quarantine;
+mod regex_logs;
 mod reject_failures;
 mod rejects;
 mod rejects_pg;
@@ -84,6 +86,8 @@ fn main() {
         rest_files::trials(),
         file_lifecycle::trials(),
         headers::trials(),
+        regex_logs::trials(),
+        fixed_width::trials(),
         headers_pg::trials(),
         jsonl::trials(),
         jsonl_keys::trials(),

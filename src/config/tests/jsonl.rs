@@ -66,11 +66,19 @@ fn errors() {
     // MINIMAL is 10 lines, then a blank one, the table header and `kind`.
     assert_err(
         &with_format("delimiter = \";\"\n"),
-        ":14:13: jobs.orders.format.delimiter: `delimiter` does not apply to format kind \"jsonl\": remove it",
+        ":14:13: jobs.orders.format.delimiter: `delimiter` does not apply to kind = \"jsonl\"",
+    );
+    assert_err(
+        &with_format("null = \"\"\n"),
+        ": jobs.orders.format.null: `null` does not apply to kind = \"jsonl\"",
+    );
+    assert_err(
+        &with_format("pattern = \"x\"\n"),
+        ":14:11: jobs.orders.format.pattern: `pattern` does not apply to kind = \"jsonl\"",
     );
     assert_err(
         &with_format("header = true\n"),
-        ":14:10: jobs.orders.format.header: `header` does not apply to format kind \"jsonl\"",
+        ":14:10: jobs.orders.format.header: `header` does not apply to kind = \"jsonl\"",
     );
     assert_err(
         &with_format("extra = \"keep\"\n"),
@@ -90,7 +98,7 @@ fn errors() {
     );
     assert_err(
         &format!("{MINIMAL}\n[jobs.orders.format]\nextra = \"reject\"\n"),
-        ":13:9: jobs.orders.format.extra: `extra` does not apply to format kind \"csv\"",
+        ":13:9: jobs.orders.format.extra: `extra` does not apply to kind = \"csv\"",
     );
     // Against the columns: lines 14.. are the two columns of COLUMNS.
     let cols = |extra: &str, columns: &str| format!("{}{columns}", with_format(extra));

@@ -5,6 +5,7 @@
 mod errors;
 mod full;
 mod jsonl;
+mod lines;
 mod oracle;
 mod postgres;
 

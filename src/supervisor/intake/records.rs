@@ -12,7 +12,7 @@
 //! the input; a too-large record's verdict carries no bytes (its range is
 //! in the note, and its bytes are in the file).
 
-use crate::format::{EndKind, Lead, RecordEnd, Scanner, Tail};
+use crate::format::{EndKind, Lead, RecordEnd, Scanner, SpanEnd, Tail};
 use crate::protocol::{Batch, LedgerRange, Verdict};
 
 use super::batcher::Batcher;
@@ -41,14 +41,20 @@ pub(super) struct Scan {
     batcher: Batcher,
     committed: Vec<LedgerRange>,
     next_committed: usize,
-    /// Bytes of the span in progress (a record and the blank or comment lines
-    /// before it) that began in an earlier chunk, while the scanner wants them.
+    /// Bytes the scanner still wants (`Scanner::wanted`) that lie in
+    /// chunks already scanned: a record in progress, or (with continuation
+    /// lines) a record whose end is not decided yet; they begin at stream
+    /// offset `carry_at`.
     carry: Vec<u8>,
+    carry_at: u64,
+    /// A record whose bytes straddle `carry` and the chunk, put together.
+    joined: Vec<u8>,
     /// Where the span in progress began, and its physical line.
     span_start: u64,
     line: u64,
     max_record: usize,
-    ends: Vec<RecordEnd>,
+    ends: Vec<SpanEnd>,
+    scratch: Vec<RecordEnd>,
 }
 
 impl Scan {
@@ -68,10 +74,13 @@ impl Scan {
             committed,
             next_committed: 0,
             carry: Vec::new(),
+            carry_at: offset,
+            joined: Vec::new(),
             span_start: offset,
             line,
             max_record,
             ends: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -84,43 +93,97 @@ impl Scan {
     ) -> Result<(), CutError> {
         let mut ends = std::mem::take(&mut self.ends);
         ends.clear();
-        self.scanner.scan(chunk, &mut ends);
-        let mut p = 0;
-        for e in &ends {
-            let end = pos + e.end as u64;
+        self.scanner.scan(chunk, pos, &mut ends, &mut self.scratch);
+        let done = self.spans(run, &ends, chunk, pos);
+        self.ends = ends;
+        done?;
+        let now = pos + chunk.len() as u64;
+        let want = self.scanner.wanted(self.span_start, now);
+        self.keep(want, chunk, pos);
+        Ok(())
+    }
+
+    /// Hands over the spans that `ends` close; their bytes are in `carry`
+    /// and `chunk` (at `pos`).
+    fn spans(
+        &mut self,
+        run: &mut impl Handover,
+        ends: &[SpanEnd],
+        chunk: &[u8],
+        pos: u64,
+    ) -> Result<(), CutError> {
+        for e in ends {
             match e.kind {
-                EndKind::Record if self.carry.is_empty() => {
-                    self.record(run, end, &chunk[p..e.end])?;
-                }
                 EndKind::Record => {
-                    let mut rec = std::mem::take(&mut self.carry);
-                    rec.extend_from_slice(&chunk[p..e.end]);
-                    self.record(run, end, &rec)?;
-                    self.carry = rec;
+                    let (start, end) = (self.span_start, e.end);
+                    if start >= pos {
+                        let bytes = &chunk[(start - pos) as usize..(end - pos) as usize];
+                        self.record(run, end, bytes)?;
+                    } else {
+                        debug_assert!(start >= self.carry_at, "a record's bytes were let go");
+                        let from = (start - self.carry_at) as usize;
+                        let mut rec = std::mem::take(&mut self.joined);
+                        rec.clear();
+                        if end <= pos {
+                            rec.extend_from_slice(
+                                &self.carry[from..(end - self.carry_at) as usize],
+                            );
+                        } else {
+                            rec.extend_from_slice(&self.carry[from..]);
+                            rec.extend_from_slice(&chunk[..(end - pos) as usize]);
+                        }
+                        let done = self.record(run, end, &rec);
+                        self.joined = rec;
+                        done?;
+                    }
                 }
                 EndKind::TooLarge => {
-                    let reason = format!(
-                        "the record is longer than max_record_bytes ({} bytes); the range \
-                         rejected ends at the first line end past that size, where reading resumed",
-                        self.max_record
-                    );
-                    self.too_large(run, e.lead, end, reason)?;
+                    let reason = match self.scanner.whole_records() {
+                        true => format!(
+                            "the record (with its continuation lines) is longer than \
+                             max_record_bytes ({} bytes); it is rejected whole",
+                            self.max_record
+                        ),
+                        false => format!(
+                            "the record is longer than max_record_bytes ({} bytes); the range \
+                             rejected ends at the first line end past that size, where reading resumed",
+                            self.max_record
+                        ),
+                    };
+                    self.too_large(run, e.lead, e.end, reason)?;
                 }
                 // Only blank or comment lines: nothing to load or reject.
                 EndKind::Skipped => {}
             }
             self.line += e.lines;
-            self.span_start = end;
-            self.carry.clear();
-            p = e.end;
-        }
-        self.ends = ends;
-        if self.scanner.discards() {
-            self.carry.clear();
-        } else {
-            self.carry.extend_from_slice(&chunk[p..]);
+            self.span_start = e.end;
         }
         Ok(())
+    }
+
+    /// Keeps the bytes of `want` (which never reaches back before what is
+    /// kept already) out of `carry` and `chunk` (at `pos`).
+    fn keep(&mut self, want: std::ops::Range<u64>, chunk: &[u8], pos: u64) {
+        if want.is_empty() {
+            self.carry.clear();
+            self.carry_at = want.end;
+            return;
+        }
+        let kept_end = self.carry_at + self.carry.len() as u64;
+        if want.start >= kept_end || want.start >= pos {
+            self.carry.clear();
+        } else {
+            debug_assert!(want.start >= self.carry_at, "wanted bytes were let go");
+            self.carry
+                .truncate((want.end.min(kept_end) - self.carry_at) as usize);
+            self.carry.drain(..(want.start - self.carry_at) as usize);
+        }
+        let from = want.start.max(pos);
+        if want.end > from {
+            self.carry
+                .extend_from_slice(&chunk[(from - pos) as usize..(want.end - pos) as usize]);
+        }
+        self.carry_at = want.start;
     }
 
     /// One whole record, the span `[span_start, end)`.
@@ -181,10 +244,19 @@ impl Scan {
     }
 
     pub fn finish(mut self, run: &mut impl Handover, eof: u64) -> Result<(), CutError> {
-        match self.scanner.finish() {
+        let mut ends = std::mem::take(&mut self.ends);
+        ends.clear();
+        let tail = self.scanner.finish(&mut ends);
+        self.spans(run, &ends, &[], eof)?;
+        // What follows the last end is all in `carry`, from `span_start`.
+        let rest = |s: &Self| {
+            let from = (s.span_start.saturating_sub(s.carry_at) as usize).min(s.carry.len());
+            s.carry[from..].to_vec()
+        };
+        match tail {
             Tail::Empty => {}
             Tail::Record => {
-                let rec = std::mem::take(&mut self.carry);
+                let rec = rest(&self);
                 self.record(run, eof, &rec)?;
             }
             Tail::UnterminatedQuote(lead) => {
@@ -199,7 +271,7 @@ impl Scan {
                         reason: "a quoted field opened in this record is never closed".into(),
                     };
                     // Within the limit (a longer one is `TooLarge`): kept.
-                    let mut rec = std::mem::take(&mut self.carry);
+                    let mut rec = rest(&self);
                     rec.drain(..lead.bytes as usize);
                     let line = self.line + lead.lines;
                     let b = self
@@ -226,3 +298,5 @@ impl Scan {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_lines;

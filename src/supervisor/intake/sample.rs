@@ -91,14 +91,14 @@ fn read(job: &Job, path: &Path, n: usize) -> Result<Sample, SampleError> {
     // The bytes from the first record's span through the n-th record's end.
     let mut data = head[pre.data_start as usize..].to_vec();
     let mut scanner = Scanner::new(&job.format).with_limit(u64::from(job.max_record_bytes));
-    let mut ends = Vec::new();
+    let (mut ends, mut tmp) = (Vec::new(), Vec::new());
     let (mut scanned, mut records, mut cut, mut last_end) = (0, 0, None, 0);
     let mut stopped = None;
     let max = job.max_record_bytes as usize;
     let mut chunk = vec![0u8; 1 << 16];
     'read: loop {
         ends.clear();
-        scanner.scan(&data[scanned..], &mut ends);
+        scanner.scan(&data[scanned..], scanned as u64, &mut ends, &mut tmp);
         for e in &ends {
             match e.kind {
                 EndKind::Skipped => {}
@@ -114,7 +114,8 @@ fn read(job: &Job, path: &Path, n: usize) -> Result<Sample, SampleError> {
                 }
                 EndKind::Record => records += 1,
             }
-            last_end = scanned + e.end;
+            // Offsets in `data` (the scanner was told it starts at 0).
+            last_end = e.end as usize;
             if records == n {
                 cut = Some(last_end);
                 break 'read;

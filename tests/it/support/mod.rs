@@ -1,6 +1,6 @@
 //! Shared helpers of the integration tests, one module per concern:
 //! `harness` (trials and what each needs), `orders` (the test data and its
-//! checksums), `mount` (a small tmpfs of a test's own), `config` (config text and a test folder), `cli` (one command
+//! checksums), `logs` (access logs, Java logs and a line-format job), `mount` (a small tmpfs of a test's own), `config` (config text and a test folder), `cli` (one command
 //! of the real binary), `daemon` (the binary running as a daemon, and its
 //! processes seen from outside), `rejects` (reading reject files), `chaos`
 //! (killing workers and the supervisor under load), `worker` (one worker
@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod harness;
+pub mod logs;
 pub mod mount;
 pub mod oracle;
 pub mod orders;
