@@ -107,10 +107,18 @@ impl Loader {
         let ensured = match self.ensure_table(&batch.layout.columns, pause) {
             Ok(i) => i,
             Err(RetryError::Sink(e @ SinkError::Columns { .. })) if self.header_columns => {
-                let reason = format!(
-                    "the header does not fit {e}; fix the header (or the table), then drop \
-                     the file in again"
-                );
+                let reason = match self.format {
+                    // Without columns, a JSON Lines file's first object
+                    // names them, as a header does.
+                    Format::Jsonl(_) => format!(
+                        "the keys of its first JSON object do not fit {e}; fix the file (or the \
+                         table), then drop the file in again"
+                    ),
+                    _ => format!(
+                        "the header does not fit {e}; fix the header (or the table), then drop \
+                         the file in again"
+                    ),
+                };
                 warn!(batch = batch.id, file = %batch.file, "batch refused: {reason}");
                 return Ok(Loaded::Refused(reason));
             }

@@ -3,7 +3,8 @@
 //! as compact JSON into the extra column; and without columns, the first
 //! object's keys naming them (in its order), a bad first line rejected as
 //! a record, a file of blank lines loaded empty, a file with no object set
-//! aside with the reason.
+//! aside with the reason, and one whose first object has a key the table
+//! lacks set aside as a CSV file whose header does not fit.
 
 use serde_json::json;
 
@@ -14,6 +15,7 @@ use crate::support::*;
 trials![
     extra_keys_ignored_rejected_or_gathered,
     columns_from_the_first_object,
+    a_first_object_that_does_not_fit_the_table_sets_its_file_aside,
 ];
 
 /// A file of three records: `a` is the only column; `b` and `c` are extra.
@@ -139,4 +141,37 @@ fn columns_from_the_first_object() {
     );
     let notes = notes(&d.join("rejects/a.jsonl.bad.jsonl"));
     assert_eq!(lines_and_codes(&notes), vec![(1, "bad_json".to_string())]);
+}
+
+fn a_first_object_that_does_not_fit_the_table_sets_its_file_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = job(d, "kind = \"sqlite\"\npath = \"t.db\"", "", "", "");
+    let conn = rusqlite::Connection::open(d.join("t.db")).unwrap();
+    conn.execute_batch("CREATE TABLE t (a TEXT)").unwrap();
+    std::fs::write(d.join("in/x.jsonl"), "{\"a\":1,\"b\":2}\n{\"a\":3}\n").unwrap();
+    std::fs::write(d.join("in/y.jsonl"), "{\"a\":4}\n").unwrap();
+    let ran = cli::run_once(&config).expect(3);
+    let out = ran.output();
+    assert!(
+        out.contains("j/x.jsonl: 0 rows loaded, 0 rejected"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "set aside: the keys of its first JSON object do not fit table t: missing column(s) b \
+             (the table has a); fix the file (or the table), then drop the file in again"
+        ),
+        "{out}"
+    );
+    // The job went on with the next file; nothing of the first was loaded.
+    assert!(
+        out.contains("j/y.jsonl: 1 rows loaded, 0 rejected"),
+        "{out}"
+    );
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(d.join("rejects/x.jsonl").exists());
 }
