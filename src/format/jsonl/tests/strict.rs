@@ -305,3 +305,46 @@ fn write_str_escapes_what_json_requires() {
     strict::write_str(&mut out, "a\"\\\n\u{1}é/");
     assert_eq!(out, r#"x"a\"\\\n\u0001é/""#);
 }
+
+/// What serde_json checks by itself, and so why the reader walks every
+/// value again: it skips a value (a `RawValue`, `IgnoredAny`) without
+/// checking `\u` escapes for lone surrogates, and its maps keep the last of
+/// two equal keys. Only strings it builds are checked. If a release changes
+/// this, the walk may have become redundant, never wrong.
+#[test]
+fn what_serde_json_leaves_to_the_reader() {
+    use serde_json::value::RawValue;
+    for skipped in [r#""\ud800""#, r#"{"\udc00":1}"#, r#"[["\ud83d"]]"#] {
+        assert!(
+            serde_json::from_str::<&RawValue>(skipped).is_ok(),
+            "{skipped}"
+        );
+        assert!(
+            serde_json::from_str::<serde::de::IgnoredAny>(skipped).is_ok(),
+            "{skipped}"
+        );
+        assert!(
+            serde_json::from_str::<serde_json::Value>(skipped).is_err(),
+            "{skipped}"
+        );
+        let line = format!("{{\"v\":{skipped}}}");
+        assert_eq!(fail(line.as_bytes()).0, "bad_json", "{skipped}");
+    }
+    let v: serde_json::Value = serde_json::from_str(r#"{"a":1,"a":2}"#).unwrap();
+    assert_eq!(v["a"], 2);
+    assert!(serde_json::from_str::<&RawValue>(r#"{"a":1,"a":2}"#).is_ok());
+    assert_eq!(fail(br#"{"v":{"a":1,"a":2}}"#).0, "duplicate_key");
+    // Its syntax checks hold in skipped values too: the reader relies on them.
+    for bad in [
+        "[1,]",
+        "01",
+        "NaN",
+        "\"\\x\"",
+        "\"a\tb\"",
+        "{\"a\" 1}",
+        "1.",
+        "-",
+    ] {
+        assert!(serde_json::from_str::<&RawValue>(bad).is_err(), "{bad}");
+    }
+}
