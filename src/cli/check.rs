@@ -44,6 +44,9 @@ pub(super) fn check(
                 crate::format::Format::Regex(r) => {
                     format!("{} columns from the pattern's groups", r.groups().len())
                 }
+                crate::format::Format::Jsonl(_) => {
+                    "columns from each file's first JSON object".to_string()
+                }
                 _ => "columns from each file's header".to_string(),
             },
         };

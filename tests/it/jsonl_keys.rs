@@ -98,6 +98,12 @@ fn columns_from_the_first_object() {
     // the columns, and the file is set aside.
     std::fs::write(d.join("in/blank.jsonl"), "\n  \r\n").unwrap();
     std::fs::write(d.join("in/none.jsonl"), "[1]\n\"s\"\n").unwrap();
+    let checked = cli::check(&config).expect(0).stdout;
+    assert!(
+        checked.contains("columns from each file's first JSON object")
+            && checked.contains("format: jsonl (other keys ignored)"),
+        "{checked}"
+    );
     let ran = cli::run_once(&config).expect(3);
     let out = ran.output();
     assert!(
