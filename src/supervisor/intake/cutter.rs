@@ -196,9 +196,17 @@ impl Run<'_> {
             return Err(CutError::Abandoned);
         }
         let Some(layout) = layout else {
+            let what = match format {
+                Format::Csv(_) => {
+                    "no header line and no records (the file is empty or holds only blank or \
+                     comment lines)"
+                }
+                // Columns from the first object: there is none.
+                _ => "no records (the file is empty or holds only blank lines)",
+            };
             tracing::info!(
                 job = %self.cutter.job.name, file = %input.name(),
-                "no header line and no records (the file is empty or holds only blank or comment lines): nothing to load"
+                "{what}: nothing to load"
             );
             return Ok(());
         };

@@ -49,6 +49,8 @@ mod identity;
 mod listed;
 mod records;
 pub mod sample;
+#[cfg(test)]
+mod tail;
 
 use std::fs::File;
 use std::io;
