@@ -58,6 +58,24 @@ pub struct FileStatus {
     pub size: Option<u64>,
     pub loaded: u64,
     pub rejected: u64,
+    /// A followed file's own figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail: Option<TailStatus>,
+}
+
+/// A followed file: which one, how far read, what is not loaded yet.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TailStatus {
+    /// Its ledger key (`tail:` and the hash of its first lines).
+    pub fingerprint: String,
+    /// Bytes read (the reader's position).
+    pub position: u64,
+    /// Bytes of the file not yet committed: its size less the committed
+    /// prefix.
+    pub lag_bytes: u64,
+    /// Since when some of its bytes have been waiting to be committed:
+    /// the age of the oldest unloaded byte, at most.
+    pub oldest_unloaded_s: f64,
 }
 
 pub fn socket_path(runtime_dir: &Path) -> PathBuf {
@@ -144,6 +162,21 @@ pub fn render(r: &StatusReport) -> String {
                 ),
                 _ => format!("{} bytes", f.bytes_done),
             };
+            if let Some(t) = &f.tail {
+                let _ = writeln!(
+                    out,
+                    "  followed {} ({}): read to {}, size {}, {} bytes not loaded (oldest {:.1}s); loaded {}, rejected {}",
+                    Escaped(&f.file),
+                    t.fingerprint.get(..17).unwrap_or(&t.fingerprint),
+                    t.position,
+                    f.size.unwrap_or(0),
+                    t.lag_bytes,
+                    t.oldest_unloaded_s,
+                    f.loaded,
+                    f.rejected
+                );
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "  file {}: at {pos}; loaded {}, rejected {}",
@@ -195,6 +228,7 @@ mod tests {
                     size: Some(200),
                     loaded: 30_000,
                     rejected: 0,
+                    tail: None,
                 }],
                 ..JobStatus::default()
             }],

@@ -37,6 +37,11 @@ pub(super) fn check(
             Source::Dir(d) => format!("dir {} ({})", d.path.display(), d.pattern),
             Source::Stdin { .. } => "stdin".to_string(),
             Source::Files(_) => "files".to_string(),
+            Source::Tail(t) => format!(
+                "tail {} (rotated copies: {})",
+                t.dir.join(&t.names).display(),
+                t.rotated.join(", ")
+            ),
         };
         let columns = match &job.columns {
             Some(c) => format!("{} columns", c.len()),
@@ -58,13 +63,18 @@ pub(super) fn check(
             job.workers
         );
         describe::job(job);
-        if let Source::Dir(d) = &job.source
-            && let Err(e) = readable(&d.path)
+        let folder = match &job.source {
+            Source::Dir(d) => Some(&d.path),
+            Source::Tail(t) => Some(&t.dir),
+            _ => None,
+        };
+        if let Some(dir) = folder
+            && let Err(e) = readable(dir)
         {
             println!(
                 "    landing folder: FAILED: cannot read {}: {e}; the daemon would find no \
                  file there: give the user it runs as read and search permission (r-x)",
-                d.path.display()
+                dir.display()
             );
             failures.push(format!("job {name}: landing folder unreadable"));
             code = exit::worst(code, exit::FAILURE);

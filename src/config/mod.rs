@@ -24,6 +24,7 @@ mod postgres;
 mod raw;
 mod secret;
 mod source;
+mod tail;
 mod units;
 mod validate;
 

@@ -171,6 +171,8 @@ pub struct Job {
     pub max_errors: u64,
     /// Worker deaths a batch may cause before it is quarantined.
     pub max_batch_attempts: u32,
+    /// A batch of a followed file is sent once its first record is this old.
+    pub batch_linger: Duration,
     pub source: Source,
     /// How its inputs are stored (read decompressed; positions count
     /// decompressed bytes).
@@ -203,6 +205,40 @@ pub enum Source {
     },
     /// A fixed list of files, read once and kept (`ingestd load ... FILE...`).
     Files(Vec<PathBuf>),
+    /// Files still being written, followed through rotation.
+    Tail(TailSource),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TailSource {
+    /// The one folder its files are in (watched).
+    pub dir: PathBuf,
+    /// Glob on file names in `dir`: the files followed.
+    pub names: String,
+    /// Globs on file names in `dir`: their rotated copies, read when they
+    /// hold records not loaded yet.
+    pub rotated: Vec<String>,
+    pub start_at: StartAt,
+    /// Lines after the header whose bytes (with the header) identify a file.
+    pub fingerprint_lines: u32,
+    /// A last line without its newline is loaded once the file has not
+    /// grown for this long; `None`: it waits for its newline.
+    pub partial_timeout: Option<Duration>,
+    /// A renamed or deleted file is read until it has been quiet this long.
+    pub rotate_wait: Duration,
+    /// A file unchanged this long is closed, and taken again on a change.
+    pub idle_close: Duration,
+    pub max_open_files: u32,
+    /// How often files are looked at when inotify says nothing.
+    pub poll_interval: Duration,
+}
+
+/// Where a followed file the ledger has never seen is read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartAt {
+    Beginning,
+    /// Its end when first found (records written after that are loaded).
+    End,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -71,6 +71,7 @@
 //! reject_dir = "..."        # default: <state_dir>/rejects/<job name>
 //! max_errors = 1000         # >= 0, default 1000
 //! max_batch_attempts = 3    # 1..=100, default 3
+//! batch_linger = "200ms"    # tail: a batch is sent once its first record is this old
 //! mode = "insert"           # insert | upsert, default insert
 //! key = ["id"]              # upsert only, required there: the columns that identify a row
 //!
@@ -82,6 +83,19 @@
 //! archive_dir = "..."       # dir: default <path>/archive
 //! settle = "2s"             # dir: default 2s
 //! compression = "auto"      # auto (by extension: .gz, .zst) | gzip | zstd | none
+//! kind = "tail"             # follow growing files (README "Tailing logs"):
+//! path = "/var/log/app.log" # tail: one file (its folder must exist)...
+//! pattern = "logs/app-*.log"# tail: ...or a glob on file names in one folder
+//! rotated = ["app.log.*"]   # tail: file names of its rotated copies; default: the
+//!                           #   file name or pattern followed by ".*" and by "-*"
+//! start_at = "beginning"    # tail: beginning | end, for a file the ledger never saw
+//! fingerprint_lines = 1     # tail: lines after the header that identify a file, 1..=100
+//! partial_timeout = "60s"   # tail: a last line without its newline is loaded after the
+//!                           #   file has not grown for this long; "0s": never
+//! rotate_wait = "10s"       # tail: a renamed or deleted file is read until quiet this long
+//! idle_close = "5m"         # tail: a file unchanged this long is closed until it changes
+//! max_open_files = 64       # tail: files followed at once, 1..=4096
+//! poll_interval = "1s"      # tail: how often files are looked at without inotify news
 //!
 //! [jobs.NAME.format]        # optional; defaults are `CsvFormat::default()`
 //! kind = "csv"              # csv (default) | jsonl | regex | fixed
@@ -224,6 +238,7 @@ pub(crate) struct RawJob {
     pub reject_dir: Option<Spanned<String>>,
     pub max_errors: Option<Spanned<Int>>,
     pub max_batch_attempts: Option<Spanned<Int>>,
+    pub batch_linger: Option<Spanned<Dur>>,
     pub mode: Option<Spanned<Mode>>,
     pub key: Option<Spanned<Vec<Spanned<String>>>>,
     pub source: Spanned<RawSource>,
@@ -250,6 +265,22 @@ pub(crate) struct RawSource {
     pub settle: Option<Spanned<Dur>>,
     // dir and stdin
     pub compression: Option<Compression>,
+    // tail (and `path`, `pattern`)
+    pub rotated: Option<Spanned<Vec<Spanned<String>>>>,
+    pub start_at: Option<Spanned<StartAt>>,
+    pub fingerprint_lines: Option<Spanned<Int>>,
+    pub partial_timeout: Option<Spanned<Dur>>,
+    pub rotate_wait: Option<Spanned<Dur>>,
+    pub idle_close: Option<Spanned<Dur>>,
+    pub max_open_files: Option<Spanned<Int>>,
+    pub poll_interval: Option<Spanned<Dur>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum StartAt {
+    Beginning,
+    End,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -257,6 +288,7 @@ pub(crate) struct RawSource {
 pub(crate) enum SourceKind {
     Dir,
     Stdin,
+    Tail,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

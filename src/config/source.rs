@@ -20,33 +20,53 @@ pub(crate) fn source(k: &str, raw: Spanned<RawSource>, base: &Path) -> Result<So
     let key = format!("{k}.source");
     let span = raw.span();
     let raw = raw.into_inner();
+    only_for_kind(&key, &raw)?;
     match raw.kind {
         raw::SourceKind::Dir => dir_source(&key, span, raw, base).map(Source::Dir),
-        raw::SourceKind::Stdin => {
-            only_for_dir(&key, &raw)?;
-            Ok(Source::Stdin { name: None })
-        }
+        raw::SourceKind::Stdin => Ok(Source::Stdin { name: None }),
+        raw::SourceKind::Tail => super::tail::tail_source(&key, span, raw, base).map(Source::Tail),
     }
 }
 
-/// Keys of a dir source are refused on other kinds rather than ignored, so a
+/// Keys of one kind are refused on the others rather than ignored, so a
 /// typo'd kind does not silently drop the user's settings.
-fn only_for_dir(key: &str, raw: &RawSource) -> Result<(), Problem> {
-    let present = [
-        ("path", raw.path.as_ref().map(Spanned::span)),
-        ("pattern", raw.pattern.as_ref().map(Spanned::span)),
-        ("on_done", raw.on_done.as_ref().map(Spanned::span)),
-        ("archive_dir", raw.archive_dir.as_ref().map(Spanned::span)),
-        ("settle", raw.settle.as_ref().map(Spanned::span)),
-    ];
-    match present.into_iter().find(|(_, span)| span.is_some()) {
-        Some((name, span)) => Err(Problem::new(
-            format!("{key}.{name}"),
-            span,
-            format!("key `{name}` is not valid for source kind `stdin` (only for kind `dir`)"),
-        )),
-        None => Ok(()),
+fn only_for_kind(key: &str, raw: &RawSource) -> Result<(), Problem> {
+    use raw::SourceKind::{Dir, Tail};
+    fn at<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
+        v.as_ref().map(Spanned::span)
     }
+    type KeyKinds<'a> = (&'a str, Option<Range<usize>>, &'a [raw::SourceKind]);
+    let keys: [KeyKinds; 13] = [
+        ("path", at(&raw.path), &[Dir, Tail]),
+        ("pattern", at(&raw.pattern), &[Dir, Tail]),
+        ("on_done", at(&raw.on_done), &[Dir]),
+        ("archive_dir", at(&raw.archive_dir), &[Dir]),
+        ("settle", at(&raw.settle), &[Dir]),
+        ("rotated", at(&raw.rotated), &[Tail]),
+        ("start_at", at(&raw.start_at), &[Tail]),
+        ("fingerprint_lines", at(&raw.fingerprint_lines), &[Tail]),
+        ("partial_timeout", at(&raw.partial_timeout), &[Tail]),
+        ("rotate_wait", at(&raw.rotate_wait), &[Tail]),
+        ("idle_close", at(&raw.idle_close), &[Tail]),
+        ("max_open_files", at(&raw.max_open_files), &[Tail]),
+        ("poll_interval", at(&raw.poll_interval), &[Tail]),
+    ];
+    let name = |k: &raw::SourceKind| format!("{k:?}").to_lowercase();
+    for (k, span, kinds) in keys {
+        if span.is_some() && !kinds.contains(&raw.kind) {
+            let only: Vec<String> = kinds.iter().map(|k| format!("`{}`", name(k))).collect();
+            return Err(Problem::new(
+                format!("{key}.{k}"),
+                span,
+                format!(
+                    "key `{k}` is not valid for source kind `{}` (only for kind {})",
+                    name(&raw.kind),
+                    only.join(" or ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn dir_source(
@@ -80,7 +100,7 @@ fn dir_source(
     })
 }
 
-fn pattern(key: &str, v: Option<Spanned<String>>) -> Result<String, Problem> {
+pub(super) fn pattern(key: &str, v: Option<Spanned<String>>) -> Result<String, Problem> {
     let Some(v) = v else {
         return Ok("*".to_string());
     };

@@ -216,6 +216,7 @@ fn job(name: &str, raw: RawJob, cx: &Ctx) -> Result<Job, Problem> {
         reject_dir: reject_dir(&k, raw.reject_dir.as_ref(), name, cx)?,
         max_errors: at.int("max_errors", &raw.max_errors, 0..=i64::MAX, 1000)?,
         max_batch_attempts: at.int("max_batch_attempts", &raw.max_batch_attempts, 1..=100, 3)?,
+        batch_linger: duration(raw.batch_linger.as_ref(), Duration::from_millis(200)),
         compression: match raw.source.get_ref().compression {
             None | Some(raw::Compression::Auto) => super::model::Compression::Auto,
             Some(raw::Compression::Gzip) => super::model::Compression::Gzip,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::protocol::{FromWorker, LedgerRange, RejectNote};
 use crate::supervisor::files::Ended;
-use crate::supervisor::intake::{Content, Found, Snapshot};
+use crate::supervisor::intake::{Content, Found, Progress, Snapshot};
 
 /// Identifies one file (or one read of stdin) within this run.
 pub type FileId = u64;
@@ -87,4 +87,6 @@ pub struct FileStart {
     pub prior: Vec<LedgerRange>,
     /// Their reject notes with the records' bytes, to rebuild the reject files.
     pub prior_rejects: Vec<(RejectNote, Vec<u8>)>,
+    /// A followed file: how far it is read, and its size, as it grows.
+    pub progress: Option<Arc<Progress>>,
 }

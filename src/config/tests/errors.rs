@@ -85,7 +85,7 @@ fn key_of_another_kind() {
     );
     assert_err(
         &text,
-        ":10:11: jobs.orders.source.pattern: key `pattern` is not valid for source kind `stdin` (only for kind `dir`)",
+        ":10:11: jobs.orders.source.pattern: key `pattern` is not valid for source kind `stdin` (only for kind `dir` or `tail`)",
     );
 }
 

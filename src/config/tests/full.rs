@@ -101,6 +101,7 @@ fn full_config_every_key() {
         reject_dir: conf.join("../rejects"),
         max_errors: 0,
         max_batch_attempts: 5,
+        batch_linger: Duration::from_millis(200),
         compression: Compression::Auto,
         source: Source::Dir(DirSource {
             path: conf.join("landing"),

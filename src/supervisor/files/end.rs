@@ -130,6 +130,7 @@ impl End {
                 prior_rejected: 0,
                 seconds: 0.0,
                 outcome: Outcome::AlreadyLoaded,
+                followed: false,
             },
             input: Input::File(path.to_path_buf()),
             verdict: Verdict::Loaded { already: true },

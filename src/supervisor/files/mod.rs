@@ -23,7 +23,7 @@ use tracing::error;
 
 use crate::config::Job;
 use crate::protocol::{Batch, RejectNote};
-use crate::status::FileStatus;
+use crate::status::{FileStatus, TailStatus};
 use crate::supervisor::event::{FileId, FileStart};
 use crate::supervisor::intake::{Disposal, Input};
 
@@ -52,8 +52,11 @@ pub struct FileState {
     /// Batches answered or dropped.
     handled: u64,
     bytes_done: u64,
-    /// Ranges committed in this run.
+    /// Ranges committed in this run, merged where they touch (a followed
+    /// file's batches would otherwise grow this without bound).
     covered: Vec<(u64, u64)>,
+    /// A followed file: since when some of its bytes wait to be committed.
+    behind_since: Option<Instant>,
     rejects: Option<RejectFiles>,
     /// The reject files could not be written: the input must not be let go
     /// (its rejects are written from the ledger when it is taken again).
@@ -83,6 +86,7 @@ impl FileState {
             handled: 0,
             bytes_done: 0,
             covered: Vec::new(),
+            behind_since: None,
             rejects: None,
             reject_error: None,
             stopped: None,
@@ -126,8 +130,9 @@ impl FileState {
     }
 
     fn rebuild_rejects(&mut self, job: &Job, start: &FileStart) -> io::Result<()> {
+        let name = reject_name(&self.name, &start.source);
         let mut files =
-            RejectFiles::create(&job.reject_dir, &self.name, &start.source, &start.preamble)?;
+            RejectFiles::create(&job.reject_dir, &name, &start.source, &start.preamble)?;
         for (note, bytes) in &start.prior_rejects {
             files.append(note, Some(bytes))?;
         }
@@ -154,7 +159,7 @@ impl FileState {
         *rejected_by += notes.iter().map(|n| u64::from(n.records)).sum::<u64>();
         self.handled += 1;
         self.bytes_done += batch.end - batch.start;
-        self.covered.push((batch.start, batch.end));
+        cover(&mut self.covered, (batch.start, batch.end));
         if notes.is_empty() || self.reject_error.is_some() {
             return Ok(());
         }
@@ -168,7 +173,8 @@ impl FileState {
                 Some(s) => (s.source.as_str(), s.preamble.as_slice()),
                 None => (batch.source.as_str(), &[][..]),
             };
-            let files = RejectFiles::create(&job.reject_dir, &self.name, source, preamble)?;
+            let name = reject_name(&self.name, source);
+            let files = RejectFiles::create(&job.reject_dir, &name, source, preamble)?;
             self.rejects = Some(files);
         }
         let files = self.rejects.as_mut().expect("created above");
@@ -239,17 +245,56 @@ impl FileState {
     }
 
     fn status(&self) -> FileStatus {
+        let followed = self
+            .start
+            .as_ref()
+            .and_then(|s| Some((s, s.progress.as_ref()?)));
+        let Some((start, progress)) = followed else {
+            return FileStatus {
+                file: self.name.clone(),
+                bytes_done: self.bytes_done,
+                size: self
+                    .input
+                    .path()
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .map(|m| m.len()),
+                loaded: self.loaded,
+                rejected: self.rejected,
+                tail: None,
+            };
+        };
+        let (position, size) = progress.get();
         FileStatus {
             file: self.name.clone(),
             bytes_done: self.bytes_done,
-            size: self
-                .input
-                .path()
-                .and_then(|p| std::fs::metadata(p).ok())
-                .map(|m| m.len()),
+            size: Some(size),
             loaded: self.loaded,
             rejected: self.rejected,
+            tail: Some(TailStatus {
+                fingerprint: start.source.clone(),
+                position,
+                lag_bytes: self.lag().unwrap_or(0),
+                oldest_unloaded_s: self.behind_since.map_or(0.0, |t| t.elapsed().as_secs_f64()),
+            }),
         }
+    }
+
+    /// A followed file's bytes not committed: its size less the prefix
+    /// committed (by this run or earlier ones).
+    fn lag(&self) -> Option<u64> {
+        let start = self.start.as_ref()?;
+        let (_, size) = start.progress.as_ref()?.get();
+        let mut at = start.preamble.len() as u64;
+        let prior = start.prior.iter().map(|r| (r.start, r.end));
+        let mut all: Vec<(u64, u64)> = prior.chain(self.covered.iter().copied()).collect();
+        all.sort_unstable();
+        for (s, e) in all {
+            if s > at {
+                break;
+            }
+            at = at.max(e);
+        }
+        Some(size.saturating_sub(at))
     }
 
     /// Decides the outcome of its records (`unfinished`: the run ends
@@ -335,12 +380,34 @@ impl FileState {
                 prior_rejected: self.prior_rejected,
                 seconds: self.began.elapsed().as_secs_f64(),
                 outcome: Outcome::Done,
+                followed: self.input.is_followed(),
             },
             input: self.input,
             verdict,
             taken,
             disposal,
         }
+    }
+}
+
+/// Adds `[start, end)` to `covered` (sorted, merged where ranges touch).
+fn cover(covered: &mut Vec<(u64, u64)>, (start, end): (u64, u64)) {
+    let i = covered.partition_point(|r| r.1 < start);
+    let (mut s, mut e, mut j) = (start, end, i);
+    while j < covered.len() && covered[j].0 <= e {
+        (s, e) = (s.min(covered[j].0), e.max(covered[j].1));
+        j += 1;
+    }
+    covered.splice(i..j, [(s, e)]);
+}
+
+/// The name of an input's reject files: a followed file's carry its key's
+/// first hex digits, so that the next file under the same name (after a
+/// rotation) never takes them over.
+fn reject_name(name: &str, source: &str) -> String {
+    match source.strip_prefix(crate::supervisor::intake::TAIL_PREFIX) {
+        Some(hex) => format!("{name}.{}", hex.get(..12).unwrap_or(hex)),
+        None => name.to_string(),
     }
 }
 
@@ -408,6 +475,19 @@ impl Files {
     pub fn counts(&self) -> (usize, usize) {
         let waiting = self.map.values().filter(|f| f.start.is_none()).count();
         (self.map.len() - waiting, waiting)
+    }
+
+    /// Notes, for each followed file, whether some of its bytes wait to
+    /// be committed (the age of the oldest unloaded byte).
+    pub fn observe(&mut self, now: Instant) {
+        for f in self.map.values_mut() {
+            match f.lag() {
+                Some(lag) if lag > 0 => {
+                    f.behind_since.get_or_insert(now);
+                }
+                _ => f.behind_since = None,
+            }
+        }
     }
 
     /// The status of each input being read.

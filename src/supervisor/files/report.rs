@@ -4,7 +4,7 @@
 //! Owns the report's shape and its log line; the outcome is decided by
 //! `FileState::into_end` and `End::run`.
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// How an input ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +31,9 @@ pub struct FileReport {
     pub prior_rejected: u64,
     pub seconds: f64,
     pub outcome: Outcome,
+    /// A followed file, let go (rotated away, idle, truncated) rather than
+    /// finished: said at info level, it is the normal course of a log.
+    pub followed: bool,
 }
 
 impl FileReport {
@@ -45,6 +48,16 @@ impl FileReport {
         };
         let seconds = format!("{:.2}", r.seconds);
         match &r.outcome {
+            Outcome::Done | Outcome::AlreadyLoaded | Outcome::Unfinished { .. } if r.followed => {
+                if r.loaded + r.rejected == 0 {
+                    return debug!(job = %r.job, file = %r.file, "followed file let go, nothing new in it");
+                }
+                let why = match &r.outcome {
+                    Outcome::Unfinished { reason } => reason.as_str(),
+                    _ => "rotated away, idle or truncated",
+                };
+                info!(job = %r.job, file = %r.file, loaded = r.loaded, rejected = r.rejected, seconds, "followed file let go ({why}); reading resumes from the ledger when it is taken again")
+            }
             Outcome::Done if r.rejected > 0 => {
                 warn!(job = %r.job, file = %r.file, loaded = r.loaded, rejected = r.rejected, seconds, rows_per_s = rate, "file done with rejects")
             }

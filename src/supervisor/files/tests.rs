@@ -49,6 +49,7 @@ fn started(d: &Path, job: &Job) -> (Files, FileId) {
         preamble: b"x\n".to_vec(),
         prior: vec![prior],
         prior_rejects: vec![],
+        progress: None,
     };
     let f = files.get_mut(id).unwrap();
     f.started(job, Box::new(start)).unwrap();

@@ -7,6 +7,7 @@
 //! ends is done by the caller.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use crate::format::Layout;
 use crate::protocol::{Batch, Verdict};
@@ -29,6 +30,9 @@ pub struct Batcher {
 }
 
 struct Open {
+    /// When its first record came (a followed file's batch is sent once
+    /// this is `batch_linger` old).
+    since: Instant,
     start: u64,
     first_line: u64,
     records: u32,
@@ -61,6 +65,7 @@ impl Batcher {
             }
         }
         let open = self.open.get_or_insert_with(|| Open {
+            since: Instant::now(),
             start: offset,
             first_line: line,
             records: 0,
@@ -69,6 +74,29 @@ impl Batcher {
         open.data.extend_from_slice(record);
         open.records += 1;
         done
+    }
+
+    /// When the open batch got its first record.
+    pub fn open_since(&self) -> Option<Instant> {
+        self.open.as_ref().map(|o| o.since)
+    }
+
+    /// A batch of no record for `[start, end)`: committed, it tells later
+    /// runs that these bytes are not to be loaded (a followed file taken up
+    /// at its end).
+    pub fn skipped(&self, start: u64, end: u64, line: u64) -> Batch {
+        Batch {
+            id: next_id(),
+            source: self.source.clone(),
+            file: self.file.clone(),
+            start,
+            end,
+            first_line: line,
+            records: 0,
+            layout: self.layout.clone(),
+            verdict: None,
+            data: Vec::new(),
+        }
     }
 
     /// Closes the open batch, if any.

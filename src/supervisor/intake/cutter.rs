@@ -28,7 +28,7 @@ use super::{Codec, Content, Input, Opened};
 use crate::supervisor::rests;
 
 /// Read size; also the unit in which a header is looked for.
-const CHUNK: usize = 1 << 20;
+pub(super) const CHUNK: usize = 1 << 20;
 
 pub struct FileTask {
     pub file: FileId,
@@ -46,6 +46,10 @@ pub struct Cutter {
     pub batches: Sender<(FileId, Batch)>,
     /// Where standard input is copied before it is read (see `Input::open`).
     pub spool: PathBuf,
+    /// `run --once`: a followed file is read to its end, not followed.
+    pub once: bool,
+    /// What the readers of followed files share with their source.
+    pub followed: Option<Arc<super::tail::Shared>>,
 }
 
 pub(super) enum CutError {
@@ -86,16 +90,18 @@ impl From<io::Error> for CutError {
 }
 
 impl Cutter {
-    pub fn spawn(self, tasks: Receiver<FileTask>) -> io::Result<()> {
-        std::thread::Builder::new()
-            .name(format!("cut-{}", self.job.name))
-            .spawn(move || {
-                for task in tasks {
-                    if !self.cut(&task) {
-                        return;
-                    }
+    pub fn spawn(self, n: u32, tasks: Receiver<FileTask>) -> io::Result<()> {
+        let name = match n {
+            0 => format!("cut-{}", self.job.name),
+            n => format!("cut-{}-{n}", self.job.name),
+        };
+        std::thread::Builder::new().name(name).spawn(move || {
+            for task in tasks {
+                if !self.cut(&task) {
+                    return;
                 }
-            })?;
+            }
+        })?;
         Ok(())
     }
 
@@ -128,7 +134,7 @@ impl Cutter {
         self.event(task.file, ev)
     }
 
-    fn event(&self, file: FileId, ev: CutEvent) -> bool {
+    pub(super) fn event(&self, file: FileId, ev: CutEvent) -> bool {
         self.events
             .send(Event::Cut {
                 job: self.job_index,
@@ -141,8 +147,8 @@ impl Cutter {
 
 /// One file being cut.
 pub(super) struct Run<'a> {
-    cutter: &'a Cutter,
-    task: &'a FileTask,
+    pub(super) cutter: &'a Cutter,
+    pub(super) task: &'a FileTask,
     sent: u64,
     /// Records handed over (in batches, or rejected whole).
     records: u64,
@@ -152,6 +158,9 @@ impl Run<'_> {
     fn go(&mut self) -> Result<(), CutError> {
         let format = &self.cutter.job.format;
         let input = &self.task.input;
+        if let Input::Tail(f) = input {
+            return super::tail::read::go(self, f);
+        }
         let t0 = std::time::Instant::now();
         let mut opened = input.open(&self.cutter.spool, self.cutter.job.compression)?;
         let hashed = t0.elapsed();
@@ -183,6 +192,7 @@ impl Run<'_> {
             preamble: head[..data_start].to_vec(),
             prior: prior.clone(),
             prior_rejects,
+            progress: None,
         };
         // Only a plain file's size is its content's.
         let size = match opened.content.codec() {
@@ -314,7 +324,7 @@ impl Run<'_> {
     }
 
     /// Asks the loop (which asks a worker) for the committed ranges.
-    fn ledger(&self, source: &str) -> Result<Vec<LedgerRange>, CutError> {
+    pub(super) fn ledger(&self, source: &str) -> Result<Vec<LedgerRange>, CutError> {
         let (reply, answer) = bounded(1);
         let ask = CutEvent::NeedLedger {
             source: source.to_string(),
@@ -395,7 +405,7 @@ pub(super) fn read_head(
 }
 
 /// The original bytes of the records behind earlier runs' reject notes.
-fn reject_bytes(
+pub(super) fn reject_bytes(
     content: &Content,
     prior: &[LedgerRange],
 ) -> Result<Vec<(RejectNote, Vec<u8>)>, CutError> {

@@ -49,7 +49,6 @@ mod identity;
 mod listed;
 mod records;
 pub mod sample;
-#[cfg(test)]
 mod tail;
 
 use std::fs::File;
@@ -68,6 +67,8 @@ use crate::supervisor::event::{Event, FileId};
 pub use content::{Codec, Content};
 use cutter::{Cutter, FileTask};
 pub use identity::{Change, Snapshot};
+pub use tail::fingerprint::PREFIX as TAIL_PREFIX;
+pub use tail::{Followed, Progress};
 
 /// One input the cutter reads from start to end.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,6 +77,9 @@ pub enum Input {
     File(PathBuf),
     /// Standard input, read once; `name` gives it a stable identity.
     Stdin { name: Option<String> },
+    /// A file still being written, followed until it is let go (rotated
+    /// away, idle, truncated): `tail/`.
+    Tail(Followed),
 }
 
 /// An input opened for reading, with what the ledger knows it by.
@@ -101,7 +105,14 @@ impl Input {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| p.display().to_string()),
             Input::Stdin { name } => name.clone().unwrap_or_else(|| "stdin".into()),
+            Input::Tail(f) => f.name(),
         }
+    }
+
+    /// Whether it is followed as it grows (then its path may name another
+    /// file by now, and it is never moved at its end).
+    pub fn is_followed(&self) -> bool {
+        matches!(self, Input::Tail(_))
     }
 
     /// The file behind it, when it can be read again at an offset (for the
@@ -109,6 +120,7 @@ impl Input {
     pub fn path(&self) -> Option<&Path> {
         match self {
             Input::File(p) => Some(p),
+            Input::Tail(f) => Some(&f.path),
             Input::Stdin { .. } => None,
         }
     }
@@ -133,6 +145,8 @@ impl Input {
                 name.is_some(),
                 Codec::of(compression, Path::new("-")),
             ),
+            // Opened by its reader, which identifies it as it grows.
+            Input::Tail(_) => return Err(io::Error::other("a followed file is read by tail/")),
         };
         Ok(Opened {
             key: f.key,
@@ -251,19 +265,35 @@ impl Intake {
     ) -> io::Result<Intake> {
         let (batch_tx, batches) = bounded(depth.max(1));
         let (tasks, task_rx) = unbounded();
+        let mut followed = None;
         let mut source: Box<dyn Source> = match &job.source {
             config::Source::Dir(d) => Box::new(dir::DirSource::new(d, &job, rescan, once)),
             config::Source::Files(list) => Box::new(listed::Listed::files(list)),
             config::Source::Stdin { name } => Box::new(listed::Listed::stdin(name.clone())),
+            config::Source::Tail(t) => {
+                let s = tail::TailSource::new(&job.name, t, &spool, once)?;
+                followed = Some(s.shared());
+                Box::new(s)
+            }
         };
-        Cutter {
+        // One file at a time, or (followed files never end by themselves)
+        // one thread per file followed at once.
+        let threads = match &job.source {
+            config::Source::Tail(t) => t.max_open_files,
+            _ => 1,
+        };
+        let cutter = Cutter {
             job_index: index,
             job,
             events: events.clone(),
             batches: batch_tx,
             spool,
+            once,
+            followed,
+        };
+        for n in 0..threads {
+            cutter.clone().spawn(n, task_rx.clone())?;
         }
-        .spawn(task_rx)?;
         source.start(Box::new(move |found| {
             events.send(Event::Found { job: index, found }).is_ok()
         }))?;

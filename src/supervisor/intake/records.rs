@@ -244,6 +244,42 @@ impl Scan {
     }
 
     pub fn finish(mut self, run: &mut impl Handover, eof: u64) -> Result<(), CutError> {
+        self.close(run, eof)?;
+        self.flush(run)
+    }
+
+    /// Hands over the open batch, if any.
+    pub fn flush(&mut self, run: &mut impl Handover) -> Result<(), CutError> {
+        match self.batcher.flush() {
+            Some(b) => run.send(b),
+            None => Ok(()),
+        }
+    }
+
+    /// When the open batch got its first record.
+    pub fn open_since(&self) -> Option<std::time::Instant> {
+        self.batcher.open_since()
+    }
+
+    /// Whether bytes before `pos` belong to no record handed over yet (a
+    /// last line without its newline, a record whose end is undecided).
+    pub fn pending(&self, pos: u64) -> bool {
+        pos > self.span_start
+    }
+
+    /// Takes everything up to `eof` as if the input ended there (a last line
+    /// without its newline becomes a record), then goes on scanning from
+    /// `eof` as a new start (a followed file that stopped growing).
+    pub fn cut_here(&mut self, run: &mut impl Handover, eof: u64) -> Result<(), CutError> {
+        self.close(run, eof)?;
+        self.carry.clear();
+        self.carry_at = eof;
+        self.span_start = eof;
+        Ok(())
+    }
+
+    /// The scanner's undecided ends and what follows the last one, at `eof`.
+    fn close(&mut self, run: &mut impl Handover, eof: u64) -> Result<(), CutError> {
         let mut ends = std::mem::take(&mut self.ends);
         ends.clear();
         let tail = self.scanner.finish(&mut ends);
@@ -256,7 +292,7 @@ impl Scan {
         match tail {
             Tail::Empty => {}
             Tail::Record => {
-                let rec = rest(&self);
+                let rec = rest(self);
                 self.record(run, eof, &rec)?;
             }
             Tail::UnterminatedQuote(lead) => {
@@ -271,7 +307,7 @@ impl Scan {
                         reason: "a quoted field opened in this record is never closed".into(),
                     };
                     // Within the limit (a longer one is `TooLarge`): kept.
-                    let mut rec = rest(&self);
+                    let mut rec = rest(self);
                     rec.drain(..lead.bytes as usize);
                     let line = self.line + lead.lines;
                     let b = self
@@ -288,9 +324,6 @@ impl Scan {
                 );
                 self.too_large(run, lead, eof, reason)?;
             }
-        }
-        if let Some(b) = self.batcher.flush() {
-            run.send(b)?;
         }
         Ok(())
     }

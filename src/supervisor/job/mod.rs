@@ -5,6 +5,7 @@
 //!  intake    Intake    its source and cutter thread (supervisor/intake)
 //!  files     Files     the inputs in progress (supervisor/files)
 //!  queue     Queue     batches and ledger questions waiting for a worker
+//!  keys      Keys      which input reads which ledger key (keys.rs)
 //!  workers   Workers   the worker slots, blame and quarantine
 //!  totals    Totals    what it did since the daemon started (totals.rs)
 //! ```
@@ -13,6 +14,7 @@
 //! redelivery of a dead worker's batches, the end of each input, and the
 //! job's stop on a configuration error.
 
+mod keys;
 mod queue;
 mod slot;
 mod totals;
@@ -34,6 +36,7 @@ use super::event::{CutEvent, Event, FileId};
 use super::files::{End, Ended, FileReport, Files};
 use super::intake::{Accept, Found, Input, Intake};
 use super::ops::metrics::Metrics;
+use keys::Keys;
 use queue::Queue;
 use totals::Totals;
 use workers::Workers;
@@ -60,6 +63,7 @@ pub struct JobRun {
     intake: Intake,
     files: Files,
     queue: Queue,
+    keys: Keys,
     workers: Workers,
     totals: Totals,
     /// Where inputs' ends run, off the loop; `None` once closed.
@@ -98,6 +102,7 @@ impl JobRun {
             intake,
             files: Files::default(),
             queue: Queue::default(),
+            keys: Keys::default(),
             totals: Totals::default(),
             reports: Vec::new(),
             failed: None,
@@ -167,7 +172,8 @@ impl JobRun {
     }
 
     fn take(&mut self, input: Input) {
-        let busy = input.path().is_some_and(|p| self.files.reading(p));
+        // A followed file's source tells files apart by inode, not path.
+        let busy = !input.is_followed() && input.path().is_some_and(|p| self.files.reading(p));
         if !self.active() || busy {
             return;
         }
@@ -371,14 +377,19 @@ impl JobRun {
         if let Some(f) = self.files.take_complete(file) {
             let end = f.into_end(&self.cfg, None, self.intake.disposal());
             self.end(end);
+            for (source, reply) in self.keys.release(file) {
+                self.queue.ask(source, reply);
+            }
         }
     }
 
     pub fn cut_event(&mut self, file: FileId, ev: CutEvent) {
         match ev {
             CutEvent::NeedLedger { source, reply } => {
-                self.queue.ask(source, reply);
-                self.dispatch();
+                if let Some((source, reply)) = self.keys.ask(file, source, reply) {
+                    self.queue.ask(source, reply);
+                    self.dispatch();
+                }
             }
             CutEvent::Started(start) => {
                 if let Some(f) = self.files.get_mut(file)

@@ -72,6 +72,7 @@ impl JobRun {
     /// Samples the rate and updates the metrics levels; called every tick.
     pub fn observe(&mut self, now: Instant) {
         self.totals.rate.sample(now, self.totals.loaded);
+        self.files.observe(now);
         let (files, batches) = self.backlog();
         let metrics = &self.ctx.metrics;
         metrics.levels(&self.cfg.name, self.in_flight(), files, batches);

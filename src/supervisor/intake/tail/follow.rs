@@ -77,6 +77,61 @@ impl Follow {
         Ok(self.file.metadata()?.len())
     }
 
+    /// Goes on reading from `pos`.
+    pub fn seek(&mut self, pos: u64) {
+        self.pos = pos;
+    }
+
+    /// Whether the file still begins with `head` (a file truncated and
+    /// written again between two reads does not).
+    pub fn begins_with(&self, head: &[u8]) -> io::Result<bool> {
+        let mut now = vec![0u8; head.len()];
+        let mut got = 0;
+        while got < now.len() {
+            match self.file.read_at(&mut now[got..], got as u64) {
+                Ok(0) => return Ok(false),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(now == head)
+    }
+
+    /// The number of line ends in `[from, to)`.
+    pub fn lines_between(&self, from: u64, to: u64) -> io::Result<u64> {
+        let mut buf = vec![0u8; 256 * 1024];
+        let (mut at, mut lines) = (from, 0);
+        while at < to {
+            let want = (to - at).min(buf.len() as u64) as usize;
+            let n = match self.file.read_at(&mut buf[..want], at) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+            at += n as u64;
+        }
+        Ok(lines)
+    }
+
+    /// Where the last complete line before `size` ends (`from` if none).
+    pub fn last_line_end(&self, from: u64, size: u64) -> io::Result<u64> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut end = size;
+        while end > from {
+            let start = end.saturating_sub(buf.len() as u64).max(from);
+            let n = (end - start) as usize;
+            self.file.read_exact_at(&mut buf[..n], start)?;
+            if let Some(k) = memchr::memrchr(b'\n', &buf[..n]) {
+                return Ok(start + k as u64 + 1);
+            }
+            end = start;
+        }
+        Ok(from)
+    }
+
     /// Reads what follows the position into `buf`.
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<Step> {
         loop {
@@ -104,20 +159,26 @@ impl Follow {
 
     /// Waits until the file may have changed, or `timeout` passed.
     pub fn wait(&mut self, timeout: Duration) {
-        let Some(watch) = &self.watch else {
-            std::thread::sleep(timeout);
-            return;
-        };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        let mut fds = [PollFd::new(watch.as_fd(), PollFlags::POLLIN)];
-        let ready = poll(
-            &mut fds,
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-        );
-        if matches!(ready, Ok(n) if n > 0) {
-            // Drain: one wake-up per batch of events is enough.
-            while matches!(watch.read_events(), Ok(ev) if !ev.is_empty()) {}
-        }
+        wait_events(self.watch.as_ref(), timeout);
+    }
+}
+
+/// Waits for events of `watch` (without one, sleeps), at most `timeout`;
+/// the events are read and dropped: what changed is looked at afterwards.
+pub fn wait_events(watch: Option<&Inotify>, timeout: Duration) {
+    let Some(watch) = watch else {
+        std::thread::sleep(timeout);
+        return;
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    let mut fds = [PollFd::new(watch.as_fd(), PollFlags::POLLIN)];
+    let ready = poll(
+        &mut fds,
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+    );
+    if matches!(ready, Ok(n) if n > 0) {
+        // Drain: one wake-up per batch of events is enough.
+        while matches!(watch.read_events(), Ok(ev) if !ev.is_empty()) {}
     }
 }
 
