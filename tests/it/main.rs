@@ -54,6 +54,8 @@ mod secrets;
 mod stdin;
 mod stray_quote;
 mod systemd_unit;
+mod tail;
+mod tail_chaos;
 mod upsert_pg;
 
 fn main() {
@@ -67,6 +69,8 @@ fn main() {
         daemon_signals::trials(),
         deadlines::trials(),
         chaos_sqlite::trials(),
+        tail_chaos::trials(),
+        tail::trials(),
         hostile_landing::trials(),
         long_rejects::trials(),
         messages::trials(),

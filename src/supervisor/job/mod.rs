@@ -377,8 +377,14 @@ impl JobRun {
         if let Some(f) = self.files.take_complete(file) {
             let end = f.into_end(&self.cfg, None, self.intake.disposal());
             self.end(end);
-            for (source, reply) in self.keys.release(file) {
+            let now = self.keys.release(file);
+            let asked = !now.is_empty();
+            for (source, reply) in now {
                 self.queue.ask(source, reply);
+            }
+            // Nothing else may come to send them (the job is quiet).
+            if asked {
+                self.dispatch();
             }
         }
     }

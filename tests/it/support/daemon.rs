@@ -29,7 +29,10 @@ impl Daemon {
         let child = Command::new(bin())
             .args(args)
             .envs(env.iter().copied())
-            .env("INGESTD_LOG", "info")
+            .env(
+                "INGESTD_LOG",
+                std::env::var("INGESTD_TEST_LOG").unwrap_or("info".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(err)
             .spawn()

@@ -33,6 +33,8 @@ pub enum Need {
     Tmpfs,
     /// The right to mount a small tmpfs of the test's own (root).
     Mount,
+    /// The real `logrotate` (`.ci/run` installs Debian's).
+    Logrotate,
 }
 
 /// Why a need is not met, and whether that fails the trial.
@@ -53,6 +55,7 @@ impl Need {
         static ANALYZE: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static TMPFS: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static MOUNT: OnceLock<Result<(), Unmet>> = OnceLock::new();
+        static LOGROTATE: OnceLock<Result<(), Unmet>> = OnceLock::new();
         let require_pg = |reason: String| Unmet {
             reason,
             required: super::pg::required(),
@@ -113,6 +116,19 @@ impl Need {
                     reason,
                     required: false,
                 })
+            }),
+            Need::Logrotate => LOGROTATE.get_or_init(|| {
+                let found = std::process::Command::new("logrotate")
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                match found {
+                    true => Ok(()),
+                    false => Err(Unmet {
+                        reason: "logrotate is not installed (.ci/run installs Debian's)".into(),
+                        required: std::env::var_os("CI").is_some(),
+                    }),
+                }
             }),
             Need::SystemdAnalyze => ANALYZE.get_or_init(|| {
                 let found = std::process::Command::new("systemd-analyze")

@@ -3,7 +3,8 @@
 //! checksums), `logs` (access logs, Java logs and a line-format job), `mount` (a small tmpfs of a test's own), `config` (config text and a test folder), `cli` (one command
 //! of the real binary), `daemon` (the binary running as a daemon, and its
 //! processes seen from outside), `rejects` (reading reject files), `chaos`
-//! (killing workers and the supervisor under load), `worker` (one worker
+//! (killing workers and the supervisor under load), `tail` (a followed log,
+//! its writer and logrotate), `worker` (one worker
 //! process driven over its pipes as the supervisor drives it), and per
 //! target `pg`, `cluster` (a PostgreSQL server of a test's own) and `oracle`.
 
@@ -19,6 +20,7 @@ pub mod oracle;
 pub mod orders;
 pub mod pg;
 pub mod rejects;
+pub mod tail;
 pub mod worker;
 
 pub use cli::{Ran, ingestd};

@@ -1,0 +1,221 @@
+//! The tail source with the real binary, real SQLite files and the real
+//! `logrotate`: growth, rename and copy-and-truncate rotations, the daemon
+//! stopped across rotations, inode reuse, partial last lines and
+//! `start_at = "end"`. Every test ends on the table holding exactly the
+//! records written, each once.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+use crate::support::tail::{Held, Tail, append, append_bytes, missing, record};
+use crate::support::*;
+
+trials![
+    follows_a_growing_log_and_resumes_from_the_ledger,
+    rename_and_copytruncate_rotations_lose_and_repeat_nothing[Logrotate],
+    the_daemon_stopped_during_two_rotations_loses_nothing[Logrotate],
+    a_reused_inode_with_new_content_is_a_new_file,
+    a_partial_last_line_waits_for_partial_timeout,
+    start_at_end_skips_what_was_there_and_nothing_after,
+];
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn start(t: &Tail, log: &str) -> Daemon {
+    let d = Daemon::start(&["run", "--config", t.cfg()], &t.path(log));
+    d.expect_log("ready", 1, Duration::from_secs(30));
+    d
+}
+
+#[track_caller]
+fn assert_exactly(t: &Tail, n: u64) {
+    let got = t.wait_rows(n, WAIT);
+    if got != Held::exactly(n) {
+        let gaps = missing(&t.db, n);
+        if std::env::var_os("INGESTD_TEST_KEEP").is_some() {
+            eprintln!("kept {}", t.dir.path().display());
+            let _ = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(t.dir.path())
+                .arg("/tmp/kept")
+                .status();
+        }
+        panic!("the table holds {got:?}, not 0..{n} once each; missing: {gaps:?}");
+    }
+}
+
+fn follows_a_growing_log_and_resumes_from_the_ledger() {
+    let t = Tail::new("", "");
+    let mut d = start(&t, "first.log");
+    append(&t.log, 0, 100);
+    assert_exactly(&t, 100);
+    // One line to a quiet log reaches the table well within a second
+    // (batch_linger 200 ms; the figures are in benches/tail.sh).
+    let t0 = Instant::now();
+    append(&t.log, 100, 101);
+    assert_exactly(&t, 101);
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    // Stopped and written to meanwhile: the rest, not the start again.
+    d.stop(Duration::from_secs(30));
+    append(&t.log, 101, 300);
+    let mut d = start(&t, "second.log");
+    assert_exactly(&t, 300);
+    let status = ingestd(["status", "--config", t.cfg()]).run().expect(0);
+    let out = status.output();
+    assert!(out.contains("followed app.log (tail:"), "{out}");
+    assert!(out.contains("0 bytes not loaded"), "{out}");
+    d.stop(Duration::from_secs(30));
+}
+
+fn rename_and_copytruncate_rotations_lose_and_repeat_nothing() {
+    let t = Tail::new("batch_rows = 500\n", "rotate_wait = \"1s\"\n");
+    let create = t.rotate_conf("create.conf", "create");
+    let copy = t.rotate_conf("copy.conf", "copytruncate");
+    let mut d = start(&t, "daemon.log");
+    let mut n = 0;
+    for round in 0..3 {
+        append(&t.log, n, n + 2000);
+        n += 2000;
+        // Renamed: a writer that has not reopened yet goes on into the old
+        // file, which is read to its end before it is let go.
+        let old = fs::File::options().append(true).open(&t.log).unwrap();
+        t.logrotate(&create);
+        use std::io::Write;
+        (&old).write_all(record(n).as_bytes()).unwrap();
+        n += 1;
+        append(&t.log, n, n + 1000);
+        n += 1000;
+        // Copied and truncated right after a burst: what was not read yet
+        // is read from the copy.
+        append(&t.log, n, n + 20_000);
+        n += 20_000;
+        t.logrotate(&copy);
+        append(&t.log, n, n + 500);
+        n += 500;
+        eprintln!("round {round}: {n} records written");
+    }
+    assert_exactly(&t, n);
+    // Nothing twice in the ledger either: each committed range once.
+    let overlaps = sqlite_count(
+        &t.db,
+        "SELECT count(*) FROM ingestd_ledger a JOIN ingestd_ledger b ON a.source = b.source \
+         AND a.start_off < b.start_off AND b.start_off < a.end_off",
+    );
+    assert_eq!(overlaps, 0);
+    d.stop(Duration::from_secs(30));
+}
+
+fn the_daemon_stopped_during_two_rotations_loses_nothing() {
+    let t = Tail::new("", "");
+    let rotate = t.rotate_conf("r.conf", "create\n    compress\n    delaycompress");
+    let mut d = start(&t, "first.log");
+    append(&t.log, 0, 1000);
+    assert_exactly(&t, 1000);
+    append(&t.log, 1000, 1200);
+    d.stop(Duration::from_secs(30));
+    // While stopped: more into the file, then two rotations; the first
+    // file ends up compressed (app.log.2.gz), the second is app.log.1.
+    append(&t.log, 1200, 1300);
+    t.logrotate(&rotate);
+    append(&t.log, 1300, 1600);
+    t.logrotate(&rotate);
+    append(&t.log, 1600, 1700);
+    assert!(t.logs.join("app.log.2.gz").exists());
+    let mut d = start(&t, "second.log");
+    assert_exactly(&t, 1700);
+    d.stop(Duration::from_secs(30));
+}
+
+fn a_reused_inode_with_new_content_is_a_new_file() {
+    let t = Tail::new("", "rotate_wait = \"500ms\"\n");
+    let mut d = start(&t, "first.log");
+    append(&t.log, 0, 500);
+    assert_exactly(&t, 500);
+    let ino = fs::metadata(&t.log).unwrap().ino();
+    fs::remove_file(&t.log).unwrap();
+    // Read to its end, then let go: its descriptor closed, its inode free.
+    d.expect_log("followed file let go", 1, WAIT);
+    reuse(&t, ino);
+    append(&t.log, 500, 900);
+    assert_exactly(&t, 900);
+    // The same while the daemon is stopped, the new file longer than the
+    // part of the old one that was loaded.
+    d.stop(Duration::from_secs(30));
+    let ino = fs::metadata(&t.log).unwrap().ino();
+    fs::remove_file(&t.log).unwrap();
+    reuse(&t, ino);
+    append(&t.log, 900, 1500);
+    let mut d = start(&t, "second.log");
+    assert_exactly(&t, 1500);
+    d.stop(Duration::from_secs(30));
+}
+
+/// Creates the log anew with inode `ino` (freed a moment ago): files are
+/// created beside it until the filesystem hands that inode out again.
+fn reuse(t: &Tail, ino: u64) {
+    for k in 0..2000 {
+        let probe = t.logs.join(format!("probe-{k}"));
+        fs::write(&probe, b"").unwrap();
+        if fs::metadata(&probe).unwrap().ino() == ino {
+            fs::rename(&probe, &t.log).unwrap();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("the filesystem did not hand out inode {ino} again");
+}
+
+fn a_partial_last_line_waits_for_partial_timeout() {
+    let t = Tail::new("", "partial_timeout = \"1s\"\n");
+    let mut d = start(&t, "daemon.log");
+    append(&t.log, 0, 10);
+    assert_exactly(&t, 10);
+    let partial = record(10);
+    let (head, rest) = partial.split_at(partial.len() - 1);
+    append_bytes(&t.log, head.as_bytes());
+    // Not before the file has been quiet for partial_timeout...
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(t.table().rows, 10, "a partial line is not a record yet");
+    // ...then as it is.
+    assert_exactly(&t, 11);
+    d.expect_log("loaded as it is", 1, WAIT);
+    // Its newline, late, is a blank line: nothing more.
+    append_bytes(&t.log, rest.as_bytes());
+    append(&t.log, 11, 20);
+    assert_exactly(&t, 20);
+    d.stop(Duration::from_secs(30));
+
+    // partial_timeout = "0s": it waits for its newline, however long.
+    let t = Tail::new("", "partial_timeout = \"0s\"\n");
+    let mut d = start(&t, "daemon.log");
+    append(&t.log, 0, 5);
+    let partial = record(5);
+    append_bytes(&t.log, &partial.as_bytes()[..partial.len() - 1]);
+    assert_exactly(&t, 5);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(t.table().rows, 5);
+    append_bytes(&t.log, b"\n");
+    assert_exactly(&t, 6);
+    d.stop(Duration::from_secs(30));
+}
+
+fn start_at_end_skips_what_was_there_and_nothing_after() {
+    let t = Tail::new("", "start_at = \"end\"\n");
+    append(&t.log, 0, 100);
+    let mut d = start(&t, "first.log");
+    d.expect_log("not loaded", 1, WAIT);
+    append(&t.log, 100, 150);
+    let h = t.wait_rows(50, WAIT);
+    assert_eq!((h.rows, h.distinct, h.sum), (50, 50, (100..150).sum()));
+    // Killed, and written to while down: the records written after the
+    // start are all loaded, those before it still not.
+    let pid = d.pid();
+    kill(pid, 9);
+    d.wait_exit(Duration::from_secs(10));
+    append(&t.log, 150, 200);
+    let mut d = start(&t, "second.log");
+    let h = t.wait_rows(100, WAIT);
+    assert_eq!((h.rows, h.distinct, h.sum), (100, 100, (100..200).sum()));
+    d.stop(Duration::from_secs(30));
+}
