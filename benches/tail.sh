@@ -308,8 +308,10 @@ def report(a):
     p = out.append
     p("### Tail source: latency, throughput, crash (benches/tail.sh)")
     p("")
-    p("Machine: %s CPUs (%s), %s; %s; %s; ingestd %s; %s."
-      % (m["nproc"], m["cpu"], m["kernel"], m["pg"], m["rsyslog"], m["rev"], m["date"]))
+    p("Machine: %s CPUs (%s), %s; %s; %s; ingestd %s; %s; load average %s; "
+      "the whole run took %s s."
+      % (m["nproc"], m["cpu"], m["kernel"], m["pg"], m["rsyslog"], m["rev"], m["date"],
+         m["load"], m["total_s"]))
     p("")
     if lat:
         r0 = next(iter(lat.values()))
@@ -488,9 +490,9 @@ ruleset(name="to_pg") {
   action(type="ompgsql" conninfo="$PG_URL" template="tail_insert")
 }
 input(type="imfile" file="$3" tag="tail" ruleset="to_pg" $RS_INPUT_OPTS)
-# rsyslogd's own messages (errors included) go to a file (processInternalMessages:
+# rsyslogd's own warnings and errors go to a file (processInternalMessages:
 # Debian's build would otherwise hand them to syslog(3), i.e. to no one here)
-*.* action(type="omfile" file="$2/rsyslogd-internal.log")
+if \$syslogseverity <= 4 then action(type="omfile" file="$2/rsyslogd-internal.log")
 EOF
   rsyslogd -N1 -f "$1" >"$2/rsyslogd-check.log" 2>&1 || { cat "$2/rsyslogd-check.log" >&2; exit 1; }
 }
@@ -504,14 +506,14 @@ start_rsyslog() { # CONF DIR
   sleep 0.2
   kill -0 "$RS_PID" 2>/dev/null || { echo "rsyslogd exited:" >&2; cat "$2/rsyslogd.out" >&2; exit 1; }
 }
-rs_notes() { # DIR WHAT: rsyslogd's own messages other than start and stop, if any
-  local f=$1/rsyslogd-internal.log n
-  [ -s "$f" ] || return 0
-  n=$(grep -cvE '\] (start|exiting on signal [0-9]+\.)$' "$f" || true)
-  if [ "${n:-0}" -gt 0 ]; then
-    echo "  rsyslogd ($2) logged $n message(s) of its own, e.g.:" >&2
-    grep -vE '\] (start|exiting on signal [0-9]+\.)$' "$f" | head -3 | cut -c1-300 | sed 's/^/    /' >&2
-  fi
+rs_notes() { # DIR WHAT: rsyslogd's own warnings and errors, and its stderr (libpq
+  # notices land there; ompgsql itself reports a failed INSERT nowhere), if any
+  local f
+  for f in "$1/rsyslogd-internal.log" "$1/rsyslogd.out"; do
+    [ -s "$f" ] || continue
+    echo "  rsyslogd ($2) wrote $(wc -l <"$f") line(s) to $(basename "$f"), e.g.:" >&2
+    head -3 "$f" | cut -c1-300 | sed 's/^/    /' >&2
+  done
 }
 stop_rsyslog() {
   kill -TERM "$RS_PID" 2>/dev/null || true
@@ -531,7 +533,8 @@ CRASH_RESULTS=$TMP/crash.tsv
 LOG_SIZE=-
 CRASH_KILL_AFTER=$(awk -v n="$CRASH_RECORDS" -v r="$CRASH_RATE" 'BEGIN{printf "%.1f", n / r / 2}')
 echo "tail bench: sections '$SECTIONS'; latency ${LAT_SECONDS}s; N=$N, RUNS=$RUNS; crash $CRASH_RECORDS records at $CRASH_RATE/s; PostgreSQL $PG_URL; scratch $TMP"
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load before: $LOAD_BEFORE"
 
 # ---------------------------------------------------------------- 1. latency
 latency_one() { # sqlite|pg
@@ -708,7 +711,8 @@ case " $SECTIONS " in *" crash "*)
 ;; esac
 
 echo
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); total $(( $(date +%s) - T_START )) s"
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load after: $LOAD_AFTER; total $(( $(date +%s) - T_START )) s"
 echo
 python3 - "$TMP/meta.json" <<PY
 import json, sys
@@ -725,6 +729,7 @@ json.dump({
   "n": "$N", "runs": "$RUNS", "log_size": "$LOG_SIZE",
   "crash_records": "$CRASH_RECORDS", "crash_rate": "$CRASH_RATE", "crash_kill_after": "$CRASH_KILL_AFTER",
   "rs_opts": """$RS_INPUT_OPTS""",
+  "load": "$LOAD_BEFORE before, $LOAD_AFTER after", "total_s": "$(( $(date +%s) - T_START ))",
 }, open(sys.argv[1], "w"))
 PY
 py report --latency "$LAT_RESULTS" --throughput "$TP_RESULTS" --crash "$CRASH_RESULTS" --meta "$TMP/meta.json"

@@ -65,7 +65,10 @@ pub(super) fn samples(job: &Job, n: usize) -> bool {
         Ok(f) => f,
         Err(e) => {
             println!("    sample: {e}");
-            return !matches!(job.source, crate::config::Source::Dir(_));
+            return !matches!(
+                job.source,
+                crate::config::Source::Dir(_) | crate::config::Source::Tail(_)
+            );
         }
     };
     if files.is_empty() {

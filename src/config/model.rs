@@ -209,6 +209,13 @@ pub enum Source {
     Tail(TailSource),
 }
 
+impl Source {
+    /// Whether its files are followed as they grow.
+    pub fn is_followed(&self) -> bool {
+        matches!(self, Source::Tail(_))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct TailSource {
     /// The one folder its files are in (watched).

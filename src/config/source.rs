@@ -100,11 +100,16 @@ fn dir_source(
     })
 }
 
-pub(super) fn pattern(key: &str, v: Option<Spanned<String>>) -> Result<String, Problem> {
-    let Some(v) = v else {
-        return Ok("*".to_string());
-    };
-    let problem = |m: String| Err(Problem::new(format!("{key}.pattern"), Some(v.span()), m));
+fn pattern(key: &str, v: Option<Spanned<String>>) -> Result<String, Problem> {
+    match v {
+        None => Ok("*".to_string()),
+        Some(v) => name_glob(&format!("{key}.pattern"), &v),
+    }
+}
+
+/// A glob matched against file names (not paths), checked.
+pub(super) fn name_glob(key: &str, v: &Spanned<String>) -> Result<String, Problem> {
+    let problem = |m: String| Err(Problem::new(key, Some(v.span()), m));
     let text = v.get_ref();
     if text.is_empty() {
         return problem("empty pattern: expected a glob on file names, like \"*.csv\"".into());
@@ -121,7 +126,7 @@ pub(super) fn pattern(key: &str, v: Option<Spanned<String>>) -> Result<String, P
             e.pos + 1
         ));
     }
-    Ok(v.into_inner())
+    Ok(text.clone())
 }
 
 /// Only checked when used: a leftover `archive_dir` with `on_done = "keep"`

@@ -14,6 +14,7 @@ use super::error::Problem;
 use super::model::{StartAt, TailSource};
 use super::paths::{check_input_dir, resolve};
 use super::raw::{self, RawSource};
+use super::source::name_glob;
 use super::validate::{Numbers, duration};
 
 pub(super) fn tail_source(
@@ -117,22 +118,4 @@ fn pattern(key: &str, v: &Spanned<String>, base: &Path) -> Result<(PathBuf, Stri
     check_input_dir(dir).map_err(problem)?;
     let name = Spanned::new(v.span(), name.to_string_lossy().into_owned());
     Ok((dir.to_path_buf(), name_glob(&k, &name)?))
-}
-
-fn name_glob(key: &str, v: &Spanned<String>) -> Result<String, Problem> {
-    let text = v.get_ref();
-    let problem = |m: String| Err(Problem::new(key, Some(v.span()), m));
-    if text.is_empty() || text.contains('/') {
-        return problem(format!(
-            "invalid pattern {text:?}: a glob on file names in the followed files' folder"
-        ));
-    }
-    if let Err(e) = glob::Pattern::new(text) {
-        return problem(format!(
-            "invalid pattern {text:?}: {} at character {}",
-            e.msg,
-            e.pos + 1
-        ));
-    }
-    Ok(text.clone())
 }

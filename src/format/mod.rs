@@ -216,7 +216,10 @@ impl Scanner {
                 s.scan(chunk, tmp);
                 rel(out, tmp);
             }
-            Scanner::Continued(s) => s.scan(chunk, out),
+            Scanner::Continued(s) => {
+                s.rebase(pos);
+                s.scan(chunk, out)
+            }
         }
     }
 

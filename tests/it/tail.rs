@@ -18,6 +18,8 @@ trials![
     a_reused_inode_with_new_content_is_a_new_file,
     a_partial_last_line_waits_for_partial_timeout,
     start_at_end_skips_what_was_there_and_nothing_after,
+    a_csv_export_is_followed_closed_when_idle_and_taken_again,
+    multi_line_records_are_taken_whole,
 ];
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -47,9 +49,28 @@ fn assert_exactly(t: &Tail, n: u64) {
 
 fn follows_a_growing_log_and_resumes_from_the_ledger() {
     let t = Tail::new("", "");
+    let port = free_port();
+    crate::support::config::edit(&t.config, |c| {
+        c.replacen(
+            "[daemon]\n",
+            &format!("[daemon]\nmetrics_listen = \"127.0.0.1:{port}\"\n"),
+            1,
+        )
+    });
     let mut d = start(&t, "first.log");
     append(&t.log, 0, 100);
     assert_exactly(&t, 100);
+    // Per followed file: its lag (nothing left once loaded).
+    let metrics = http_get(port, "/metrics");
+    let lag = metrics
+        .lines()
+        .find(|l| l.starts_with("ingestd_tail_lag_bytes{") && l.contains("file=\"app.log\""))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(lag.ends_with(" 0"), "{lag}");
+    assert!(
+        metrics.contains("ingestd_tail_oldest_unloaded_seconds{"),
+        "{metrics}"
+    );
     // One line to a quiet log reaches the table well within a second
     // (batch_linger 200 ms; the figures are in benches/tail.sh).
     let t0 = Instant::now();
@@ -217,5 +238,71 @@ fn start_at_end_skips_what_was_there_and_nothing_after() {
     let mut d = start(&t, "second.log");
     let h = t.wait_rows(100, WAIT);
     assert_eq!((h.rows, h.distinct, h.sum), (100, 100, (100..200).sum()));
+    d.stop(Duration::from_secs(30));
+}
+
+const CSV: &str = "[jobs.app.format]\nkind = \"csv\"\n\n\
+    [[jobs.app.columns]]\nname = \"seq\"\ntype = \"bigint\"\nnullable = false\n\n\
+    [[jobs.app.columns]]\nname = \"note\"\ntype = \"text\"\n";
+
+fn csv_rows(from: u64, to: u64) -> String {
+    (from..to).map(|n| format!("{n},row {n}\n")).collect()
+}
+
+fn a_csv_export_is_followed_closed_when_idle_and_taken_again() {
+    let t = Tail::with_format("", "idle_close = \"1s\"\n", CSV);
+    let mut d = start(&t, "daemon.log");
+    append_bytes(&t.log, format!("seq,note\n{}", csv_rows(0, 100)).as_bytes());
+    assert_exactly(&t, 100);
+    // Unchanged for idle_close: closed...
+    d.expect_log("followed file let go", 1, WAIT);
+    // ...and taken again when it grows, from where the ledger says, with
+    // the line numbers of the file (the bad row is its line 152).
+    let more = format!(
+        "{}not a number,x\n{}",
+        csv_rows(100, 150),
+        csv_rows(150, 200)
+    );
+    append_bytes(&t.log, more.as_bytes());
+    assert_exactly(&t, 200);
+    let rejects: Vec<_> = fs::read_dir(t.path("rejects"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let notes = rejects
+        .iter()
+        .find(|n| n.starts_with("app.log.") && n.ends_with(".bad.jsonl"))
+        .unwrap_or_else(|| panic!("reject files named after the log and its key: {rejects:?}"));
+    let text = fs::read_to_string(t.path("rejects").join(notes)).unwrap();
+    assert!(text.contains("\"line\":152"), "{text}");
+    d.stop(Duration::from_secs(30));
+}
+
+/// Multi-line records (a first line, then lines that begin with a blank):
+/// the last one waits for the next record or for `partial_timeout`.
+fn multi_line_records_are_taken_whole() {
+    let format = "[jobs.app.format]\nkind = \"regex\"\n\
+        pattern = '^(?P<seq>\\d+) (?s:(?P<note>.*))$'\ncontinue = '^\\s'\n\n\
+        [[jobs.app.columns]]\nname = \"seq\"\ntype = \"bigint\"\nnullable = false\n\n\
+        [[jobs.app.columns]]\nname = \"note\"\ntype = \"text\"\n";
+    let t = Tail::with_format("", "partial_timeout = \"1s\"\n", format);
+    let record = |n: u64| format!("{n} failed\n  at one\n  at two\n");
+    let mut d = start(&t, "daemon.log");
+    append_bytes(&t.log, (0..50).map(record).collect::<String>().as_bytes());
+    // 49 are decided by the line after them; the last by partial_timeout.
+    assert_exactly(&t, 50);
+    d.stop(Duration::from_secs(30));
+    // Resumed from the ledger, past the records loaded.
+    append_bytes(&t.log, (50..80).map(record).collect::<String>().as_bytes());
+    let mut d = start(&t, "second.log");
+    assert_exactly(&t, 80);
+    let notes = sqlite_count(
+        &t.db,
+        "SELECT count(*) FROM events WHERE note = 'failed\n  at one\n  at two'",
+    );
+    assert_eq!(
+        notes, 80,
+        "each record whole, its continuation lines with it"
+    );
     d.stop(Duration::from_secs(30));
 }

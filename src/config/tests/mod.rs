@@ -8,6 +8,7 @@ mod jsonl;
 mod lines;
 mod oracle;
 mod postgres;
+mod tail;
 
 use std::fs;
 use std::path::{Path, PathBuf};

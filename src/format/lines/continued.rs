@@ -125,6 +125,17 @@ impl ContinuedScanner {
     /// (the rest will end as `TooLarge` or `Skipped`, whose bytes nobody
     /// wants). At most the limit of blank lines, a record within the limit
     /// and the line being read while it is within the limit.
+    /// Makes `pos` the stream offset of the next chunk when nothing is in
+    /// progress (a new scanner, or one reset by `finish`, reading on from
+    /// the middle of a stream: past a header, or where a followed file's
+    /// ledger ends).
+    pub fn rebase(&mut self, pos: u64) {
+        if self.pos != pos && self.line_len == 0 && self.rec.is_none() {
+            (self.pos, self.line_start, self.span_start) = (pos, pos, pos);
+        }
+        debug_assert_eq!(self.pos, pos, "chunks are consecutive");
+    }
+
     pub fn wanted(&self) -> Range<u64> {
         let now = self.pos;
         let long = self.line_len >= self.max;

@@ -199,7 +199,8 @@ impl FileState {
     /// (`into_end`) counts their rejects too.
     pub fn stop_if_over(&mut self, max_errors: u64) -> Option<String> {
         let total = self.prior_rejected + self.rejected;
-        if self.stopped.is_some() || total <= max_errors {
+        // A log is not set aside: its rejects go on to the reject files.
+        if self.stopped.is_some() || total <= max_errors || self.input.is_followed() {
             return None;
         }
         self.stopped = Some(max_errors);
@@ -488,6 +489,18 @@ impl Files {
                 _ => f.behind_since = None,
             }
         }
+    }
+
+    /// Each followed file's levels for the metrics.
+    pub fn followed(&self) -> Vec<crate::supervisor::ops::metrics::Followed> {
+        self.statuses()
+            .into_iter()
+            .filter_map(|f| {
+                let t = f.tail?;
+                let fp = t.fingerprint.get(5..17).unwrap_or_default().to_string();
+                Some((f.file, fp, t.lag_bytes, t.oldest_unloaded_s))
+            })
+            .collect()
     }
 
     /// The status of each input being read.

@@ -282,3 +282,27 @@ fn a_refused_batch_stops_the_file_and_sets_it_aside_with_the_reason() {
     let rest = std::fs::read(job.reject_dir.join("a.rest.csv")).unwrap();
     assert_eq!(rest, b"x\n3,c\n4,d\n");
 }
+
+#[test]
+fn committed_ranges_are_kept_merged() {
+    let mut c = Vec::new();
+    for r in [
+        (10, 20),
+        (30, 40),
+        (20, 30),
+        (50, 60),
+        (0, 5),
+        (5, 10),
+        (45, 55),
+    ] {
+        super::cover(&mut c, r);
+    }
+    assert_eq!(c, [(0, 40), (45, 60)]);
+}
+
+#[test]
+fn a_followed_files_rejects_carry_its_key() {
+    assert_eq!(super::reject_name("a.csv", "a.csv:123:abc"), "a.csv");
+    let key = format!("tail:{}", "0123456789abcdef".repeat(4));
+    assert_eq!(super::reject_name("app.log", &key), "app.log.0123456789ab");
+}

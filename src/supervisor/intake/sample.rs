@@ -29,15 +29,18 @@ pub struct Sample {
     pub stopped: Option<String>,
 }
 
-/// The files of `job`'s landing folder that its pattern takes, by name;
-/// `Err` when the job has no folder or it cannot be listed.
+/// The files of `job`'s landing folder that its pattern takes (for a tail
+/// source: the followed files, not their rotated copies), by name; `Err`
+/// when the job has no folder or it cannot be listed.
 pub fn files(job: &Job) -> Result<Vec<PathBuf>, String> {
-    let Source::Dir(d) = &job.source else {
-        return Err("the source is not a folder: nothing to sample".into());
+    let (dir, pattern) = match &job.source {
+        Source::Dir(d) => (&d.path, &d.pattern),
+        Source::Tail(t) => (&t.dir, &t.names),
+        _ => return Err("the source is not a folder: nothing to sample".into()),
     };
-    let pattern = glob::Pattern::new(&d.pattern).map_err(|e| e.to_string())?;
+    let pattern = glob::Pattern::new(pattern).map_err(|e| e.to_string())?;
     let entries =
-        std::fs::read_dir(&d.path).map_err(|e| format!("cannot list {}: {e}", d.path.display()))?;
+        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
     let mut out: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))

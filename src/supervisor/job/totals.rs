@@ -76,6 +76,9 @@ impl JobRun {
         let (files, batches) = self.backlog();
         let metrics = &self.ctx.metrics;
         metrics.levels(&self.cfg.name, self.in_flight(), files, batches);
+        if self.cfg.source.is_followed() {
+            metrics.followed(&self.cfg.name, &self.files.followed());
+        }
     }
 
     pub fn progress(&self) {

@@ -1,12 +1,15 @@
 //! Prometheus metrics, per job: rows loaded and rejected, batches in flight,
-//! batch latency (dispatch to answer), worker restarts, backlog. Always
+//! batch latency (dispatch to answer), worker restarts, backlog, and per
+//! followed file its lag and the age of its oldest unloaded byte. Always
 //! counted (atomics); served as text on `/metrics` only when
 //! `daemon.metrics_listen` is set.
 //!
 //! Owns the registry and the HTTP endpoint; the loop reports events here.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -36,7 +39,15 @@ pub struct Metrics {
     backlog_files: Family<Labels, Gauge>,
     backlog_batches: Family<Labels, Gauge>,
     latency: Family<Labels, Histogram, fn() -> Histogram>,
+    tail_lag: Family<Labels, Gauge>,
+    tail_age: Family<Labels, Gauge<f64, AtomicU64>>,
+    /// Each job's followed-file series, removed when the file is let go.
+    followed: Mutex<HashMap<String, Vec<Labels>>>,
 }
+
+/// One followed file's levels: name, fingerprint, lag in bytes, age in
+/// seconds of its oldest unloaded byte.
+pub type Followed = (String, String, u64, f64);
 
 impl Metrics {
     pub fn new() -> Arc<Self> {
@@ -49,6 +60,9 @@ impl Metrics {
             backlog_files: Family::default(),
             backlog_batches: Family::default(),
             latency: Family::new_with_constructor(latency_histogram),
+            tail_lag: Family::default(),
+            tail_age: Family::default(),
+            followed: Mutex::new(HashMap::new()),
             registry: Registry::default(),
         };
         registry.register(
@@ -86,6 +100,16 @@ impl Metrics {
             "From sending a batch to its answer",
             m.latency.clone(),
         );
+        registry.register(
+            "tail_lag_bytes",
+            "Bytes of a followed file not committed yet",
+            m.tail_lag.clone(),
+        );
+        registry.register(
+            "tail_oldest_unloaded_seconds",
+            "How long some bytes of a followed file have waited to be committed",
+            m.tail_age.clone(),
+        );
         Arc::new(Metrics { registry, ..m })
     }
 
@@ -115,6 +139,32 @@ impl Metrics {
         self.in_flight.get_or_create(&l).set(in_flight as i64);
         self.backlog_files.get_or_create(&l).set(files as i64);
         self.backlog_batches.get_or_create(&l).set(batches as i64);
+    }
+
+    /// The levels of job `name`'s followed files now; series of files no
+    /// longer followed are removed.
+    pub fn followed(&self, name: &str, files: &[Followed]) {
+        let mut known = self.followed.lock().unwrap_or_else(|p| p.into_inner());
+        let now: Vec<Labels> = files
+            .iter()
+            .map(|(file, fp, _, _)| {
+                let mut l = job(name);
+                l.push(("file".into(), file.clone()));
+                l.push(("fingerprint".into(), fp.clone()));
+                l
+            })
+            .collect();
+        for old in known.remove(name).unwrap_or_default() {
+            if !now.contains(&old) {
+                self.tail_lag.remove(&old);
+                self.tail_age.remove(&old);
+            }
+        }
+        for (l, (_, _, lag, age)) in now.iter().zip(files) {
+            self.tail_lag.get_or_create(l).set(*lag as i64);
+            self.tail_age.get_or_create(l).set(*age);
+        }
+        known.insert(name.to_string(), now);
     }
 
     /// The exposition text.

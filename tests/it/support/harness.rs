@@ -118,34 +118,33 @@ impl Need {
                 })
             }),
             Need::Logrotate => LOGROTATE.get_or_init(|| {
-                let found = std::process::Command::new("logrotate")
-                    .arg("--version")
-                    .output()
-                    .is_ok_and(|o| o.status.success());
-                match found {
-                    true => Ok(()),
-                    false => Err(Unmet {
-                        reason: "logrotate is not installed (.ci/run installs Debian's)".into(),
-                        required: std::env::var_os("CI").is_some(),
-                    }),
-                }
+                tool(
+                    "logrotate",
+                    "logrotate is not installed (.ci/run installs Debian's)",
+                )
             }),
             Need::SystemdAnalyze => ANALYZE.get_or_init(|| {
-                let found = std::process::Command::new("systemd-analyze")
-                    .arg("--version")
-                    .output()
-                    .is_ok_and(|o| o.status.success());
-                match found {
-                    true => Ok(()),
-                    false => Err(Unmet {
-                        reason: "systemd-analyze is not installed (.ci/run installs Debian's \
-                                 systemd)"
-                            .into(),
-                        required: std::env::var_os("CI").is_some(),
-                    }),
-                }
+                tool(
+                    "systemd-analyze",
+                    "systemd-analyze is not installed (.ci/run installs Debian's systemd)",
+                )
             }),
         }
+    }
+}
+
+/// Whether `command --version` runs; CI must have it (`.ci/run` installs it).
+fn tool(command: &str, missing: &str) -> Result<(), Unmet> {
+    let found = std::process::Command::new(command)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    match found {
+        true => Ok(()),
+        false => Err(Unmet {
+            reason: missing.into(),
+            required: std::env::var_os("CI").is_some(),
+        }),
     }
 }
 

@@ -25,8 +25,14 @@ pub struct Tail {
 }
 
 impl Tail {
-    /// `source_extra` goes into the job's source, `job_extra` into the job.
+    /// `source_extra` goes into the job's source, `job_extra` into the job;
+    /// JSON Lines records `seq` and `note` (`record`).
     pub fn new(job_extra: &str, source_extra: &str) -> Tail {
+        Tail::with_format(job_extra, source_extra, JSONL)
+    }
+
+    /// The same, the job's format and columns given as TOML.
+    pub fn with_format(job_extra: &str, source_extra: &str, format: &str) -> Tail {
         let dir = tempfile::tempdir().unwrap();
         let logs = dir.path().join("logs");
         fs::create_dir_all(&logs).unwrap();
@@ -35,9 +41,7 @@ impl Tail {
             "{DAEMON}\n[sinks.local]\nkind = \"sqlite\"\npath = \"out/t.db\"\n\n\
              [jobs.app]\nsink = \"local\"\ntable = \"events\"\ncreate_table = true\n\
              reject_dir = \"rejects\"\n{job_extra}\n\n[jobs.app.source]\nkind = \"tail\"\n\
-             path = \"logs/app.log\"\n{source_extra}\n\n[jobs.app.format]\nkind = \"jsonl\"\n\n\
-             [[jobs.app.columns]]\nname = \"seq\"\ntype = \"bigint\"\nnullable = false\n\n\
-             [[jobs.app.columns]]\nname = \"note\"\ntype = \"text\"\n"
+             path = \"logs/app.log\"\n{source_extra}\n\n{format}"
         );
         fs::write(&config, text).unwrap();
         Tail {
@@ -101,6 +105,11 @@ impl Tail {
         );
     }
 }
+
+/// The JSON Lines format of `record`.
+pub const JSONL: &str = "[jobs.app.format]\nkind = \"jsonl\"\n\n\
+    [[jobs.app.columns]]\nname = \"seq\"\ntype = \"bigint\"\nnullable = false\n\n\
+    [[jobs.app.columns]]\nname = \"note\"\ntype = \"text\"\n";
 
 /// Record `seq` as one JSON Lines line.
 pub fn record(seq: u64) -> String {

@@ -124,3 +124,35 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+/// A followed file that stops growing: `cut_here` takes a last line
+/// without its newline, or a record whose continuation lines may still
+/// come, as a record now, and scanning goes on after it.
+#[test]
+fn cut_here_takes_what_waits_and_goes_on() {
+    let f = format();
+    let layout = f.layout(None, None).unwrap();
+    let batcher = Batcher::new("src", "f.log", layout, 100, 1 << 16);
+    let mut scan = Scan::new(Scanner::new(&f), batcher, vec![], (0, 1), 1024);
+    let mut sent = Sent::default();
+    let first = b"one\n more\n";
+    assert!(scan.chunk(&mut sent, first, 0).is_ok());
+    assert_eq!(
+        sent.records, 0,
+        "its end is not decided: a continuation may follow"
+    );
+    assert!(scan.pending(first.len() as u64));
+    assert!(scan.cut_here(&mut sent, first.len() as u64).is_ok());
+    assert!(!scan.pending(first.len() as u64));
+    assert_eq!(sent.records, 1);
+    let next = b"two\nthree";
+    let at = first.len() as u64;
+    assert!(scan.chunk(&mut sent, next, at).is_ok());
+    let end = at + next.len() as u64;
+    assert!(scan.cut_here(&mut sent, end).is_ok());
+    assert!(scan.flush(&mut sent).is_ok());
+    assert_eq!(sent.records, 3);
+    let all: Vec<(u64, u64)> = sent.batches.iter().map(|b| (b.start, b.end)).collect();
+    assert_eq!(all, [(0, end)], "one contiguous batch of the three");
+    assert_eq!(sent.batches[0].data, b"one\n more\ntwo\nthree");
+}
