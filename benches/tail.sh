@@ -303,7 +303,7 @@ def report(a):
         lat[k] = json.loads(v)
     tp = [l.rstrip("\n").split("\t") for l in open(a.throughput)] if os.path.exists(a.throughput) else []
     crash = [l.rstrip("\n").split("\t") for l in open(a.crash)] if os.path.exists(a.crash) else []
-    m = json.load(open(a.meta))
+    m = dict(l.rstrip("\n").split("\t", 1) for l in open(a.meta) if "\t" in l)
     out = []
     p = out.append
     p("### Tail source: latency, throughput, crash (benches/tail.sh)")
@@ -714,22 +714,24 @@ echo
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "load after: $LOAD_AFTER; total $(( $(date +%s) - T_START )) s"
 echo
-python3 - "$TMP/meta.json" <<PY
-import json, sys
-json.dump({
-  "nproc": "$(nproc)",
-  "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//; s/"/\\"/g')",
-  "kernel": "Linux $(uname -r)",
-  "pg": "$(psql -X -At "$PG_URL" -c 'SHOW server_version' | sed 's/ .*//' | sed 's/^/PostgreSQL /')",
-  "rsyslog": "$( [ "$RSYSLOG" = 1 ] && rsyslogd -v | head -1 | sed 's/ *compiled with:.*//; s/^rsyslogd */rsyslog /' || echo 'rsyslog not run')",
-  "rsyslog_short": "$( [ "$RSYSLOG" = 1 ] && rsyslogd -v | head -1 | awk '{print $2}' || true)",
-  "rev": "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')",
-  "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
-  "lat_seconds": "$LAT_SECONDS", "lat_interval_ms": "$LAT_INTERVAL_MS",
-  "n": "$N", "runs": "$RUNS", "log_size": "$LOG_SIZE",
-  "crash_records": "$CRASH_RECORDS", "crash_rate": "$CRASH_RATE", "crash_kill_after": "$CRASH_KILL_AFTER",
-  "rs_opts": """$RS_INPUT_OPTS""",
-  "load": "$LOAD_BEFORE before, $LOAD_AFTER after", "total_s": "$(( $(date +%s) - T_START ))",
-}, open(sys.argv[1], "w"))
-PY
-py report --latency "$LAT_RESULTS" --throughput "$TP_RESULTS" --crash "$CRASH_RESULTS" --meta "$TMP/meta.json"
+RS_VERSION="rsyslog not run"
+if [ "$RSYSLOG" = 1 ]; then RS_VERSION=$(rsyslogd -v | head -1 | sed 's/ *compiled with:.*//; s/^rsyslogd */rsyslog /'); fi
+REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || REV="$REV + uncommitted changes in src/"
+{ # one "key<TAB>value" a line, for the report
+  printf 'nproc\t%s\n' "$(nproc)"
+  printf 'cpu\t%s\n' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+  printf 'kernel\tLinux %s\n' "$(uname -r)"
+  printf 'pg\tPostgreSQL %s\n' "$(psql -X -At "$PG_URL" -c 'SHOW server_version' | sed 's/ .*//')"
+  printf 'rsyslog\t%s\n' "$RS_VERSION"
+  printf 'rsyslog_short\t%s\n' "$(echo "$RS_VERSION" | awk '{print $2}')"
+  printf 'rev\t%s\n' "$REV"
+  printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+  printf 'lat_seconds\t%s\nlat_interval_ms\t%s\n' "$LAT_SECONDS" "$LAT_INTERVAL_MS"
+  printf 'n\t%s\nruns\t%s\nlog_size\t%s\n' "$N" "$RUNS" "$LOG_SIZE"
+  printf 'crash_records\t%s\ncrash_rate\t%s\ncrash_kill_after\t%s\n' "$CRASH_RECORDS" "$CRASH_RATE" "$CRASH_KILL_AFTER"
+  printf 'rs_opts\t%s\n' "$RS_INPUT_OPTS"
+  printf 'load\t%s before, %s after\n' "$LOAD_BEFORE" "$LOAD_AFTER"
+  printf 'total_s\t%s\n' "$(( $(date +%s) - T_START ))"
+} >"$TMP/meta.tsv"
+py report --latency "$LAT_RESULTS" --throughput "$TP_RESULTS" --crash "$CRASH_RESULTS" --meta "$TMP/meta.tsv"

@@ -56,6 +56,7 @@ mod stray_quote;
 mod systemd_unit;
 mod tail;
 mod tail_chaos;
+mod tail_pg;
 mod upsert_pg;
 
 fn main() {
@@ -71,6 +72,7 @@ fn main() {
         chaos_sqlite::trials(),
         tail_chaos::trials(),
         tail::trials(),
+        tail_pg::trials(),
         hostile_landing::trials(),
         long_rejects::trials(),
         messages::trials(),

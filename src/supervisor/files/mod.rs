@@ -434,6 +434,27 @@ impl Files {
         self.map.remove(&id);
     }
 
+    /// Says that `file` waits for `holder`, which has its ledger key: a
+    /// rotated copy for the file it was copied from (the normal course),
+    /// or two followed files that begin with the same lines (a warning:
+    /// to the fingerprint they are one file).
+    pub fn same_key(&self, job: &str, file: FileId, holder: FileId) {
+        let (Some(f), Some(h)) = (self.map.get(&file), self.map.get(&holder)) else {
+            return;
+        };
+        let both_followed_names = [&f.input, &h.input]
+            .iter()
+            .all(|i| matches!(i, Input::Tail(t) if !t.rotated));
+        match both_followed_names {
+            true => {
+                tracing::warn!(job, file = %f.name, holder = %h.name, "begins with the same lines as a file being followed: to the fingerprint they are one file, and it waits; if they are different files, raise fingerprint_lines")
+            }
+            false => {
+                tracing::debug!(job, file = %f.name, holder = %h.name, "waits for the file it has the key of")
+            }
+        }
+    }
+
     /// Whether the file at `path` is in progress already.
     pub fn reading(&self, path: &Path) -> bool {
         self.map.values().any(|f| f.input.path() == Some(path))

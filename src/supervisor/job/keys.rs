@@ -26,17 +26,22 @@ pub struct Keys {
 }
 
 impl Keys {
-    /// `file` asks about `key`: the question back to ask now, or `None`
-    /// when it waits for the key's holder.
-    pub fn ask(&mut self, file: FileId, key: String, reply: Reply) -> Option<(String, Reply)> {
+    /// `file` asks about `key`: the question back to ask now, or the
+    /// holder it waits for.
+    pub fn ask(
+        &mut self,
+        file: FileId,
+        key: String,
+        reply: Reply,
+    ) -> Result<(String, Reply), FileId> {
         match self.holders.get(&key) {
             Some(&holder) if holder != file => {
                 self.parked.push((file, key, reply));
-                None
+                Err(holder)
             }
             _ => {
                 self.holders.insert(key.clone(), file);
-                Some((key, reply))
+                Ok((key, reply))
             }
         }
     }
@@ -67,17 +72,18 @@ mod tests {
     fn a_second_reader_of_a_key_waits_for_the_first() {
         let mut keys = Keys::default();
         let (tx, _rx) = crossbeam_channel::unbounded();
-        assert!(keys.ask(1, "tail:a".into(), tx.clone()).is_some());
+        assert!(keys.ask(1, "tail:a".into(), tx.clone()).is_ok());
         assert!(
-            keys.ask(2, "tail:b".into(), tx.clone()).is_some(),
+            keys.ask(2, "tail:b".into(), tx.clone()).is_ok(),
             "another key"
         );
-        assert!(keys.ask(3, "tail:a".into(), tx.clone()).is_none(), "parked");
-        assert!(keys.ask(4, "tail:a".into(), tx.clone()).is_none(), "parked");
+        let parked = |r: Result<_, FileId>| r.err();
+        assert_eq!(parked(keys.ask(3, "tail:a".into(), tx.clone())), Some(1));
+        assert_eq!(parked(keys.ask(4, "tail:a".into(), tx.clone())), Some(1));
         assert!(keys.release(2).is_empty());
         let now = keys.release(1);
         assert_eq!(now.len(), 1, "one at a time");
-        assert!(keys.ask(5, "tail:a".into(), tx).is_none());
+        assert!(keys.ask(5, "tail:a".into(), tx).is_err());
         assert_eq!(keys.release(3).len(), 1);
         assert_eq!(keys.release(4).len(), 1);
         assert!(keys.release(5).is_empty());

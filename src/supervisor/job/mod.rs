@@ -391,12 +391,13 @@ impl JobRun {
 
     pub fn cut_event(&mut self, file: FileId, ev: CutEvent) {
         match ev {
-            CutEvent::NeedLedger { source, reply } => {
-                if let Some((source, reply)) = self.keys.ask(file, source, reply) {
+            CutEvent::NeedLedger { source, reply } => match self.keys.ask(file, source, reply) {
+                Ok((source, reply)) => {
                     self.queue.ask(source, reply);
                     self.dispatch();
                 }
-            }
+                Err(holder) => self.files.same_key(&self.cfg.name, file, holder),
+            },
             CutEvent::Started(start) => {
                 if let Some(f) = self.files.get_mut(file)
                     && let Err(e) = f.started(&self.cfg, start)

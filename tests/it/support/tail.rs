@@ -33,12 +33,19 @@ impl Tail {
 
     /// The same, the job's format and columns given as TOML.
     pub fn with_format(job_extra: &str, source_extra: &str, format: &str) -> Tail {
+        let sqlite = "kind = \"sqlite\"\npath = \"out/t.db\"\n";
+        Tail::on(sqlite, job_extra, source_extra, format)
+    }
+
+    /// On the sink whose keys are `sink` (the SQLite file `out/t.db` by
+    /// default).
+    pub fn on(sink: &str, job_extra: &str, source_extra: &str, format: &str) -> Tail {
         let dir = tempfile::tempdir().unwrap();
         let logs = dir.path().join("logs");
         fs::create_dir_all(&logs).unwrap();
         let config = dir.path().join("ingestd.toml");
         let text = format!(
-            "{DAEMON}\n[sinks.local]\nkind = \"sqlite\"\npath = \"out/t.db\"\n\n\
+            "{DAEMON}\n[sinks.local]\n{sink}\n\
              [jobs.app]\nsink = \"local\"\ntable = \"events\"\ncreate_table = true\n\
              reject_dir = \"rejects\"\n{job_extra}\n\n[jobs.app.source]\nkind = \"tail\"\n\
              path = \"logs/app.log\"\n{source_extra}\n\n{format}"
@@ -175,6 +182,24 @@ pub fn missing(db: &Path, n: u64) -> Vec<(u64, u64)> {
         at = s + 1;
     }
     out
+}
+
+impl Held {
+    /// What table `events` of `schema` holds (nothing before it exists).
+    pub fn pg(schema: &mut super::pg::Schema) -> Held {
+        let sql = format!(
+            "SELECT count(*), count(DISTINCT seq), coalesce(sum(seq), 0)::bigint FROM \"{}\".events",
+            schema.name
+        );
+        match schema.client.query_one(&sql, &[]) {
+            Ok(r) => Held {
+                rows: r.get::<_, i64>(0) as u64,
+                distinct: r.get::<_, i64>(1) as u64,
+                sum: r.get::<_, i64>(2) as u64,
+            },
+            Err(_) => Held::exactly(0),
+        }
+    }
 }
 
 pub fn held(db: &Path) -> Held {

@@ -176,6 +176,7 @@ pub fn go(run: &mut Run<'_>, f: &Followed) -> Result<(), CutError> {
         buf,
         quiet,
         progress: Arc::new(Progress::default()),
+        warned: false,
     }
     .go(head, prior)
 }
@@ -283,6 +284,8 @@ struct Reader<'r, 'a> {
     buf: Vec<u8>,
     quiet: Quiet,
     progress: Arc<Progress>,
+    /// Said once: truncated in place under the same first lines.
+    warned: bool,
 }
 
 impl Reader<'_, '_> {
@@ -374,9 +377,7 @@ impl Reader<'_, '_> {
             self.progress.set(pos, size);
             match got {
                 Got::Data(n) => {
-                    if let Bytes::Follow(fo) = &self.bytes
-                        && !fo.begins_with(ident)?
-                    {
+                    if !self.begins_with(ident)? {
                         info!(job = %job.name, file = %self.f.name(), "the file was begun anew under its name: the records read before are loaded; what follows is a new file");
                         return scan.flush(self.run);
                     }
@@ -390,6 +391,16 @@ impl Reader<'_, '_> {
                     scan.flush(self.run)?;
                     self.shared.ended(self.f, &self.file.metadata()?);
                     return Ok(());
+                }
+                Got::Truncated if size > 0 && self.begins_with(ident)? => {
+                    // Not a rotation (copytruncate empties the file): cut
+                    // in place and written again under the same first lines.
+                    if !self.warned {
+                        self.warned = true;
+                        warn!(job = %job.name, file = %self.f.name(), size, read = pos, "the file is shorter than what was read of it, yet begins with the same lines: it was truncated in place; what is written below the bytes read cannot be told from what was loaded and is skipped; reading goes on past them (rotate with create or copytruncate instead)");
+                    }
+                    self.linger(scan)?;
+                    self.bytes.wait(s.poll_interval);
                 }
                 Got::Truncated => {
                     info!(job = %job.name, file = %self.f.name(), "the file was truncated: the records read before are loaded; the rest of what it held is read from its copy if the rotator made one");
@@ -430,6 +441,15 @@ impl Reader<'_, '_> {
                 }
             }
             self.linger(scan)?;
+        }
+    }
+
+    /// Whether a followed file still begins with the bytes it was
+    /// identified by (a complete copy always does).
+    fn begins_with(&self, ident: &[u8]) -> io::Result<bool> {
+        match &self.bytes {
+            Bytes::Follow(fo) => fo.begins_with(ident),
+            Bytes::Whole(_) => Ok(true),
         }
     }
 
