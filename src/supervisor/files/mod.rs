@@ -9,6 +9,7 @@
 //! workers.
 
 mod end;
+mod followed;
 pub mod rejects;
 mod report;
 
@@ -23,9 +24,10 @@ use tracing::error;
 
 use crate::config::Job;
 use crate::protocol::{Batch, RejectNote};
-use crate::status::{FileStatus, TailStatus};
+use crate::status::FileStatus;
 use crate::supervisor::event::{FileId, FileStart};
 use crate::supervisor::intake::{Disposal, Input};
+use followed::{cover, reject_name};
 
 pub use end::{End, Ended, spawn as spawn_ender};
 use end::{Taken, Verdict};
@@ -246,56 +248,21 @@ impl FileState {
     }
 
     fn status(&self) -> FileStatus {
-        let followed = self
-            .start
-            .as_ref()
-            .and_then(|s| Some((s, s.progress.as_ref()?)));
-        let Some((start, progress)) = followed else {
-            return FileStatus {
-                file: self.name.clone(),
-                bytes_done: self.bytes_done,
-                size: self
-                    .input
-                    .path()
-                    .and_then(|p| std::fs::metadata(p).ok())
-                    .map(|m| m.len()),
-                loaded: self.loaded,
-                rejected: self.rejected,
-                tail: None,
-            };
-        };
-        let (position, size) = progress.get();
+        if let Some(followed) = self.followed_status() {
+            return followed;
+        }
         FileStatus {
             file: self.name.clone(),
             bytes_done: self.bytes_done,
-            size: Some(size),
+            size: self
+                .input
+                .path()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len()),
             loaded: self.loaded,
             rejected: self.rejected,
-            tail: Some(TailStatus {
-                fingerprint: start.source.clone(),
-                position,
-                lag_bytes: self.lag().unwrap_or(0),
-                oldest_unloaded_s: self.behind_since.map_or(0.0, |t| t.elapsed().as_secs_f64()),
-            }),
+            tail: None,
         }
-    }
-
-    /// A followed file's bytes not committed: its size less the prefix
-    /// committed (by this run or earlier ones).
-    fn lag(&self) -> Option<u64> {
-        let start = self.start.as_ref()?;
-        let (_, size) = start.progress.as_ref()?.get();
-        let mut at = start.preamble.len() as u64;
-        let prior = start.prior.iter().map(|r| (r.start, r.end));
-        let mut all: Vec<(u64, u64)> = prior.chain(self.covered.iter().copied()).collect();
-        all.sort_unstable();
-        for (s, e) in all {
-            if s > at {
-                break;
-            }
-            at = at.max(e);
-        }
-        Some(size.saturating_sub(at))
     }
 
     /// Decides the outcome of its records (`unfinished`: the run ends
@@ -391,27 +358,6 @@ impl FileState {
     }
 }
 
-/// Adds `[start, end)` to `covered` (sorted, merged where ranges touch).
-fn cover(covered: &mut Vec<(u64, u64)>, (start, end): (u64, u64)) {
-    let i = covered.partition_point(|r| r.1 < start);
-    let (mut s, mut e, mut j) = (start, end, i);
-    while j < covered.len() && covered[j].0 <= e {
-        (s, e) = (s.min(covered[j].0), e.max(covered[j].1));
-        j += 1;
-    }
-    covered.splice(i..j, [(s, e)]);
-}
-
-/// The name of an input's reject files: a followed file's carry its key's
-/// first hex digits, so that the next file under the same name (after a
-/// rotation) never takes them over.
-fn reject_name(name: &str, source: &str) -> String {
-    match source.strip_prefix(crate::supervisor::intake::TAIL_PREFIX) {
-        Some(hex) => format!("{name}.{}", hex.get(..12).unwrap_or(hex)),
-        None => name.to_string(),
-    }
-}
-
 /// The inputs of one job in progress, by id.
 #[derive(Default)]
 pub struct Files {
@@ -432,27 +378,6 @@ impl Files {
     /// Stops tracking an input that never reached the cutter.
     pub fn forget(&mut self, id: FileId) {
         self.map.remove(&id);
-    }
-
-    /// Says that `file` waits for `holder`, which has its ledger key: a
-    /// rotated copy for the file it was copied from (the normal course),
-    /// or two followed files that begin with the same lines (a warning:
-    /// to the fingerprint they are one file).
-    pub fn same_key(&self, job: &str, file: FileId, holder: FileId) {
-        let (Some(f), Some(h)) = (self.map.get(&file), self.map.get(&holder)) else {
-            return;
-        };
-        let both_followed_names = [&f.input, &h.input]
-            .iter()
-            .all(|i| matches!(i, Input::Tail(t) if !t.rotated));
-        match both_followed_names {
-            true => {
-                tracing::warn!(job, file = %f.name, holder = %h.name, "begins with the same lines as a file being followed: to the fingerprint they are one file, and it waits; if they are different files, raise fingerprint_lines")
-            }
-            false => {
-                tracing::debug!(job, file = %f.name, holder = %h.name, "waits for the file it has the key of")
-            }
-        }
     }
 
     /// Whether the file at `path` is in progress already.
@@ -497,31 +422,6 @@ impl Files {
     pub fn counts(&self) -> (usize, usize) {
         let waiting = self.map.values().filter(|f| f.start.is_none()).count();
         (self.map.len() - waiting, waiting)
-    }
-
-    /// Notes, for each followed file, whether some of its bytes wait to
-    /// be committed (the age of the oldest unloaded byte).
-    pub fn observe(&mut self, now: Instant) {
-        for f in self.map.values_mut() {
-            match f.lag() {
-                Some(lag) if lag > 0 => {
-                    f.behind_since.get_or_insert(now);
-                }
-                _ => f.behind_since = None,
-            }
-        }
-    }
-
-    /// Each followed file's levels for the metrics.
-    pub fn followed(&self) -> Vec<crate::supervisor::ops::metrics::Followed> {
-        self.statuses()
-            .into_iter()
-            .filter_map(|f| {
-                let t = f.tail?;
-                let fp = t.fingerprint.get(5..17).unwrap_or_default().to_string();
-                Some((f.file, fp, t.lag_bytes, t.oldest_unloaded_s))
-            })
-            .collect()
     }
 
     /// The status of each input being read.

@@ -295,14 +295,20 @@ fn committed_ranges_are_kept_merged() {
         (5, 10),
         (45, 55),
     ] {
-        super::cover(&mut c, r);
+        super::followed::cover(&mut c, r);
     }
     assert_eq!(c, [(0, 40), (45, 60)]);
 }
 
 #[test]
 fn a_followed_files_rejects_carry_its_key() {
-    assert_eq!(super::reject_name("a.csv", "a.csv:123:abc"), "a.csv");
+    assert_eq!(
+        super::followed::reject_name("a.csv", "a.csv:123:abc"),
+        "a.csv"
+    );
     let key = format!("tail:{}", "0123456789abcdef".repeat(4));
-    assert_eq!(super::reject_name("app.log", &key), "app.log.0123456789ab");
+    assert_eq!(
+        super::followed::reject_name("app.log", &key),
+        "app.log.0123456789ab"
+    );
 }
