@@ -36,6 +36,7 @@ use crate::format::{Preamble, Scanner};
 use crate::protocol::LedgerRange;
 use crate::supervisor::event::{CutEvent, FileStart};
 use crate::supervisor::intake::batcher::Batcher;
+use crate::supervisor::intake::content::Corrupt;
 use crate::supervisor::intake::cutter::{CutError, Run, reject_bytes};
 use crate::supervisor::intake::records::{Handover, Scan};
 use crate::supervisor::intake::{Codec, Content};
@@ -324,7 +325,13 @@ impl Reader<'_, '_> {
                     skip = Some(batcher.skipped(data_start, resume, line));
                 }
             }
-            line += fo.lines_between(data_start, resume)?;
+            // The line at `resume`: from the committed range ending there
+            // (its first line, and the line ends in it), not from the top.
+            let (from, at) = prior
+                .iter()
+                .find(|r| r.end == resume && r.start >= data_start && r.first_line > 0)
+                .map_or((data_start, line), |r| (r.start, r.first_line));
+            line = at + fo.lines_between(from, resume)?;
         }
         let start = FileStart {
             source: head.key.clone(),
@@ -372,7 +379,16 @@ impl Reader<'_, '_> {
         let s = &self.shared.settings;
         loop {
             stopped(self.run)?;
-            let got = self.bytes.read(&mut self.buf)?;
+            let got = match self.bytes.read(&mut self.buf) {
+                // A compressed copy the rotator is still writing, or a
+                // damaged one: what was read is loaded; it is read again
+                // (from the ledger) when it changes.
+                Err(e) if e.get_ref().is_some_and(|e| e.is::<Corrupt>()) => {
+                    warn!(job = %job.name, file = %self.f.name(), "{e}: the records before are loaded; the rest when the file changes");
+                    return scan.flush(self.run);
+                }
+                got => got?,
+            };
             let size = self.file.metadata()?.len();
             self.progress.set(pos, size);
             match got {
