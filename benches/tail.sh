@@ -507,12 +507,15 @@ start_rsyslog() { # CONF DIR
   kill -0 "$RS_PID" 2>/dev/null || { echo "rsyslogd exited:" >&2; cat "$2/rsyslogd.out" >&2; exit 1; }
 }
 rs_notes() { # DIR WHAT: rsyslogd's own warnings and errors, and its stderr (libpq
-  # notices land there; ompgsql itself reports a failed INSERT nowhere), if any
-  local f
+  # notices land there: a failed INSERT showed only as such a notice when tried), if any
+  # (its stderr also gets informational messages of its shutdown: severity 5-7, left out)
+  local f n
   for f in "$1/rsyslogd-internal.log" "$1/rsyslogd.out"; do
     [ -s "$f" ] || continue
-    echo "  rsyslogd ($2) wrote $(wc -l <"$f") line(s) to $(basename "$f"), e.g.:" >&2
-    head -3 "$f" | cut -c1-300 | sed 's/^/    /' >&2
+    n=$(grep -cvE '^rsyslog internal message \([5-7],' "$f" || true)
+    [ "${n:-0}" -gt 0 ] || continue
+    echo "  rsyslogd ($2) wrote $n line(s) to $(basename "$f"), e.g.:" >&2
+    grep -vE '^rsyslog internal message \([5-7],' "$f" | head -3 | cut -c1-300 | sed 's/^/    /' >&2
   done
 }
 stop_rsyslog() {

@@ -385,6 +385,7 @@ impl Reader<'_, '_> {
                 // (from the ledger) when it changes.
                 Err(e) if e.get_ref().is_some_and(|e| e.is::<Corrupt>()) => {
                     warn!(job = %job.name, file = %self.f.name(), "{e}: the records before are loaded; the rest when the file changes");
+                    self.shared.ended(self.f, &self.file.metadata()?);
                     return scan.flush(self.run);
                 }
                 got => got?,
