@@ -66,6 +66,8 @@ pub struct FileStatus {
 /// A followed file: which one, how far read, what is not loaded yet.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TailStatus {
+    /// Where it was found (it may have been renamed since).
+    pub path: String,
     /// Its ledger key (`tail:` and the hash of its first lines).
     pub fingerprint: String,
     /// Bytes read (the reader's position).
@@ -166,7 +168,7 @@ pub fn render(r: &StatusReport) -> String {
                 let _ = writeln!(
                     out,
                     "  followed {} ({}): read to {}, size {}, {} bytes not loaded (oldest {:.1}s); loaded {}, rejected {}",
-                    Escaped(&f.file),
+                    Escaped(&t.path),
                     t.fingerprint.get(..17).unwrap_or(&t.fingerprint),
                     t.position,
                     f.size.unwrap_or(0),

@@ -88,7 +88,7 @@
 //! pattern = "logs/app-*.log"# tail: ...or a glob on file names in one folder
 //! rotated = ["app.log.*"]   # tail: file names of its rotated copies; default: the
 //!                           #   file name or pattern followed by ".*" and by "-*"
-//! start_at = "beginning"    # tail: beginning | end, for a file the ledger never saw
+//! start_at = "beginning"    # tail: beginning | end, for files there before the job's first start
 //! fingerprint_lines = 1     # tail: lines after the header that identify a file, 1..=100
 //! partial_timeout = "60s"   # tail: a last line without its newline is loaded after the
 //!                           #   file has not grown for this long; "0s": never

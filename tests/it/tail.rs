@@ -15,11 +15,12 @@ trials![
     follows_a_growing_log_and_resumes_from_the_ledger,
     rename_and_copytruncate_rotations_lose_and_repeat_nothing[Logrotate],
     the_daemon_stopped_during_two_rotations_loses_nothing[Logrotate],
-    a_reused_inode_with_new_content_is_a_new_file,
+    a_reused_inode_with_new_content_is_a_new_file[LoopExt4],
     a_partial_last_line_waits_for_partial_timeout,
     start_at_end_skips_what_was_there_and_nothing_after,
     a_csv_export_is_followed_closed_when_idle_and_taken_again,
     multi_line_records_are_taken_whole,
+    more_files_than_max_open_files_take_turns,
 ];
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -84,7 +85,8 @@ fn follows_a_growing_log_and_resumes_from_the_ledger() {
     assert_exactly(&t, 300);
     let status = ingestd(["status", "--config", t.cfg()]).run().expect(0);
     let out = status.output();
-    assert!(out.contains("followed app.log (tail:"), "{out}");
+    let shown = format!("followed {} (tail:", t.log.display());
+    assert!(out.contains(&shown), "{out}");
     assert!(out.contains("0 bytes not loaded"), "{out}");
     d.stop(Duration::from_secs(30));
 }
@@ -150,6 +152,9 @@ fn the_daemon_stopped_during_two_rotations_loses_nothing() {
 
 fn a_reused_inode_with_new_content_is_a_new_file() {
     let t = Tail::new("", "rotate_wait = \"500ms\"\n");
+    // The logs on a filesystem of their own: no other process takes the
+    // inode the deleted log frees.
+    let _fs = crate::support::mount::SmallFs::ext4(&t.logs, 16).expect("the harness checked");
     let mut d = start(&t, "first.log");
     append(&t.log, 0, 500);
     assert_exactly(&t, 500);
@@ -303,6 +308,30 @@ fn multi_line_records_are_taken_whole() {
     assert_eq!(
         notes, 80,
         "each record whole, its continuation lines with it"
+    );
+    d.stop(Duration::from_secs(30));
+}
+
+/// Three logs of a pattern, one followed at a time: each is let go when
+/// idle, and the next takes its turn; then the first, grown, again.
+fn more_files_than_max_open_files_take_turns() {
+    let t = Tail::new("", "max_open_files = 1\nidle_close = \"1s\"\n");
+    crate::support::config::edit(&t.config, |c| {
+        c.replace("path = \"logs/app.log\"", "pattern = \"logs/app-*.log\"")
+    });
+    for (k, name) in ["app-a.log", "app-b.log", "app-c.log"].iter().enumerate() {
+        let k = k as u64;
+        append(&t.logs.join(name), k * 100, k * 100 + 100);
+    }
+    let mut d = start(&t, "daemon.log");
+    assert_exactly(&t, 300);
+    append(&t.logs.join("app-a.log"), 300, 350);
+    assert_exactly(&t, 350);
+    let status = ingestd(["status", "--config", t.cfg()]).run().expect(0);
+    assert!(
+        status.output().matches("  followed ").count() <= 1,
+        "{}",
+        status.output()
     );
     d.stop(Duration::from_secs(30));
 }

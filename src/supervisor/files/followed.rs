@@ -24,6 +24,11 @@ impl FileState {
             loaded: self.loaded,
             rejected: self.rejected,
             tail: Some(TailStatus {
+                path: self
+                    .input
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
                 fingerprint: start.source.clone(),
                 position,
                 lag_bytes: self.lag().unwrap_or(0),

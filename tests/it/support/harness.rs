@@ -35,6 +35,8 @@ pub enum Need {
     Mount,
     /// The real `logrotate` (`.ci/run` installs Debian's).
     Logrotate,
+    /// The right to mount an ext4 image of the test's own on a loop device.
+    LoopExt4,
 }
 
 /// Why a need is not met, and whether that fails the trial.
@@ -56,6 +58,7 @@ impl Need {
         static TMPFS: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static MOUNT: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static LOGROTATE: OnceLock<Result<(), Unmet>> = OnceLock::new();
+        static EXT4: OnceLock<Result<(), Unmet>> = OnceLock::new();
         let require_pg = |reason: String| Unmet {
             reason,
             required: super::pg::required(),
@@ -113,6 +116,12 @@ impl Need {
             }),
             Need::Mount => MOUNT.get_or_init(|| {
                 super::mount::can_mount().map_err(|reason| Unmet {
+                    reason,
+                    required: false,
+                })
+            }),
+            Need::LoopExt4 => EXT4.get_or_init(|| {
+                super::mount::can_mount_ext4().map_err(|reason| Unmet {
                     reason,
                     required: false,
                 })

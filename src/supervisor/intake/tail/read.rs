@@ -318,8 +318,16 @@ impl Reader<'_, '_> {
         let mut skip = None;
         if let Bytes::Follow(fo) = &self.bytes {
             resume = committed_prefix(&prior, data_start);
+            // `end` is for what was there before the job first followed
+            // files; a file born since (a new log, one created and rotated
+            // while the daemon was down) is read from its beginning.
+            let history = self
+                .file
+                .metadata()?
+                .created()
+                .map_or(true, |t| t < self.shared.since);
             let first_time = prior.is_empty() && !self.f.rotated;
-            if first_time && s.start_at == StartAt::End {
+            if first_time && s.start_at == StartAt::End && history {
                 resume = fo.last_line_end(data_start, fo.size()?)?;
                 if resume > data_start {
                     skip = Some(batcher.skipped(data_start, resume, line));
