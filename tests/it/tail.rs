@@ -312,10 +312,11 @@ fn multi_line_records_are_taken_whole() {
     d.stop(Duration::from_secs(30));
 }
 
-/// Three logs of a pattern, one followed at a time: each is let go when
-/// idle, and the next takes its turn; then the first, grown, again.
+/// Three logs of a pattern, one followed at a time: each gives its turn up
+/// once quiet for a second while others wait (well before idle_close), and
+/// the next takes it; then the first, grown, again.
 fn more_files_than_max_open_files_take_turns() {
-    let t = Tail::new("", "max_open_files = 1\nidle_close = \"1s\"\n");
+    let t = Tail::new("", "max_open_files = 1\n");
     crate::support::config::edit(&t.config, |c| {
         c.replace("path = \"logs/app.log\"", "pattern = \"logs/app-*.log\"")
     });

@@ -50,6 +50,9 @@ pub struct Cutter {
     pub once: bool,
     /// What the readers of followed files share with their source.
     pub followed: Option<Arc<super::tail::Shared>>,
+    /// The inputs waiting for a cutter thread (a followed file that is
+    /// quiet gives its thread up sooner when others wait).
+    pub queued: Receiver<FileTask>,
 }
 
 pub(super) enum CutError {

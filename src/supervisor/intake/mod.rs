@@ -290,6 +290,7 @@ impl Intake {
             spool,
             once,
             followed,
+            queued: task_rx.clone(),
         };
         for n in 0..threads {
             cutter.clone().spawn(n, task_rx.clone())?;

@@ -111,12 +111,17 @@ impl Quiet {
 
     /// Whether it is over: rotated away (or a rotated copy) and quiet for
     /// `rotate_wait`, then `Some(true)` (it will not grow: its last line is
-    /// loaded); idle for `idle_close`, then `Some(false)`.
-    fn over(&self, s: &crate::config::TailSource, rotated: bool) -> Option<bool> {
+    /// loaded); idle for `idle_close`, or for a second while other files
+    /// wait for a reader (`crowded`), then `Some(false)`.
+    fn over(&self, s: &crate::config::TailSource, rotated: bool, crowded: bool) -> Option<bool> {
         let quiet = self.grew.elapsed();
+        let idle = match crowded {
+            true => s.idle_close.min(Duration::from_secs(1)),
+            false => s.idle_close,
+        };
         match self.moved || rotated {
             true => (quiet >= s.rotate_wait).then_some(true),
-            false => (quiet >= s.idle_close).then_some(false),
+            false => (quiet >= idle).then_some(false),
         }
     }
 }
@@ -238,7 +243,8 @@ fn read_head(
             Got::Idle { moved } => {
                 stopped(run)?;
                 quiet.saw_moved(moved);
-                match (run.cutter.once, quiet.over(s, f.rotated)) {
+                let crowded = !run.cutter.queued.is_empty();
+                match (run.cutter.once, quiet.over(s, f.rotated, crowded)) {
                     // Rotated away and quiet: what it holds is all there is.
                     (_, Some(true)) => complete = true,
                     (true, _) | (_, Some(false)) => return Ok(None),
@@ -436,7 +442,8 @@ impl Reader<'_, '_> {
                     if self.run.cutter.once {
                         return scan.flush(self.run);
                     }
-                    match self.quiet.over(s, self.f.rotated) {
+                    let crowded = !self.run.cutter.queued.is_empty();
+                    match self.quiet.over(s, self.f.rotated, crowded) {
                         Some(true) => {
                             scan.cut_here(self.run, pos)?;
                             scan.flush(self.run)?;
