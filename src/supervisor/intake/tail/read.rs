@@ -164,6 +164,9 @@ pub fn go(run: &mut Run<'_>, f: &Followed) -> Result<(), CutError> {
         moved: false,
     };
     let Some(head) = read_head(run, &shared, f, &mut bytes, &mut buf, &mut quiet)? else {
+        // Nothing to identify it by (empty, or no complete line): taken
+        // again when it changes, not at every look.
+        shared.ended(f, &file.metadata()?);
         return Ok(());
     };
     let prior = run.ledger(&head.key)?;
@@ -209,7 +212,10 @@ fn read_head(
         if let Some(pre) = pre {
             let start = pre.data_start as usize;
             let lines = s.fingerprint_lines;
-            if let Some(fp) = identify(&head, start, lines, FINGERPRINT_MAX, complete) {
+            let nothing = complete && head.len() <= start;
+            if let Some(fp) = identify(&head, start, lines, FINGERPRINT_MAX, complete)
+                && !nothing
+            {
                 let ident_len = fp.len as usize;
                 return Ok(Some(Head {
                     bytes: head,
