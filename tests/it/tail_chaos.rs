@@ -17,7 +17,10 @@ use crate::support::chaos::{WorkerKiller, all_gone, kill_supervisor};
 use crate::support::tail::{Held, Tail, Writer, missing};
 use crate::support::*;
 
-trials![every_record_lands_once_through_rotations_and_kills[Logrotate]];
+trials![
+    every_record_lands_once_through_rotations_and_kills[Logrotate],
+    rapid_rotations_with_immediate_compression_and_restarts[Logrotate],
+];
 
 const RECORDS: u64 = 300_000;
 const PER_SECOND: u64 = 5_000;
@@ -100,4 +103,51 @@ fn every_record_lands_once_through_rotations_and_kills() {
     );
     assert_eq!(overlaps, 0, "a range committed twice");
     second.stop(Duration::from_secs(30));
+}
+
+/// Rotations faster than `rotate_wait`, each compressing the rotated file
+/// at once (gzip deletes it: a reader still on it holds its last link), and
+/// the supervisor SIGKILLed twice: every record once. The writer reopens
+/// the log before it writes again, as `postrotate` makes an application
+/// do: with `compress` and no `delaycompress`, what a writer appends to the
+/// renamed file after gzip has read it exists nowhere once gzip deletes it
+/// (ingestd still loads it when it is running, but not across a kill).
+fn rapid_rotations_with_immediate_compression_and_restarts() {
+    const N: u64 = 60_000;
+    let t = Tail::new("batch_rows = 300\n", "rotate_wait = \"3s\"\n");
+    let rotate = t.rotate_conf("gz.conf", "create\n    compress");
+    let args = ["run", "--config", t.cfg()];
+    let mut d = Daemon::start(&args, &t.path("d0.log"));
+    d.expect_log("worker ready", 2, Duration::from_secs(30));
+    let mut writer = Writer::start(&t.log, N, 6_000);
+    let (mut rotations, mut kills) = (0, 0);
+    while !writer.done() {
+        std::thread::sleep(Duration::from_millis(300));
+        writer.pause();
+        t.logrotate(&rotate);
+        writer.reopen();
+        writer.resume();
+        rotations += 1;
+        if rotations % 12 == 0 && kills < 2 {
+            kill_supervisor(&mut d);
+            kills += 1;
+            d = Daemon::start(&args, &t.path(&format!("d{kills}.log")));
+        }
+    }
+    writer.join();
+    assert_eq!(
+        kills, 2,
+        "the writing ended before the kills ({rotations} rotations)"
+    );
+    t.wait_rows(N, Duration::from_secs(120));
+    std::thread::sleep(Duration::from_secs(2));
+    let got = t.table();
+    if got != Held::exactly(N) {
+        panic!(
+            "the table holds {got:?} after {rotations} rotations; missing: {:?}\n{}",
+            missing(&t.db, N),
+            d.log_text()
+        );
+    }
+    d.stop(Duration::from_secs(30));
 }
