@@ -102,11 +102,13 @@ struct Quiet {
 }
 
 impl Quiet {
+    /// What the last look found: moved away (rotate_wait counts from the
+    /// first such look), or back under its name (renamed away and back).
     fn saw_moved(&mut self, moved: bool) {
         if moved && !self.moved {
-            self.moved = true;
             self.grew = Instant::now();
         }
+        self.moved = moved;
     }
 
     /// Whether it is over: rotated away (or a rotated copy) and quiet for
