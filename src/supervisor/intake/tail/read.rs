@@ -148,7 +148,13 @@ pub fn go(run: &mut Run<'_>, f: &Followed) -> Result<(), CutError> {
         Ok(file) => file,
         // Gone or replaced since it was found: the source finds what is there.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            // Tried again when it changes, not at every look (said each time).
+            if let Ok(m) = std::fs::metadata(&f.path) {
+                shared.ended(f, &m);
+            }
+            return Err(e.into());
+        }
     };
     let meta = file.metadata()?;
     if (meta.dev(), meta.ino()) != (f.dev, f.ino) {
