@@ -33,13 +33,13 @@
 //! 3. A `config::Source` variant, turned into the `Source` by `Intake::start`.
 //!
 //! Ledger gaps, batches, credit, redelivery, rejects and exactly once then
-//! come for free. What the coming sources add here, and where: a followed
-//! (tailed) file is an input whose reader waits for growth instead of ending,
-//! identified by a fingerprint of its first bytes, so the batcher also needs
-//! a time limit (`batch_linger`) to close a batch that stops growing; a
-//! message stream is an input whose positions are message sequence numbers
-//! (one message, one position) rather than bytes, and whose `settle` per
-//! committed range acknowledges the messages.
+//! come for free. A followed file (`tail/`) is an input whose reader waits
+//! for growth instead of ending, identified by a fingerprint of its first
+//! lines, with batches also closed by time (`batch_linger`); its readers run
+//! on up to `max_open_files` cutter threads. What the message stream will
+//! add: an input whose positions are message sequence numbers (one message,
+//! one position) rather than bytes, and whose committed batches are
+//! acknowledged to the stream.
 
 mod batcher;
 mod content;
