@@ -21,6 +21,7 @@ trials![
     a_csv_export_is_followed_closed_when_idle_and_taken_again,
     multi_line_records_are_taken_whole,
     more_files_than_max_open_files_take_turns,
+    bad_input_is_rejected_and_the_log_goes_on,
 ];
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -334,5 +335,49 @@ fn more_files_than_max_open_files_take_turns() {
         "{}",
         status.output()
     );
+    d.stop(Duration::from_secs(30));
+}
+
+/// Bad lines in a followed log are rejected with their line and reason, a
+/// line longer than max_record_bytes too (without holding it in memory),
+/// and the log goes on; a CSV log whose header does not fit the columns is
+/// stopped once, not taken again at every write.
+fn bad_input_is_rejected_and_the_log_goes_on() {
+    let t = Tail::new("max_record_bytes = \"64KiB\"\n", "");
+    let mut d = start(&t, "daemon.log");
+    append(&t.log, 0, 10);
+    let huge = format!("{{\"seq\":-1,\"note\":\"{}\"}}\n", "x".repeat(3 << 20));
+    append_bytes(&t.log, format!("{{\"seq\":\n{huge}").as_bytes());
+    append(&t.log, 10, 20);
+    assert_exactly(&t, 20);
+    let notes = fs::read_dir(t.path("rejects"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".bad.jsonl"))
+        .expect("a reject notes file");
+    let text = fs::read_to_string(notes).unwrap();
+    assert!(text.contains("\"line\":11"), "the bad JSON line: {text}");
+    assert!(
+        text.contains("record_too_large") && text.contains("\"line\":12"),
+        "{text}"
+    );
+    d.stop(Duration::from_secs(30));
+
+    let wrong = CSV.replace("name = \"note\"", "name = \"missing\"");
+    let t = Tail::with_format("", "", &wrong);
+    let mut d = start(&t, "daemon.log");
+    append_bytes(&t.log, format!("seq,note\n{}", csv_rows(0, 10)).as_bytes());
+    d.expect_log("file stopped", 1, WAIT);
+    for k in 0..5 {
+        append_bytes(&t.log, csv_rows(10 + k, 11 + k).as_bytes());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(
+        d.log_text().matches("file stopped").count(),
+        1,
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(t.table().rows, 0);
     d.stop(Duration::from_secs(30));
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::{FileState, Files};
 use crate::status::{FileStatus, TailStatus};
 use crate::supervisor::event::FileId;
-use crate::supervisor::intake::Input;
+use crate::supervisor::intake::{Input, committed_prefix};
 
 impl FileState {
     /// A followed file's status, once its reader has started.
@@ -38,20 +38,11 @@ impl FileState {
     }
 
     /// A followed file's bytes not committed: its size less the prefix
-    /// committed (by this run or earlier ones).
+    /// committed (by earlier runs, then this one's merged ranges). Called
+    /// every tick, so nothing is sorted or allocated.
     fn lag(&self) -> Option<u64> {
-        let start = self.start.as_ref()?;
-        let (_, size) = start.progress.as_ref()?.get();
-        let mut at = start.preamble.len() as u64;
-        let prior = start.prior.iter().map(|r| (r.start, r.end));
-        let mut all: Vec<(u64, u64)> = prior.chain(self.covered.iter().copied()).collect();
-        all.sort_unstable();
-        for (s, e) in all {
-            if s > at {
-                break;
-            }
-            at = at.max(e);
-        }
+        let (_, size) = self.start.as_ref()?.progress.as_ref()?.get();
+        let at = committed_prefix(self.covered.iter().copied(), self.prior_prefix);
         Some(size.saturating_sub(at))
     }
 }

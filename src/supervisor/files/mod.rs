@@ -59,6 +59,8 @@ pub struct FileState {
     covered: Vec<(u64, u64)>,
     /// A followed file: since when some of its bytes wait to be committed.
     behind_since: Option<Instant>,
+    /// A followed file: where the prefix committed before this run ends.
+    prior_prefix: u64,
     rejects: Option<RejectFiles>,
     /// The reject files could not be written: the input must not be let go
     /// (its rejects are written from the ledger when it is taken again).
@@ -89,6 +91,7 @@ impl FileState {
             bytes_done: 0,
             covered: Vec::new(),
             behind_since: None,
+            prior_prefix: 0,
             rejects: None,
             reject_error: None,
             stopped: None,
@@ -111,6 +114,9 @@ impl FileState {
     pub fn started(&mut self, job: &Job, start: Box<FileStart>) -> io::Result<()> {
         self.prior_loaded = start.prior.iter().map(|r| r.loaded).sum();
         self.prior_rejected = start.prior.iter().map(|r| r.rejected).sum();
+        let prior = start.prior.iter().map(|r| (r.start, r.end));
+        self.prior_prefix =
+            crate::supervisor::intake::committed_prefix(prior, start.preamble.len() as u64);
         let rebuilt = match start.prior_rejects.is_empty() {
             true => Ok(()),
             false => self.rebuild_rejects(job, &start),

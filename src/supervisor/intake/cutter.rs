@@ -361,14 +361,7 @@ impl Run<'_> {
 /// Whether the committed ranges (sorted by start) cover `[from, to)` without
 /// a gap: then every record there was loaded or rejected by an earlier run.
 fn covered(ranges: &[LedgerRange], from: u64, to: u64) -> bool {
-    let mut at = from;
-    for r in ranges {
-        if r.start > at {
-            return false;
-        }
-        at = at.max(r.end);
-    }
-    at >= to
+    super::committed_prefix(ranges.iter().map(|r| (r.start, r.end)), from) >= to
 }
 
 /// Reads until the preamble (BOM, skipped lines, header) is complete.

@@ -157,6 +157,19 @@ impl Input {
     }
 }
 
+/// Where the committed ranges `sorted` (by start) that begin at `from`
+/// without a gap end; `from` when none begins there.
+pub fn committed_prefix(sorted: impl IntoIterator<Item = (u64, u64)>, from: u64) -> u64 {
+    let mut at = from;
+    for (start, end) in sorted {
+        if start > at {
+            break;
+        }
+        at = at.max(end);
+    }
+    at
+}
+
 /// What a source announces to the event loop.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Found {

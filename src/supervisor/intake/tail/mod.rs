@@ -105,8 +105,10 @@ struct Files {
     following: HashSet<Id>,
     /// Let go with nothing left to read, as they were then.
     ended: HashMap<Id, Seen>,
-    /// Given up on (too many rejects): not taken again while unchanged.
-    dropped: HashMap<Id, Seen>,
+    /// Given up on (a header that does not fit the columns): not taken
+    /// again while it is this file (until it is replaced, the job reloaded
+    /// or the daemon restarted), however it grows.
+    dropped: HashSet<Id>,
 }
 
 /// What the source and the readers of one job share.
@@ -134,9 +136,7 @@ impl Shared {
     /// Whether a file found now may be announced (or taken).
     fn wanted(&self, id: Id, seen: Seen) -> bool {
         let f = self.lock();
-        !f.following.contains(&id)
-            && f.ended.get(&id) != Some(&seen)
-            && f.dropped.get(&id) != Some(&seen)
+        !f.following.contains(&id) && f.ended.get(&id) != Some(&seen) && !f.dropped.contains(&id)
     }
 
     /// Takes `f` if it is still the file found and not followed already.
@@ -164,8 +164,8 @@ impl Shared {
     fn release(&self, f: &Followed, dropped: bool) {
         let mut files = self.lock();
         files.following.remove(&f.id());
-        if dropped && let Ok(m) = std::fs::metadata(&f.path) {
-            files.dropped.insert(f.id(), Seen::of(&m));
+        if dropped {
+            files.dropped.insert(f.id());
         }
     }
 
@@ -173,7 +173,7 @@ impl Shared {
     fn keep_only(&self, found: &HashSet<Id>) {
         let mut files = self.lock();
         files.ended.retain(|id, _| found.contains(id));
-        files.dropped.retain(|id, _| found.contains(id));
+        files.dropped.retain(|id| found.contains(id));
     }
 }
 

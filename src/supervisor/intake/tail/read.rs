@@ -39,7 +39,7 @@ use crate::supervisor::intake::batcher::Batcher;
 use crate::supervisor::intake::content::Corrupt;
 use crate::supervisor::intake::cutter::{CutError, Run, reject_bytes};
 use crate::supervisor::intake::records::{Handover, Scan};
-use crate::supervisor::intake::{Codec, Content};
+use crate::supervisor::intake::{Codec, Content, committed_prefix};
 
 /// Bytes past the header that identify a file, at most.
 const FINGERPRINT_MAX: usize = 8 * 1024;
@@ -283,18 +283,6 @@ fn stopped(run: &Run<'_>) -> Result<(), CutError> {
     }
 }
 
-/// The end of the committed ranges (sorted) that begin at `from` without a gap.
-fn committed_prefix(prior: &[LedgerRange], from: u64) -> u64 {
-    let mut at = from;
-    for r in prior {
-        if r.start > at {
-            break;
-        }
-        at = at.max(r.end);
-    }
-    at
-}
-
 struct Reader<'r, 'a> {
     run: &'r mut Run<'a>,
     shared: &'r Shared,
@@ -337,7 +325,7 @@ impl Reader<'_, '_> {
         let mut line = head.pre.first_line;
         let mut skip = None;
         if let Bytes::Follow(fo) = &self.bytes {
-            resume = committed_prefix(&prior, data_start);
+            resume = committed_prefix(prior.iter().map(|r| (r.start, r.end)), data_start);
             // `end` is for what was there before the job first followed
             // files; a file born since (a new log, one created and rotated
             // while the daemon was down) is read from its beginning.
