@@ -32,19 +32,25 @@ fn start(t: &Tail, log: &str) -> Daemon {
     d
 }
 
+/// `probe`'s `Ok` once it gives one within `WAIT`; else fails with its
+/// last `Err`.
+#[track_caller]
+fn eventually(mut probe: impl FnMut() -> Result<String, String>) -> String {
+    let t0 = Instant::now();
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(last) if t0.elapsed() > WAIT => panic!("never came: {last}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
 #[track_caller]
 fn assert_exactly(t: &Tail, n: u64) {
     let got = t.wait_rows(n, WAIT);
     if got != Held::exactly(n) {
         let gaps = missing(&t.db, n);
-        if std::env::var_os("INGESTD_TEST_KEEP").is_some() {
-            eprintln!("kept {}", t.dir.path().display());
-            let _ = std::process::Command::new("cp")
-                .arg("-a")
-                .arg(t.dir.path())
-                .arg("/tmp/kept")
-                .status();
-        }
         panic!("the table holds {got:?}, not 0..{n} once each; missing: {gaps:?}");
     }
 }
@@ -63,12 +69,19 @@ fn follows_a_growing_log_and_resumes_from_the_ledger() {
     append(&t.log, 0, 100);
     assert_exactly(&t, 100);
     // Per followed file: its lag (nothing left once loaded).
-    let metrics = http_get(port, "/metrics");
-    let lag = metrics
-        .lines()
-        .find(|l| l.starts_with("ingestd_tail_lag_bytes{") && l.contains("file=\"app.log\""))
-        .unwrap_or_else(|| panic!("{metrics}"));
-    assert!(lag.ends_with(" 0"), "{lag}");
+    // The answer reaches the supervisor just after the rows are visible.
+    let lag_line = |m: &str| {
+        m.lines()
+            .find(|l| l.starts_with("ingestd_tail_lag_bytes{") && l.contains("file=\"app.log\""))
+            .map(str::to_string)
+    };
+    let metrics = eventually(|| {
+        let m = http_get(port, "/metrics");
+        lag_line(&m)
+            .is_some_and(|l| l.ends_with(" 0"))
+            .then_some(m.clone())
+            .ok_or(m)
+    });
     assert!(
         metrics.contains("ingestd_tail_oldest_unloaded_seconds{"),
         "{metrics}"
@@ -84,8 +97,15 @@ fn follows_a_growing_log_and_resumes_from_the_ledger() {
     append(&t.log, 101, 300);
     let mut d = start(&t, "second.log");
     assert_exactly(&t, 300);
-    let status = ingestd(["status", "--config", t.cfg()]).run().expect(0);
-    let out = status.output();
+    let out = eventually(|| {
+        let out = ingestd(["status", "--config", t.cfg()])
+            .run()
+            .expect(0)
+            .output();
+        out.contains("0 bytes not loaded")
+            .then_some(out.clone())
+            .ok_or(out)
+    });
     let shown = format!("followed {} (tail:", t.log.display());
     assert!(out.contains(&shown), "{out}");
     assert!(out.contains("0 bytes not loaded"), "{out}");
@@ -271,17 +291,41 @@ fn a_csv_export_is_followed_closed_when_idle_and_taken_again() {
     );
     append_bytes(&t.log, more.as_bytes());
     assert_exactly(&t, 200);
-    let rejects: Vec<_> = fs::read_dir(t.path("rejects"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    let notes = rejects
-        .iter()
-        .find(|n| n.starts_with("app.log.") && n.ends_with(".bad.jsonl"))
-        .unwrap_or_else(|| panic!("reject files named after the log and its key: {rejects:?}"));
-    let text = fs::read_to_string(t.path("rejects").join(notes)).unwrap();
+    // The reject files are written once the worker's answer is in, just
+    // after the rows are visible.
+    let text = reject_notes(&t, "app.log.", "\"line\":152");
+    // Named after the log and its key's first hex digits.
+    let tagged = fs::read_dir(t.path("rejects")).unwrap().any(|e| {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        let tag = name
+            .strip_prefix("app.log.")
+            .and_then(|n| n.strip_suffix(".bad.jsonl"));
+        tag.is_some_and(|h| h.len() == 12 && h.chars().all(|c| c.is_ascii_hexdigit()))
+    });
+    assert!(tagged, "reject files named app.log.<key>.bad.jsonl");
     assert!(text.contains("\"line\":152"), "{text}");
     d.stop(Duration::from_secs(30));
+}
+
+/// The reject notes (`.bad.jsonl`) of the file whose reject files begin
+/// with `prefix`, once they hold `expected` (or the test's patience ends).
+fn reject_notes(t: &Tail, prefix: &str, expected: &str) -> String {
+    let t0 = Instant::now();
+    loop {
+        let found = fs::read_dir(t.path("rejects")).ok().and_then(|dir| {
+            dir.filter_map(Result::ok).map(|e| e.path()).find(|p| {
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                name.starts_with(prefix) && name.ends_with(".bad.jsonl")
+            })
+        });
+        let text = found
+            .and_then(|p| fs::read_to_string(p).ok())
+            .unwrap_or_default();
+        if text.contains(expected) || t0.elapsed() > WAIT {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Multi-line records (a first line, then lines that begin with a blank):
@@ -350,12 +394,7 @@ fn bad_input_is_rejected_and_the_log_goes_on() {
     append_bytes(&t.log, format!("{{\"seq\":\n{huge}").as_bytes());
     append(&t.log, 10, 20);
     assert_exactly(&t, 20);
-    let notes = fs::read_dir(t.path("rejects"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(".bad.jsonl"))
-        .expect("a reject notes file");
-    let text = fs::read_to_string(notes).unwrap();
+    let text = reject_notes(&t, "app.log.", "record_too_large");
     assert!(text.contains("\"line\":11"), "the bad JSON line: {text}");
     assert!(
         text.contains("record_too_large") && text.contains("\"line\":12"),

@@ -29,6 +29,8 @@ impl Daemon {
         let child = Command::new(bin())
             .args(args)
             .envs(env.iter().copied())
+            // INGESTD_TEST_LOG=debug: the daemons' debug lines, to see why
+            // a test failed.
             .env(
                 "INGESTD_LOG",
                 std::env::var("INGESTD_TEST_LOG").unwrap_or("info".into()),

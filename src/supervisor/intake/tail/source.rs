@@ -159,22 +159,20 @@ fn scan(shared: &Shared) -> io::Result<Vec<Followed>> {
         }
         found.insert((m.dev(), m.ino()));
         if shared.wanted((m.dev(), m.ino()), Seen::of(&m)) {
-            out.push(Followed {
+            let f = Followed {
                 path,
                 dev: m.dev(),
                 ino: m.ino(),
                 rotated: is_rotated,
-            });
+            };
+            out.push(((!is_rotated, m.mtime(), m.mtime_nsec()), f));
         }
     }
     shared.keep_only(&found);
-    // Oldest first: a rotated copy holds what comes before the file now
-    // under the name.
-    out.sort_by_key(|f| {
-        let m = std::fs::metadata(&f.path).ok();
-        (!f.rotated, m.map(|m| (m.mtime(), m.mtime_nsec())))
-    });
-    Ok(out)
+    // Rotated copies first, oldest first: a rotated copy holds what comes
+    // before the file now under the name.
+    out.sort_by_key(|(order, _)| *order);
+    Ok(out.into_iter().map(|(_, f)| f).collect())
 }
 
 fn watch(dir: &Path) -> Option<Inotify> {
