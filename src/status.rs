@@ -37,6 +37,26 @@ pub struct JobStatus {
     /// Files found but not started, and batches cut but not yet sent.
     pub backlog_files: usize,
     pub backlog_batches: usize,
+    /// A stream source's figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamStatus>,
+}
+
+/// A stream (NATS JetStream) as its reader sees it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamStatus {
+    pub stream: String,
+    /// On the shared consumer, as the server last said (every daemon's).
+    pub pending: u64,
+    pub ack_pending: u64,
+    pub redelivered: u64,
+    /// This daemon's: messages taken in, held now, acked, terminated.
+    pub received: u64,
+    pub held: u64,
+    pub acked: u64,
+    pub terminated: u64,
+    /// Mean seconds from a message's arrival to its ack.
+    pub ack_latency_s: f64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -42,6 +42,12 @@ pub(super) fn check(
                 t.dir.join(&t.names).display(),
                 t.rotated.join(", ")
             ),
+            Source::Nats(n) => format!(
+                "nats stream {} through consumer {} at {}",
+                n.stream,
+                n.consumer,
+                n.servers.join(", ")
+            ),
         };
         let columns = match &job.columns {
             Some(c) => format!("{} columns", c.len()),

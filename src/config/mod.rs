@@ -17,6 +17,7 @@ mod error;
 mod format;
 mod mode;
 mod model;
+mod nats;
 mod oracle;
 mod paths;
 mod pg_url;

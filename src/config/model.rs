@@ -207,6 +207,8 @@ pub enum Source {
     Files(Vec<PathBuf>),
     /// Files still being written, followed through rotation.
     Tail(TailSource),
+    /// A NATS JetStream stream, read through a durable pull consumer.
+    Nats(NatsSource),
 }
 
 impl Source {
@@ -214,6 +216,49 @@ impl Source {
     pub fn is_followed(&self) -> bool {
         matches!(self, Source::Tail(_))
     }
+}
+
+/// `kind = "nats"`: where the stream is and how to reach it. Secrets are
+/// places (files, variables), read by the supervisor when it connects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NatsSource {
+    /// `nats://` or `tls://` URLs, without credentials.
+    pub servers: Vec<String>,
+    pub stream: String,
+    /// The durable pull consumer's name, shared by every daemon of the job.
+    pub consumer: String,
+    /// When the consumer is created: the subject it takes (`None`: all).
+    pub filter_subject: Option<String>,
+    /// When the consumer is created: how long a delivered message may go
+    /// without an ack (or an in-progress ack) before it is redelivered.
+    pub ack_wait: Duration,
+    pub auth: NatsAuth,
+    pub tls: NatsTls,
+}
+
+/// How the supervisor proves who it is to the NATS server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NatsAuth {
+    None,
+    /// A `.creds` file (JWT and nkey seed).
+    Creds(PathBuf),
+    /// A file holding an nkey seed.
+    Nkey(PathBuf),
+    Token(crate::config::Secret),
+    UserPassword {
+        user: String,
+        password: crate::config::Secret,
+    },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NatsTls {
+    /// Refuse a server that does not speak TLS.
+    pub required: bool,
+    /// Trust this CA (PEM) besides the system's.
+    pub ca: Option<PathBuf>,
+    /// A client certificate and its key (PEM).
+    pub client: Option<(PathBuf, PathBuf)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -96,6 +96,19 @@
 //! idle_close = "5m"         # tail: a file unchanged this long is closed until it changes
 //! max_open_files = 64       # tail: files followed at once, 1..=4096
 //! poll_interval = "1s"      # tail: how often files are looked at without inotify news
+//! kind = "nats"             # a NATS JetStream stream (README "Streams: NATS JetStream"):
+//! url = "nats://host:4222"  # nats: required; one server or a list ("tls://" asks for TLS)
+//! stream = "EVENTS"         # nats: required; the stream (it must exist)
+//! consumer = "ingestd"      # nats: required; the durable pull consumer every daemon of the
+//!                           #   job shares; created when missing
+//! filter_subject = "ev.>"   # nats: the subject it takes, when it is created; default: all
+//! ack_wait = "30s"          # nats: redelivery after this without an ack, when it is created
+//! creds_file = "x.creds"    # nats: credentials (at most one way): a .creds file,
+//! nkey_file = "x.nk"        #   an nkey seed file, token_file | token_env,
+//! user = "loader"           #   or user with password_file | password_env
+//! tls_ca_file = "ca.pem"    # nats: trust this CA (and use TLS)
+//! tls_cert_file = "c.pem"   # nats: a client certificate, with tls_key_file
+//! tls_required = false      # nats: refuse a connection without TLS; default: a "tls://" url
 //!
 //! [jobs.NAME.format]        # optional; defaults are `CsvFormat::default()`
 //! kind = "csv"              # csv (default) | jsonl | regex | fixed
@@ -130,6 +143,9 @@
 //! position = "1:10"         # fixed, required there: bytes 1..=10 (or "11:*")
 //! trim = "left"             # fixed: this column's own trim (default: the format's)
 //! ```
+
+mod source;
+pub(crate) use source::*;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -251,44 +267,6 @@ pub(crate) struct RawJob {
 pub(crate) enum Mode {
     Insert,
     Upsert,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawSource {
-    pub kind: SourceKind,
-    // dir
-    pub path: Option<Spanned<String>>,
-    pub pattern: Option<Spanned<String>>,
-    pub on_done: Option<Spanned<OnDone>>,
-    pub archive_dir: Option<Spanned<String>>,
-    pub settle: Option<Spanned<Dur>>,
-    // dir and stdin
-    pub compression: Option<Compression>,
-    // tail (and `path`, `pattern`)
-    pub rotated: Option<Spanned<Vec<Spanned<String>>>>,
-    pub start_at: Option<Spanned<StartAt>>,
-    pub fingerprint_lines: Option<Spanned<Int>>,
-    pub partial_timeout: Option<Spanned<Dur>>,
-    pub rotate_wait: Option<Spanned<Dur>>,
-    pub idle_close: Option<Spanned<Dur>>,
-    pub max_open_files: Option<Spanned<Int>>,
-    pub poll_interval: Option<Spanned<Dur>>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum StartAt {
-    Beginning,
-    End,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum SourceKind {
-    Dir,
-    Stdin,
-    Tail,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

@@ -25,18 +25,19 @@ pub(crate) fn source(k: &str, raw: Spanned<RawSource>, base: &Path) -> Result<So
         raw::SourceKind::Dir => dir_source(&key, span, raw, base).map(Source::Dir),
         raw::SourceKind::Stdin => Ok(Source::Stdin { name: None }),
         raw::SourceKind::Tail => super::tail::tail_source(&key, span, raw, base).map(Source::Tail),
+        raw::SourceKind::Nats => super::nats::nats_source(&key, span, raw, base).map(Source::Nats),
     }
 }
 
 /// Keys of one kind are refused on the others rather than ignored, so a
 /// typo'd kind does not silently drop the user's settings.
 fn only_for_kind(key: &str, raw: &RawSource) -> Result<(), Problem> {
-    use raw::SourceKind::{Dir, Tail};
+    use raw::SourceKind::{Dir, Nats, Tail};
     fn at<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
         v.as_ref().map(Spanned::span)
     }
     type KeyKinds<'a> = (&'a str, Option<Range<usize>>, &'a [raw::SourceKind]);
-    let keys: [KeyKinds; 13] = [
+    let keys: [KeyKinds; 29] = [
         ("path", at(&raw.path), &[Dir, Tail]),
         ("pattern", at(&raw.pattern), &[Dir, Tail]),
         ("on_done", at(&raw.on_done), &[Dir]),
@@ -50,6 +51,22 @@ fn only_for_kind(key: &str, raw: &RawSource) -> Result<(), Problem> {
         ("idle_close", at(&raw.idle_close), &[Tail]),
         ("max_open_files", at(&raw.max_open_files), &[Tail]),
         ("poll_interval", at(&raw.poll_interval), &[Tail]),
+        ("url", at(&raw.url), &[Nats]),
+        ("stream", at(&raw.stream), &[Nats]),
+        ("consumer", at(&raw.consumer), &[Nats]),
+        ("filter_subject", at(&raw.filter_subject), &[Nats]),
+        ("ack_wait", at(&raw.ack_wait), &[Nats]),
+        ("creds_file", at(&raw.creds_file), &[Nats]),
+        ("nkey_file", at(&raw.nkey_file), &[Nats]),
+        ("token_file", at(&raw.token_file), &[Nats]),
+        ("token_env", at(&raw.token_env), &[Nats]),
+        ("user", at(&raw.user), &[Nats]),
+        ("password_file", at(&raw.password_file), &[Nats]),
+        ("password_env", at(&raw.password_env), &[Nats]),
+        ("tls_ca_file", at(&raw.tls_ca_file), &[Nats]),
+        ("tls_cert_file", at(&raw.tls_cert_file), &[Nats]),
+        ("tls_key_file", at(&raw.tls_key_file), &[Nats]),
+        ("tls_required", at(&raw.tls_required), &[Nats]),
     ];
     let name = |k: &raw::SourceKind| format!("{k:?}").to_lowercase();
     for (k, span, kinds) in keys {

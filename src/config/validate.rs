@@ -202,6 +202,17 @@ fn job(name: &str, raw: RawJob, cx: &Ctx) -> Result<Job, Problem> {
             .layout(columns.as_deref(), None)
             .map_err(|e| Problem::new(format!("{k}.columns"), columns_span, e.to_string()))?;
     }
+    let compression = match raw.source.get_ref().compression {
+        None | Some(raw::Compression::Auto) => super::model::Compression::Auto,
+        Some(raw::Compression::Gzip) => super::model::Compression::Gzip,
+        Some(raw::Compression::Zstd) => super::model::Compression::Zstd,
+        Some(raw::Compression::None) => super::model::Compression::None,
+    };
+    let source_span = raw.source.span();
+    let source = source::source(&k, raw.source, cx.base)?;
+    if let super::model::Source::Nats(_) = &source {
+        super::nats::fits_job(&k, source_span, &sink, &format, columns.is_some())?;
+    }
     Ok(Job {
         name: name.to_string(),
         sink_name,
@@ -217,13 +228,8 @@ fn job(name: &str, raw: RawJob, cx: &Ctx) -> Result<Job, Problem> {
         max_errors: at.int("max_errors", &raw.max_errors, 0..=i64::MAX, 1000)?,
         max_batch_attempts: at.int("max_batch_attempts", &raw.max_batch_attempts, 1..=100, 3)?,
         batch_linger: duration(raw.batch_linger.as_ref(), Duration::from_millis(200)),
-        compression: match raw.source.get_ref().compression {
-            None | Some(raw::Compression::Auto) => super::model::Compression::Auto,
-            Some(raw::Compression::Gzip) => super::model::Compression::Gzip,
-            Some(raw::Compression::Zstd) => super::model::Compression::Zstd,
-            Some(raw::Compression::None) => super::model::Compression::None,
-        },
-        source: source::source(&k, raw.source, cx.base)?,
+        compression,
+        source,
         format,
         columns,
         mode,

@@ -121,6 +121,31 @@ pub struct Batch {
     pub verdict: Option<Verdict>,
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
+    /// A stream's batch: its positions are message sequence numbers, not
+    /// bytes (`start`/`end` then span the lowest and highest).
+    pub stream: Option<Box<Messages>>,
+}
+
+/// The messages of a stream's batch, in order of sequence: message `i` has
+/// sequence `seqs[i]` and its payload ends at `ends[i]` in `data` (it
+/// starts where the one before ends). Each payload ends with a newline.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Messages {
+    pub seqs: Vec<u64>,
+    pub ends: Vec<u32>,
+}
+
+impl Messages {
+    /// The message holding byte `offset` of the batch's data.
+    pub fn at(&self, offset: u64) -> usize {
+        self.ends.partition_point(|&e| u64::from(e) <= offset)
+    }
+
+    /// The bytes of message `i` in `data`.
+    pub fn payload<'d>(&self, data: &'d [u8], i: usize) -> &'d [u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &data[start..self.ends[i] as usize]
+    }
 }
 
 /// A whole range rejected by the supervisor.
@@ -168,6 +193,9 @@ pub struct BatchDone {
     pub rejects: Vec<RejectNote>,
     /// The ledger already held this range (a redelivery): nothing was written.
     pub already: bool,
+    /// A stream's batch: runs `[first, end)` of its sequences that the
+    /// ledger held already (redelivered): they were not written again.
+    pub held: Vec<(u64, u64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -89,4 +89,6 @@ pub struct FileStart {
     pub prior_rejects: Vec<(RejectNote, Vec<u8>)>,
     /// A followed file: how far it is read, and its size, as it grows.
     pub progress: Option<Arc<Progress>>,
+    /// A stream: where its batches' settlements go, and its figures.
+    pub stream: Option<crate::supervisor::intake::StreamLink>,
 }

@@ -35,5 +35,6 @@ pub fn batch(start: u64, data: &[u8]) -> crate::protocol::Batch {
         },
         verdict: None,
         data: data.to_vec(),
+        stream: None,
     }
 }

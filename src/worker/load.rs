@@ -124,6 +124,29 @@ impl Loader {
             }
             Err(e) => return Err(e),
         };
+        if let Some(msgs) = &batch.stream {
+            let mut parsed = match &batch.verdict {
+                Some(v) => Parsed {
+                    rows: Rows::new(batch.layout.columns.len()),
+                    rejects: super::messages::verdict_notes(batch, msgs, v),
+                    records: u64::from(batch.records),
+                },
+                None => self.format.parse_batch(&batch.layout, 0, 1, &batch.data),
+            };
+            if batch.verdict.is_none() {
+                super::messages::to_sequences(&mut parsed, msgs, &batch.data);
+            }
+            let done = self.write_stream(ensured, batch, &msgs.seqs, parsed, pause)?;
+            debug!(
+                batch = batch.id,
+                loaded = done.loaded,
+                rejected = done.rejects.len(),
+                held = done.held.len(),
+                ms = t0.elapsed().as_millis() as u64,
+                "stream batch done"
+            );
+            return Ok(Loaded::Done(done));
+        }
         let parsed = match &batch.verdict {
             Some(v) => Parsed {
                 rows: Rows::new(batch.layout.columns.len()),
@@ -257,13 +280,86 @@ impl Loader {
                 loaded,
                 rejects,
                 already: false,
+                held: Vec::new(),
             },
             WriteOutcome::AlreadyCommitted(range) => BatchDone {
                 id: batch.id,
                 loaded: range.loaded,
                 rejects: range.rejects,
                 already: true,
+                held: Vec::new(),
             },
+        })
+    }
+
+    /// A stream's batch (`deliver::stream`): what the ledger holds of it
+    /// already is left out and reported in `held`.
+    fn write_stream(
+        &mut self,
+        ensured: usize,
+        batch: &Batch,
+        seqs: &[u64],
+        parsed: Parsed,
+        pause: &mut dyn Pause,
+    ) -> Result<BatchDone, RetryError> {
+        let ensured = &self.ensured[ensured];
+        let mut rejects = parsed.rejects;
+        let req = WriteRequest {
+            job: &self.job,
+            table: &self.table,
+            mode: &ensured.mode,
+            columns: &ensured.target,
+            rows: &parsed.rows,
+            source: &batch.source,
+            start: batch.start,
+            end: batch.end,
+            first_line: 1,
+            rejects: &[],
+        };
+        let (sink, give_up) = (&mut self.sink, self.give_up);
+        let first = retrying(give_up, pause, || {
+            sink.write_stream(
+                &WriteRequest {
+                    rejects: &rejects,
+                    ..req
+                },
+                seqs,
+            )
+        });
+        let out = match first {
+            // As for a file's batch: a data error the sink could not pin on
+            // single rows rejects every row, so nothing is lost silently.
+            Err(RetryError::Sink(e)) if e.class() == ErrorClass::Data => {
+                warn!(batch = batch.id, "rejecting the whole batch: {e}");
+                let mut reason = e.to_string();
+                let share = notes::REASONS_BUDGET / (rejects.len() + parsed.rows.len()).max(1);
+                notes::cut(&mut reason, share.min(notes::REASON_MAX));
+                rejects.extend(parsed.rows.origins.iter().map(|o| RejectNote {
+                    offset: o.offset,
+                    len: u64::from(o.len),
+                    line: o.line,
+                    records: 1,
+                    column: None,
+                    code: "batch_error".into(),
+                    reason: reason.clone(),
+                }));
+                rejects.sort_by_key(|r| r.offset);
+                let empty = Rows::new(parsed.rows.width);
+                let req = WriteRequest {
+                    rows: &empty,
+                    rejects: &rejects,
+                    ..req
+                };
+                retrying(give_up, pause, || sink.write_stream(&req, seqs))?
+            }
+            other => other?,
+        };
+        Ok(BatchDone {
+            id: batch.id,
+            already: out.loaded == 0 && out.rejects.is_empty() && !out.held.is_empty(),
+            loaded: out.loaded,
+            rejects: out.rejects,
+            held: out.held,
         })
     }
 }

@@ -11,6 +11,7 @@
 
 mod inbox;
 mod load;
+mod messages;
 mod reply;
 mod retry;
 mod sink;

@@ -73,6 +73,7 @@ fn batch() -> Arc<Batch> {
         layout: crate::format::layout(Some(&columns), None).unwrap(),
         verdict: None,
         data,
+        stream: None,
     })
 }
 
@@ -172,6 +173,7 @@ fn header_batch(
         layout: crate::format::layout(configured, Some(&names)).unwrap(),
         verdict: None,
         data,
+        stream: None,
     })
 }
 

@@ -173,6 +173,7 @@ mod encoding {
             loaded: 5,
             rejects: notes(),
             already: false,
+            held: Vec::new(),
         });
         let bytes = postcard::to_stdvec(&done).expect("encode");
         assert_eq!(

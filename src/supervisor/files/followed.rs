@@ -82,6 +82,24 @@ impl Files {
         }
     }
 
+    /// A stream's figures, when the job reads one.
+    pub fn stream_status(&self) -> Option<crate::status::StreamStatus> {
+        use crate::supervisor::intake::StreamFigures as F;
+        let link = self.map.values().find_map(|f| f.stream())?;
+        let f = &link.figures;
+        Some(crate::status::StreamStatus {
+            stream: link.stream.clone(),
+            pending: F::get(&f.pending),
+            ack_pending: F::get(&f.ack_pending),
+            redelivered: F::get(&f.redelivered),
+            received: F::get(&f.received),
+            held: F::get(&f.held),
+            acked: F::get(&f.acked),
+            terminated: F::get(&f.terminated),
+            ack_latency_s: f.ack_latency(),
+        })
+    }
+
     /// Each followed file's levels for the metrics.
     pub fn followed(&self) -> Vec<crate::supervisor::ops::metrics::Followed> {
         self.statuses()

@@ -104,6 +104,11 @@ impl FileState {
         &self.name
     }
 
+    /// A stream's link to its reader, once it started.
+    pub fn stream(&self) -> Option<&crate::supervisor::intake::StreamLink> {
+        self.start.as_ref()?.stream.as_ref()
+    }
+
     /// Whether its batches are no longer sent (too many rejects, refused).
     pub fn is_stopped(&self) -> bool {
         self.stopped.is_some() || self.refused.is_some()
@@ -166,8 +171,13 @@ impl FileState {
         *loaded_by += loaded;
         *rejected_by += notes.iter().map(|n| u64::from(n.records)).sum::<u64>();
         self.handled += 1;
-        self.bytes_done += batch.end - batch.start;
-        cover(&mut self.covered, (batch.start, batch.end));
+        self.bytes_done += match &batch.stream {
+            Some(_) => batch.data.len() as u64,
+            None => batch.end - batch.start,
+        };
+        if batch.stream.is_none() {
+            cover(&mut self.covered, (batch.start, batch.end));
+        }
         if notes.is_empty() || self.reject_error.is_some() {
             return Ok(());
         }
@@ -187,6 +197,19 @@ impl FileState {
         }
         let files = self.rejects.as_mut().expect("created above");
         let content = self.start.as_ref().map(|s| &s.content);
+        if let Some(msgs) = &batch.stream {
+            // A stream's notes name sequences: each message's payload once.
+            let mut last = None;
+            for note in notes {
+                let i = msgs.seqs.binary_search(&note.offset).ok();
+                let bytes = i
+                    .filter(|_| last != Some(note.offset))
+                    .map(|i| msgs.payload(&batch.data, i));
+                last = Some(note.offset);
+                files.append(note, bytes)?;
+            }
+            return files.flush();
+        }
         for note in notes {
             // From the batch when it holds the bytes, else from the file (a
             // quarantined or oversized range), never whole in memory.

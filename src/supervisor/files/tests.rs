@@ -50,6 +50,7 @@ fn started(d: &Path, job: &Job) -> (Files, FileId) {
         prior: vec![prior],
         prior_rejects: vec![],
         progress: None,
+        stream: None,
     };
     let f = files.get_mut(id).unwrap();
     f.started(job, Box::new(start)).unwrap();

@@ -96,6 +96,7 @@ impl Batcher {
             layout: self.layout.clone(),
             verdict: None,
             data: Vec::new(),
+            stream: None,
         }
     }
 
@@ -113,6 +114,7 @@ impl Batcher {
             layout: self.layout.clone(),
             verdict: None,
             data: open.data,
+            stream: None,
         })
     }
 
@@ -138,6 +140,7 @@ impl Batcher {
             layout: self.layout.clone(),
             verdict: Some(verdict),
             data,
+            stream: None,
         }
     }
 }

@@ -164,6 +164,9 @@ impl Run<'_> {
         if let Input::Tail(f) = input {
             return super::tail::read::go(self, f);
         }
+        if let Input::Stream(s) = input {
+            return super::stream::go(self, s);
+        }
         let t0 = std::time::Instant::now();
         let mut opened = input.open(&self.cutter.spool, self.cutter.job.compression)?;
         let hashed = t0.elapsed();
@@ -196,6 +199,7 @@ impl Run<'_> {
             prior: prior.clone(),
             prior_rejects,
             progress: None,
+            stream: None,
         };
         // Only a plain file's size is its content's.
         let size = match opened.content.codec() {

@@ -49,6 +49,7 @@ mod identity;
 mod listed;
 mod records;
 pub mod sample;
+mod stream;
 mod tail;
 
 use std::fs::File;
@@ -67,6 +68,7 @@ use crate::supervisor::event::{Event, FileId};
 pub use content::{Codec, Content};
 use cutter::{Cutter, FileTask};
 pub use identity::{Change, Snapshot};
+pub use stream::{Figures as StreamFigures, Link as StreamLink, Settle};
 pub use tail::fingerprint::PREFIX as TAIL_PREFIX;
 pub use tail::{Followed, Progress};
 
@@ -80,6 +82,8 @@ pub enum Input {
     /// A file still being written, followed until it is let go (rotated
     /// away, idle, truncated): `tail/`.
     Tail(Followed),
+    /// A message stream, read until the job stops: `stream/`.
+    Stream(Box<config::NatsSource>),
 }
 
 /// An input opened for reading, with what the ledger knows it by.
@@ -106,13 +110,14 @@ impl Input {
                 .unwrap_or_else(|| p.display().to_string()),
             Input::Stdin { name } => name.clone().unwrap_or_else(|| "stdin".into()),
             Input::Tail(f) => f.name(),
+            Input::Stream(s) => s.stream.clone(),
         }
     }
 
     /// Whether it is followed as it grows (then its path may name another
     /// file by now, and it is never moved at its end).
     pub fn is_followed(&self) -> bool {
-        matches!(self, Input::Tail(_))
+        matches!(self, Input::Tail(_) | Input::Stream(_))
     }
 
     /// The file behind it, when it can be read again at an offset (for the
@@ -121,7 +126,7 @@ impl Input {
         match self {
             Input::File(p) => Some(p),
             Input::Tail(f) => Some(&f.path),
-            Input::Stdin { .. } => None,
+            Input::Stdin { .. } | Input::Stream(_) => None,
         }
     }
 
@@ -147,6 +152,7 @@ impl Input {
             ),
             // Opened by its reader, which identifies it as it grows.
             Input::Tail(_) => return Err(io::Error::other("a followed file is read by tail/")),
+            Input::Stream(_) => return Err(io::Error::other("a stream is read by stream/")),
         };
         Ok(Opened {
             key: f.key,
@@ -288,6 +294,7 @@ impl Intake {
                 followed = Some(s.shared());
                 Box::new(s)
             }
+            config::Source::Nats(n) => Box::new(stream::StreamSource::new(n)),
         };
         // One file at a time, or (followed files never end by themselves)
         // one thread per file followed at once.

@@ -35,7 +35,7 @@ use crate::protocol::{Batch, BatchDone, ErrorClass, FromWorker, WorkerSetup};
 
 use super::event::{CutEvent, Event, FileId};
 use super::files::{End, Ended, FileReport, Files};
-use super::intake::{Accept, Found, Input, Intake};
+use super::intake::{Accept, Found, Input, Intake, Settle};
 use super::ops::metrics::Metrics;
 use keys::Keys;
 use queue::Queue;
@@ -336,6 +336,21 @@ impl JobRun {
         let Some(f) = self.files.get_mut(file) else {
             return;
         };
+        if let Some(link) = f.stream() {
+            let terminated = batch
+                .verdict
+                .as_ref()
+                .is_some_and(|v| v.code == "quarantined");
+            let settle = match terminated {
+                true => Settle::Terminated { batch: batch.id },
+                false => Settle::Done { batch: batch.id },
+            };
+            let _ = link.settle.send(settle);
+            if !done.held.is_empty() {
+                let held: u64 = done.held.iter().map(|(a, b)| b - a).sum();
+                debug!(job = %self.cfg.name, batch = batch.id, held, "messages found committed already (redelivered): acked, not loaded again");
+            }
+        }
         if let Err(e) = f.batch_done(&self.cfg, &batch, done.loaded, &done.rejects, elsewhere) {
             error!(job = %self.cfg.name, file = %f.name(), "cannot write the reject files ({e}): the file is kept where it is until they are written");
         }

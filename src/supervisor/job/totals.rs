@@ -79,6 +79,9 @@ impl JobRun {
         if self.cfg.source.is_followed() {
             metrics.followed(&self.cfg.name, &self.files.followed());
         }
+        if let Some(s) = self.files.stream_status() {
+            metrics.stream(&self.cfg.name, &s);
+        }
     }
 
     pub fn progress(&self) {
@@ -112,6 +115,7 @@ impl JobRun {
             files: self.files.statuses(),
             backlog_files,
             backlog_batches,
+            stream: self.files.stream_status(),
         }
     }
 }

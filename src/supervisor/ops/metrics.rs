@@ -41,6 +41,9 @@ pub struct Metrics {
     latency: Family<Labels, Histogram, fn() -> Histogram>,
     tail_lag: Family<Labels, Gauge>,
     tail_age: Family<Labels, Gauge<f64, AtomicU64>>,
+    /// A stream's figures, by `figure`: pending, ack_pending, redelivered, held.
+    nats_messages: Family<Labels, Gauge>,
+    nats_ack_latency: Family<Labels, Gauge<f64, AtomicU64>>,
     /// Each job's followed-file series, removed when the file is let go.
     followed: Mutex<HashMap<String, Vec<Labels>>>,
 }
@@ -62,6 +65,8 @@ impl Metrics {
             latency: Family::new_with_constructor(latency_histogram),
             tail_lag: Family::default(),
             tail_age: Family::default(),
+            nats_messages: Family::default(),
+            nats_ack_latency: Family::default(),
             followed: Mutex::new(HashMap::new()),
             registry: Registry::default(),
         };
@@ -99,6 +104,17 @@ impl Metrics {
             "batch_duration_seconds",
             "From sending a batch to its answer",
             m.latency.clone(),
+        );
+        registry.register(
+            "nats_messages",
+            "A stream's consumer: messages pending (not delivered yet), ack_pending (delivered, \
+             not acked), redelivered (so far), held (by this daemon, not settled)",
+            m.nats_messages.clone(),
+        );
+        registry.register(
+            "nats_ack_latency_seconds",
+            "Mean time from a message's arrival to its ack, since the start",
+            m.nats_ack_latency.clone(),
         );
         registry.register(
             "tail_lag_bytes",
@@ -165,6 +181,23 @@ impl Metrics {
             self.tail_age.get_or_create(l).set(*age);
         }
         known.insert(name.to_string(), now);
+    }
+
+    /// Job `name`'s stream figures now.
+    pub fn stream(&self, name: &str, s: &crate::status::StreamStatus) {
+        for (figure, v) in [
+            ("pending", s.pending),
+            ("ack_pending", s.ack_pending),
+            ("redelivered", s.redelivered),
+            ("held", s.held),
+        ] {
+            let mut l = job(name);
+            l.push(("figure".into(), figure.into()));
+            self.nats_messages.get_or_create(&l).set(v as i64);
+        }
+        self.nats_ack_latency
+            .get_or_create(&job(name))
+            .set(s.ack_latency_s);
     }
 
     /// The exposition text.

@@ -82,6 +82,7 @@ fn an_answer_over_the_limit_is_an_error_and_nothing_is_written() {
         loaded: 0,
         rejects: range(0, 100, 100).rejects,
         already: true,
+        held: Vec::new(),
     });
     let mut out = Vec::new();
     let mut tx = FrameWriter::with_limit(&mut out, 2000);

@@ -19,6 +19,8 @@
 
 use std::fmt::Write as _;
 
+pub mod runs;
+
 use crate::protocol::notes::{self, wire};
 use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
 use crate::worker::sink::sql::Placeholder;
@@ -62,7 +64,7 @@ pub fn create_sql(t: &LedgerTypes, name: &str, if_not_exists: bool) -> String {
          target {tt} DEFAULT '{LEGACY_TARGET}' NOT NULL,\n  source {k} NOT NULL,\n  \
          start_off {i} NOT NULL,\n  end_off {i} NOT NULL,\n  first_line {i} NOT NULL,\n  \
          rows_loaded {i} NOT NULL,\n  rows_rejected {i} NOT NULL,\n  rejects {j} NOT NULL,\n  \
-         worker_pid {i} NOT NULL,\n  committed_at {ts} NOT NULL,\n  \
+         worker_pid {i} NOT NULL,\n  committed_at {ts} NOT NULL,\n  runs {j},\n  \
          PRIMARY KEY ({KEY})\n)",
         ine = if if_not_exists { "IF NOT EXISTS " } else { "" },
         k = t.key_text,

@@ -215,6 +215,22 @@ pub trait Sink {
     /// rest commits.
     fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError>;
 
+    /// Writes a stream's batch (`deliver::stream`): the records of `req`
+    /// whose message sequences (`seqs`; the records' offsets) the ledger
+    /// does not hold yet, with one ledger row naming them.
+    fn write_stream(
+        &mut self,
+        req: &WriteRequest<'_>,
+        seqs: &[u64],
+    ) -> Result<deliver::stream::StreamOutcome, SinkError> {
+        let _ = (req, seqs);
+        Err(SinkError::bad_request(
+            "this database does not take a stream's batches (nats sources load into \
+             PostgreSQL and SQLite)"
+                .into(),
+        ))
+    }
+
     /// Closes the pool; called before the worker exits.
     fn close(self: Box<Self>) -> Result<(), SinkError>;
 }

@@ -339,6 +339,7 @@ impl Feed {
             layout: self.layout.clone(),
             verdict: None,
             data,
+            stream: None,
         })
     }
 }

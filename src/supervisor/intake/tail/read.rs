@@ -357,6 +357,7 @@ impl Reader<'_, '_> {
             preamble: head.bytes[..data_start as usize].to_vec(),
             prior: prior.clone(),
             progress: Some(self.progress.clone()),
+            stream: None,
         };
         if !self
             .run

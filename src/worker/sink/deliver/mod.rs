@@ -14,6 +14,8 @@
 //! values and the errors of those rules. Must not know any database or
 //! driver: each sink supplies its `Steps` and classifies its own errors.
 
+pub mod stream;
+
 #[cfg(test)]
 mod race;
 #[cfg(test)]
@@ -235,7 +237,7 @@ fn held(steps: &mut impl Steps, batch: &Checked<'_, '_>) -> Result<Option<Ledger
 /// record's fault and cannot be rejected record by record: a data-class
 /// failure there stops the job (as `SinkError::whole_step` does), whatever
 /// the sink called it.
-fn whole<T>(step: Result<T, SinkError>) -> Result<T, SinkError> {
+pub(super) fn whole<T>(step: Result<T, SinkError>) -> Result<T, SinkError> {
     step.map_err(|e| match e {
         SinkError::Write {
             class: ErrorClass::Data,

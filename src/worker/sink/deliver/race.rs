@@ -180,7 +180,7 @@ fn a_duplicate_ledger_key_on_sqlite_is_read_again() {
     db.execute_batch(
         "CREATE TABLE t (id INTEGER NOT NULL); \
          CREATE TRIGGER theirs AFTER INSERT ON t WHEN NEW.id = 1 BEGIN \
-         INSERT INTO ingestd_ledger VALUES ('orders', 't', 'src', 0, 999, 1, 0, 0, '[]', 1, 'x'); END",
+         INSERT INTO ingestd_ledger VALUES ('orders', 't', 'src', 0, 999, 1, 0, 0, '[]', 1, 'x', NULL); END",
     )
     .expect("table and trigger");
     let batch = Two::at(0);

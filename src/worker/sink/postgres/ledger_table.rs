@@ -23,6 +23,12 @@ const HAS_TARGET: &str = "SELECT EXISTS (SELECT 1 FROM pg_attribute \
      WHERE attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) \
      AND attname = 'target' AND NOT attisdropped)";
 
+/// Whether `$1.$2` (schema, ledger) has a column `runs` (a stream's
+/// sequences; added in place to ledgers made before it).
+const HAS_RUNS: &str = "SELECT EXISTS (SELECT 1 FROM pg_attribute \
+     WHERE attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) \
+     AND attname = 'runs' AND NOT attisdropped)";
+
 /// Makes sure the schema is there and usable and the ledger, with
 /// `target`, exists in it.
 pub fn ensure(client: &mut Client, cfg: &PostgresSink) -> Result<(), SinkError> {
@@ -38,14 +44,14 @@ pub fn ensure(client: &mut Client, cfg: &PostgresSink) -> Result<(), SinkError> 
         .query_one(
             &format!(
                 "SELECT n.oid IS NOT NULL, coalesce(has_schema_privilege(n.oid, 'USAGE'), false), \
-                 to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL, ({HAS_TARGET}) \
+                 to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL, ({HAS_TARGET}), ({HAS_RUNS}) \
                  FROM (SELECT 1) AS one LEFT JOIN pg_namespace n ON n.nspname = $1"
             ),
             &[&cfg.schema, &TABLE],
         )
         .map_err(|e| err(Fail::from_pg(&e), "reading the catalog"))?;
-    let (exists, usable, has_ledger, has_target): (bool, bool, bool, bool) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (exists, usable, has_ledger, has_target, has_runs): (bool, bool, bool, bool, bool) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
     if !exists {
         return Err(config(format!(
             "schema {:?} does not exist in database {:?}; create it (CREATE SCHEMA {}) or set `schema`",
@@ -60,7 +66,7 @@ pub fn ensure(client: &mut Client, cfg: &PostgresSink) -> Result<(), SinkError> 
             cfg.schema, cfg.user
         )));
     }
-    if has_ledger && has_target {
+    if has_ledger && has_target && has_runs {
         return Ok(());
     }
     let qualified = format!("{}.{TABLE}", quote_ident(&cfg.schema));
@@ -96,6 +102,10 @@ pub fn ensure(client: &mut Client, cfg: &PostgresSink) -> Result<(), SinkError> 
             tx.batch_execute(&ddl)?;
             upgraded = true;
         }
+        tx.batch_execute(&format!(
+            "ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS runs {}",
+            LEDGER_TYPES.json
+        ))?;
         tx.commit()
     });
     done.map_err(|e| {

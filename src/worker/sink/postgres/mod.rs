@@ -20,6 +20,7 @@ mod encode;
 mod isolate;
 mod ledger_table;
 mod numeric;
+mod stream;
 mod table;
 mod values;
 mod write;
@@ -120,6 +121,11 @@ impl PgTarget {
                     &mut client,
                     ledger::insert_sql(Placeholder::Dollar, "now()"),
                 )?,
+                runs: prepare(&mut client, ledger::runs::select_sql(Placeholder::Dollar))?,
+                insert_runs: prepare(
+                    &mut client,
+                    ledger::runs::insert_sql(Placeholder::Dollar, "now()"),
+                )?,
             };
             if self.opened {
                 // After a lost session: says the retries are over.
@@ -217,6 +223,16 @@ impl Sink for PgTarget {
 
     fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
         let r = self.write_batch(req);
+        self.after(r)
+    }
+
+    fn write_stream(
+        &mut self,
+        req: &WriteRequest<'_>,
+        seqs: &[u64],
+    ) -> Result<deliver::stream::StreamOutcome, SinkError> {
+        let target = table::LIMITS.identity(req.table);
+        let r = deliver::stream::deliver(&mut stream::PgStream(self), req, seqs, &target);
         self.after(r)
     }
 

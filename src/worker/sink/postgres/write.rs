@@ -36,6 +36,9 @@ pub struct LedgerStmts {
     pub overlapping: Statement,
     pub committed: Statement,
     pub insert: Statement,
+    /// A stream's rows overlapping a span (`ledger::runs::select_sql`).
+    pub runs: Statement,
+    pub insert_runs: Statement,
 }
 
 /// Why writing the rows stopped.

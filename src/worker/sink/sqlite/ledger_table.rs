@@ -27,31 +27,40 @@ pub fn open(conn: &Connection, shown: &str) -> Result<(), SinkError> {
         detail: format!("{shown}: {what} {TABLE}: {}", describe(&e)),
     };
     // Looked at first without the write lock: every worker opens the file.
-    if has_target(conn).map_err(|e| err("reading", e))? == Some(true) {
+    if has_columns(conn).map_err(|e| err("reading", e))? == Some((true, true)) {
         return Ok(());
     }
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
         .map_err(|e| err("locking the file to create", e))?;
-    match has_target(&tx).map_err(|e| err("reading", e))? {
-        Some(true) => {}
+    match has_columns(&tx).map_err(|e| err("reading", e))? {
+        Some((true, _)) => {}
         None => tx
             .execute_batch(&ledger::create_sql(&LEDGER_TYPES, TABLE, false))
             .map_err(|e| err("creating", e))?,
-        Some(false) => {
+        Some((false, _)) => {
             let rows = upgrade(&tx).map_err(|e| err("upgrading", e))?;
             info!(file = %shown, rows, "{}", ledger::UPGRADED);
         }
     }
+    // A stream's sequences: added to ledgers made before them.
+    if has_columns(&tx).map_err(|e| err("reading", e))? == Some((true, false)) {
+        tx.execute_batch(&format!(
+            "ALTER TABLE {TABLE} ADD COLUMN runs {}",
+            LEDGER_TYPES.json
+        ))
+        .map_err(|e| err("adding runs to", e))?;
+    }
     tx.commit().map_err(|e| err("committing", e))
 }
 
-/// `None` when there is no ledger; else whether it has `target`.
-fn has_target(conn: &Connection) -> rusqlite::Result<Option<bool>> {
+/// `None` when there is no ledger; else whether it has `target` and `runs`.
+fn has_columns(conn: &Connection) -> rusqlite::Result<Option<(bool, bool)>> {
     let names: Vec<String> = conn
         .prepare("SELECT name FROM pragma_table_info(?1)")?
         .query_map([TABLE], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    Ok((!names.is_empty()).then(|| names.iter().any(|n| n == "target")))
+    let has = |c: &str| names.iter().any(|n| n == c);
+    Ok((!names.is_empty()).then(|| (has("target"), has("runs"))))
 }
 
 /// Rebuilds the ledger with `target` (inside the caller's transaction);

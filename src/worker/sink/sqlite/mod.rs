@@ -17,6 +17,7 @@ mod insert;
 mod ledger_table;
 mod schema;
 mod steps;
+mod stream;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -214,6 +215,15 @@ impl Sink for SqliteTarget {
             pid: self.pid,
         };
         deliver::run(&mut tx, &batch)
+    }
+
+    fn write_stream(
+        &mut self,
+        req: &WriteRequest<'_>,
+        seqs: &[u64],
+    ) -> Result<deliver::stream::StreamOutcome, SinkError> {
+        let target = table::LIMITS.identity(req.table);
+        deliver::stream::deliver(&mut stream::SqliteStream(self), req, seqs, &target)
     }
 
     fn close(self: Box<Self>) -> Result<(), SinkError> {
