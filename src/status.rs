@@ -162,6 +162,22 @@ pub fn render(r: &StatusReport) -> String {
             j.backlog_files,
             j.backlog_batches
         );
+        if let Some(st) = &j.stream {
+            let _ = writeln!(
+                out,
+                "  stream {}: consumer pending {}, ack pending {}, redelivered {}; here: \
+                 received {}, held {}, acked {}, terminated {}, ack latency {:.3}s",
+                Escaped(&st.stream),
+                st.pending,
+                st.ack_pending,
+                st.redelivered,
+                st.received,
+                st.held,
+                st.acked,
+                st.terminated,
+                st.ack_latency_s
+            );
+        }
         for w in &j.workers {
             let pid = w.pid.map_or("-".to_string(), |p| p.to_string());
             let _ = writeln!(
