@@ -33,6 +33,8 @@ mod jsonl_suite;
 mod ledger_target;
 mod long_rejects;
 mod messages;
+mod nats;
+mod nats_sqlite;
 mod oracle_chaos;
 mod oracle_client;
 mod oracle_config;
@@ -64,6 +66,8 @@ fn main() {
     // The long tests first, so that the short ones fill the other thread
     // around them instead of leaving two long ones for the end.
     let trials = [
+        nats::trials(),
+        nats_sqlite::trials(),
         stray_quote::trials(),
         chaos_pg::trials(),
         big_archive::trials(),

@@ -3,8 +3,9 @@
 //! it needs from the machine. A need this machine does not meet makes the
 //! trial *ignored*, with the reason, in the run's output and its closing
 //! `test result:` line: never a pass that tested nothing. Where CI requires
-//! the thing (`INGESTD_REQUIRE_PG=1`, or `CI` for systemd's analyzer), the
-//! trial fails instead.
+//! the thing (`INGESTD_REQUIRE_PG=1`, or `CI` for the tools `.ci/run`
+//! installs: systemd's analyzer, logrotate, nats-server), the trial fails
+//! instead.
 //!
 //! Each need is looked into once per run, by the first trial that has it.
 
@@ -37,6 +38,9 @@ pub enum Need {
     Logrotate,
     /// The right to mount an ext4 image of the test's own on a loop device.
     LoopExt4,
+    /// `nats-server` with JetStream, for a server of the test's own
+    /// (`.ci/run` installs Debian's).
+    NatsServer,
 }
 
 /// Why a need is not met, and whether that fails the trial.
@@ -59,6 +63,7 @@ impl Need {
         static MOUNT: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static LOGROTATE: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static EXT4: OnceLock<Result<(), Unmet>> = OnceLock::new();
+        static NATS: OnceLock<Result<(), Unmet>> = OnceLock::new();
         let require_pg = |reason: String| Unmet {
             reason,
             required: super::pg::required(),
@@ -130,6 +135,12 @@ impl Need {
                 tool(
                     "logrotate",
                     "logrotate is not installed (.ci/run installs Debian's)",
+                )
+            }),
+            Need::NatsServer => NATS.get_or_init(|| {
+                tool(
+                    "nats-server",
+                    "nats-server is not installed (.ci/run installs Debian's)",
                 )
             }),
             Need::SystemdAnalyze => ANALYZE.get_or_init(|| {

@@ -4,9 +4,10 @@
 //! of the real binary), `daemon` (the binary running as a daemon, and its
 //! processes seen from outside), `rejects` (reading reject files), `chaos`
 //! (killing workers and the supervisor under load), `tail` (a followed log,
-//! its writer and logrotate), `worker` (one worker
-//! process driven over its pipes as the supervisor drives it), and per
-//! target `pg`, `cluster` (a PostgreSQL server of a test's own) and `oracle`.
+//! its writer and logrotate), `nats` and `nats_publisher` (a nats-server
+//! of the test's own, its stream and consumer, a steady publisher, daemons
+//! sharing a consumer), `worker` (one worker process driven over its
+//! pipes as the supervisor drives it), and per target `pg`, `cluster` (a PostgreSQL server of a test's own) and `oracle`.
 
 pub mod chaos;
 pub mod cli;
@@ -16,6 +17,8 @@ pub mod daemon;
 pub mod harness;
 pub mod logs;
 pub mod mount;
+pub mod nats;
+pub mod nats_publisher;
 pub mod oracle;
 pub mod orders;
 pub mod pg;
