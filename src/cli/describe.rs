@@ -147,6 +147,7 @@ fn field(format: &Format, f: &Field, c: &ColumnSpec) -> String {
         (_, Field::Constant) => format!("constant {:?}", c.constant.as_deref().unwrap_or("")),
         (_, Field::Absent) if c.default.is_some() => "not in this file".into(),
         (_, Field::Absent) => "not in this file: NULL".into(),
+        (_, Field::Message(_)) => format!("message {}", c.from.as_deref().unwrap_or("")),
     }
 }
 

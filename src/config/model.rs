@@ -234,6 +234,37 @@ pub struct NatsSource {
     pub ack_wait: Duration,
     pub auth: NatsAuth,
     pub tls: NatsTls,
+    /// Columns fed by the message rather than its payload: (column index,
+    /// what of the message), in column order.
+    pub message_fields: Vec<(usize, MessageField)>,
+}
+
+impl NatsSource {
+    /// For each of `columns` columns, which message value it takes (an
+    /// index into `message_fields`), as `Format::layout_with_message` wants.
+    pub fn message_slots(&self, columns: usize) -> Vec<Option<u16>> {
+        let mut slots = vec![None; columns];
+        for (k, (c, _)) in self.message_fields.iter().enumerate() {
+            if let Some(s) = slots.get_mut(*c) {
+                *s = Some(k as u16);
+            }
+        }
+        slots
+    }
+}
+
+/// What of a stream message a column takes (`from = "header:NAME"`,
+/// `"nats:subject"`, `"nats:sequence"`, `"nats:published"`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MessageField {
+    /// The header's (first) value; a message without it gives the
+    /// column's `default`, else NULL.
+    Header(String),
+    Subject,
+    /// The stream sequence.
+    Sequence,
+    /// When the stream stored the message, as an RFC 3339 UTC instant.
+    Published,
 }
 
 /// How the supervisor proves who it is to the NATS server.

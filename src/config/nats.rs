@@ -13,11 +13,12 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::Problem;
-use super::model::{NatsAuth, NatsSource, NatsTls};
+use super::model::{MessageField, NatsAuth, NatsSource, NatsTls};
 use super::paths::resolve;
 use super::raw::RawSource;
 use super::secret::Secret;
 use super::validate::duration;
+use crate::format::ColumnSpec;
 
 pub(super) fn nats_source(
     key: &str,
@@ -71,6 +72,7 @@ pub(super) fn nats_source(
         ack_wait,
         auth,
         tls,
+        message_fields: Vec::new(),
     })
 }
 
@@ -82,7 +84,8 @@ pub(super) fn fits_job(
     span: Range<usize>,
     sink: &super::model::Sink,
     format: &crate::format::Format,
-    has_columns: bool,
+    columns: Option<&[ColumnSpec]>,
+    src: &mut NatsSource,
 ) -> Result<(), Problem> {
     let refuse = |k: String, m: &str| Err(Problem::new(k, Some(span.clone()), m));
     if let super::model::Sink::Oracle(_) = sink {
@@ -92,12 +95,12 @@ pub(super) fn fits_job(
              batches yet",
         );
     }
-    if !has_columns {
+    let Some(columns) = columns else {
         return refuse(
             format!("{key}.columns"),
             "a nats source needs [[columns]]: a message has no header to name them",
         );
-    }
+    };
     if let crate::format::Format::Csv(c) = format
         && c.header
     {
@@ -106,7 +109,52 @@ pub(super) fn fits_job(
             "a nats source's CSV payloads have no header: set header = false",
         );
     }
+    src.message_fields.clear();
+    for (i, col) in columns.iter().enumerate() {
+        let Some(from) = col.from.as_deref() else {
+            continue;
+        };
+        match MessageField::parse(from) {
+            None => {}
+            Some(Ok(f)) => src.message_fields.push((i, f)),
+            Some(Err(m)) => return refuse(format!("{key}.columns[{i}].from"), &m),
+        }
+    }
+    if src.message_fields.len() > usize::from(u16::MAX) {
+        return refuse(
+            format!("{key}.columns"),
+            "too many columns from the message",
+        );
+    }
     Ok(())
+}
+
+impl MessageField {
+    /// What `from` names of the message, if it names the message at all
+    /// (`header:` or `nats:`; anything else is a field of the payload).
+    pub fn parse(from: &str) -> Option<Result<MessageField, String>> {
+        if let Some(name) = from.strip_prefix("header:") {
+            // NATS headers are text: a name without ':' or control bytes.
+            let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+            return Some(match ok {
+                true => Ok(MessageField::Header(name.to_string())),
+                false => Err(format!(
+                    "{from:?}: a header's name is printable ASCII without ':' or spaces, \
+                     as header:Nats-Msg-Id"
+                )),
+            });
+        }
+        let what = from.strip_prefix("nats:")?;
+        Some(match what {
+            "subject" => Ok(MessageField::Subject),
+            "sequence" => Ok(MessageField::Sequence),
+            "published" => Ok(MessageField::Published),
+            _ => Err(format!(
+                "{from:?} is not a message field: nats:subject, nats:sequence, nats:published, \
+                 or header:NAME"
+            )),
+        })
+    }
 }
 
 fn urls(key: &str, v: &Spanned<super::raw::OneOrMany>) -> Result<Vec<String>, Problem> {

@@ -195,13 +195,6 @@ fn job(name: &str, raw: RawJob, cx: &Ctx) -> Result<Job, Problem> {
             None
         }
     };
-    if !format.names_fields() {
-        // Without a header, every file has the layout the configuration
-        // gives: a column naming no group is wrong for all of them.
-        format
-            .layout(columns.as_deref(), None)
-            .map_err(|e| Problem::new(format!("{k}.columns"), columns_span, e.to_string()))?;
-    }
     let compression = match raw.source.get_ref().compression {
         None | Some(raw::Compression::Auto) => super::model::Compression::Auto,
         Some(raw::Compression::Gzip) => super::model::Compression::Gzip,
@@ -209,9 +202,20 @@ fn job(name: &str, raw: RawJob, cx: &Ctx) -> Result<Job, Problem> {
         Some(raw::Compression::None) => super::model::Compression::None,
     };
     let source_span = raw.source.span();
-    let source = source::source(&k, raw.source, cx.base)?;
-    if let super::model::Source::Nats(_) = &source {
-        super::nats::fits_job(&k, source_span, &sink, &format, columns.is_some())?;
+    let mut source = source::source(&k, raw.source, cx.base)?;
+    if let super::model::Source::Nats(n) = &mut source {
+        super::nats::fits_job(&k, source_span, &sink, &format, columns.as_deref(), n)?;
+    }
+    if !format.names_fields() {
+        // Without a header, every file has the layout the configuration
+        // gives: a column naming no group is wrong for all of them.
+        let layout = match (&source, columns.as_deref()) {
+            (super::model::Source::Nats(n), Some(c)) => {
+                format.layout_with_message(c, None, &n.message_slots(c.len()))
+            }
+            _ => format.layout(columns.as_deref(), None),
+        };
+        layout.map_err(|e| Problem::new(format!("{k}.columns"), columns_span, e.to_string()))?;
     }
     Ok(Job {
         name: name.to_string(),

@@ -16,6 +16,7 @@ pub(crate) mod fixtures;
 pub mod jsonl;
 pub mod layout;
 pub mod lines;
+pub mod message;
 pub mod names;
 pub mod regex;
 pub mod types;
@@ -278,6 +279,9 @@ pub enum Field {
     Constant,
     /// Not in this source: the column's `default`, else NULL.
     Absent,
+    /// The `k`-th value that comes with the record's message (a header,
+    /// the subject...): see `message`.
+    Message(u16),
 }
 
 /// How the fields of one source's records map to the target's columns.

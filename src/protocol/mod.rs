@@ -126,6 +126,53 @@ pub struct Batch {
     pub stream: Option<Box<Messages>>,
 }
 
+impl Batch {
+    /// A stream's batch of more than one message cut in two halves (ids
+    /// `ids`), each a batch of its own: how a message that kills workers is
+    /// found without quarantining the messages batched with it.
+    pub fn halves(&self, ids: [u64; 2]) -> Option<[Batch; 2]> {
+        let msgs = self.stream.as_deref().filter(|m| m.seqs.len() > 1)?;
+        let mid = msgs.seqs.len() / 2;
+        let half = |id, range| {
+            let (m, data) = msgs.part(&self.data, range);
+            let records = (0..m.seqs.len())
+                .map(|i| {
+                    memchr::memchr_iter(b'\n', m.payload(&data, i))
+                        .count()
+                        .max(1) as u32
+                })
+                .sum();
+            Batch {
+                id,
+                start: m.seqs[0],
+                end: m.seqs[m.seqs.len() - 1] + 1,
+                records,
+                data,
+                stream: Some(Box::new(m)),
+                ..self.clone_meta()
+            }
+        };
+        Some([half(ids[0], 0..mid), half(ids[1], mid..msgs.seqs.len())])
+    }
+
+    /// This batch without its data.
+    fn clone_meta(&self) -> Batch {
+        Batch {
+            id: self.id,
+            source: self.source.clone(),
+            file: self.file.clone(),
+            start: self.start,
+            end: self.end,
+            first_line: self.first_line,
+            records: self.records,
+            layout: self.layout.clone(),
+            verdict: self.verdict.clone(),
+            data: Vec::new(),
+            stream: None,
+        }
+    }
+}
+
 /// The messages of a stream's batch, in order of sequence: message `i` has
 /// sequence `seqs[i]` and its payload ends at `ends[i]` in `data` (it
 /// starts where the one before ends). Each payload ends with a newline.
@@ -133,6 +180,14 @@ pub struct Batch {
 pub struct Messages {
     pub seqs: Vec<u64>,
     pub ends: Vec<u32>,
+    /// The values the layout's `Field::Message(k)` columns take:
+    /// `values[k][i]` for message `i` (`None`: it has no such header).
+    pub values: Vec<Vec<Option<String>>>,
+    /// The reader's batch these messages were sent in, and the index of
+    /// the first of them there: a batch split to find a message that kills
+    /// workers is settled part by part.
+    pub origin: u64,
+    pub first: u32,
 }
 
 impl Messages {
@@ -145,6 +200,27 @@ impl Messages {
     pub fn payload<'d>(&self, data: &'d [u8], i: usize) -> &'d [u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &data[start..self.ends[i] as usize]
+    }
+
+    /// Messages `range` (their data taken from `data`), as a part of the
+    /// same reader's batch.
+    pub fn part(&self, data: &[u8], range: std::ops::Range<usize>) -> (Messages, Vec<u8>) {
+        let base = if range.start == 0 {
+            0
+        } else {
+            self.ends[range.start - 1]
+        };
+        let end = self.ends[range.end - 1];
+        let msgs = Messages {
+            seqs: self.seqs[range.clone()].to_vec(),
+            ends: self.ends[range.clone()].iter().map(|e| e - base).collect(),
+            values: (self.values.iter())
+                .map(|v| v[range.clone()].to_vec())
+                .collect(),
+            origin: self.origin,
+            first: self.first + range.start as u32,
+        };
+        (msgs, data[base as usize..end as usize].to_vec())
     }
 }
 
@@ -257,4 +333,76 @@ pub enum FromWorker {
         query: u64,
         ranges: Vec<LedgerRange>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream_batch() -> Batch {
+        let payloads: [&[u8]; 5] = [b"a\n", b"bb\n", b"c1\nc2\n", b"d\n", b"e\n"];
+        let mut msgs = Messages {
+            origin: 7,
+            first: 10,
+            values: vec![Vec::new()],
+            ..Messages::default()
+        };
+        let mut data = Vec::new();
+        for (i, p) in payloads.iter().enumerate() {
+            data.extend_from_slice(p);
+            msgs.seqs.push(100 + i as u64 * 2);
+            msgs.ends.push(data.len() as u32);
+            msgs.values[0].push(Some(format!("h{i}")));
+        }
+        Batch {
+            id: 7,
+            source: "nats:S:1".into(),
+            file: "S".into(),
+            start: 100,
+            end: 109,
+            first_line: 1,
+            records: 6,
+            layout: crate::format::Layout {
+                columns: Vec::new(),
+                fields: Vec::new(),
+                field_count: 0,
+            },
+            verdict: None,
+            data,
+            stream: Some(Box::new(msgs)),
+        }
+    }
+
+    #[test]
+    fn a_stream_batch_splits_into_halves_that_keep_their_place_in_the_reader_batch() {
+        let b = stream_batch();
+        let [x, y] = b.halves([21, 22]).expect("five messages split");
+        let (mx, my) = (x.stream.as_deref().unwrap(), y.stream.as_deref().unwrap());
+        assert_eq!((x.id, x.start, x.end, x.records), (21, 100, 103, 2));
+        assert_eq!((y.id, y.start, y.end, y.records), (22, 104, 109, 4));
+        assert_eq!(x.data, b"a\nbb\n");
+        assert_eq!(y.data, b"c1\nc2\nd\ne\n");
+        assert_eq!(mx.ends, [2, 5]);
+        assert_eq!(my.ends, [6, 8, 10]);
+        assert_eq!(my.payload(&y.data, 0), b"c1\nc2\n");
+        assert_eq!((mx.origin, mx.first, my.origin, my.first), (7, 10, 7, 12));
+        assert_eq!(
+            my.values[0],
+            [Some("h2".into()), Some("h3".into()), Some("h4".into())]
+        );
+        // Halves of a half still name their place in the reader's batch.
+        let [_, yy] = y.halves([23, 24]).unwrap();
+        let m = yy.stream.as_deref().unwrap();
+        assert_eq!(
+            (m.origin, m.first, m.seqs.as_slice()),
+            (7, 13, &[106, 108][..])
+        );
+        let [one, _] = x.halves([25, 26]).unwrap();
+        assert!(one.halves([27, 28]).is_none(), "one message is not split");
+        let file = Batch {
+            stream: None,
+            ..stream_batch()
+        };
+        assert!(file.halves([1, 2]).is_none(), "a file's batch is not split");
+    }
 }

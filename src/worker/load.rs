@@ -131,7 +131,7 @@ impl Loader {
                     rejects: super::messages::verdict_notes(batch, msgs, v),
                     records: u64::from(batch.records),
                 },
-                None => self.format.parse_batch(&batch.layout, 0, 1, &batch.data),
+                None => super::messages::parse(&self.format, batch, msgs),
             };
             if batch.verdict.is_none() {
                 super::messages::to_sequences(&mut parsed, msgs, &batch.data);

@@ -7,8 +7,22 @@
 //! Owns that mapping. Must not write anything: `load` hands the result to
 //! the sink's `write_stream`.
 
-use crate::format::Parsed;
+use crate::format::{Format, Parsed};
 use crate::protocol::{Batch, Messages, RejectNote, Verdict};
+
+/// Parses the payloads in one go, then gives the message columns (a
+/// header, the subject...) each record's message's values.
+pub fn parse(format: &Format, batch: &Batch, msgs: &Messages) -> Parsed {
+    if !batch.layout.has_message_fields() {
+        return format.parse_batch(&batch.layout, 0, 1, &batch.data);
+    }
+    let mut parsed = format.parse_batch(&batch.layout.for_payload(), 0, 1, &batch.data);
+    crate::format::message::fill(&mut parsed, &batch.layout, |offset, k| {
+        let i = msgs.at(offset).min(msgs.seqs.len().saturating_sub(1));
+        msgs.values.get(usize::from(k))?.get(i)?.as_deref()
+    });
+    parsed
+}
 
 /// Re-positions what `parse_batch(layout, 0, 1, data)` found: byte offsets
 /// become sequences, lines become lines within the message.

@@ -34,6 +34,7 @@ mod ledger_target;
 mod long_rejects;
 mod messages;
 mod nats;
+mod nats_message;
 mod nats_sqlite;
 mod oracle_chaos;
 mod oracle_client;
@@ -67,6 +68,7 @@ fn main() {
     // around them instead of leaving two long ones for the end.
     let trials = [
         nats::trials(),
+        nats_message::trials(),
         nats_sqlite::trials(),
         stray_quote::trials(),
         chaos_pg::trials(),

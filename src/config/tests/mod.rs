@@ -6,6 +6,7 @@ mod errors;
 mod full;
 mod jsonl;
 mod lines;
+mod nats;
 mod oracle;
 mod postgres;
 mod tail;

@@ -53,6 +53,9 @@ pub struct FileState {
     produced: Option<u64>,
     /// Batches answered or dropped.
     handled: u64,
+    /// Batches cut in two after the cutter handed them over (each one more
+    /// to answer).
+    splits: u64,
     bytes_done: u64,
     /// Ranges committed in this run, merged where they touch (a followed
     /// file's batches would otherwise grow this without bound).
@@ -88,6 +91,7 @@ impl FileState {
             prior_rejected: 0,
             produced: None,
             handled: 0,
+            splits: 0,
             bytes_done: 0,
             covered: Vec::new(),
             behind_since: None,
@@ -273,7 +277,12 @@ impl FileState {
 
     /// Every batch has an answer.
     pub fn complete(&self) -> bool {
-        self.produced == Some(self.handled)
+        self.produced.map(|p| p + self.splits) == Some(self.handled)
+    }
+
+    /// One of its batches was cut in two halves.
+    pub fn split(&mut self) {
+        self.splits += 1;
     }
 
     fn status(&self) -> FileStatus {

@@ -65,10 +65,11 @@ use crate::config::{self, Job};
 use crate::protocol::Batch;
 use crate::supervisor::event::{Event, FileId};
 
+pub use batcher::next_id;
 pub use content::{Codec, Content};
 use cutter::{Cutter, FileTask};
 pub use identity::{Change, Snapshot};
-pub use stream::{Figures as StreamFigures, Link as StreamLink, Settle};
+pub use stream::{Figures as StreamFigures, Link as StreamLink, Part as StreamPart, Settle};
 pub use tail::fingerprint::PREFIX as TAIL_PREFIX;
 pub use tail::{Followed, Progress};
 

@@ -35,7 +35,7 @@ use crate::protocol::{Batch, BatchDone, ErrorClass, FromWorker, WorkerSetup};
 
 use super::event::{CutEvent, Event, FileId};
 use super::files::{End, Ended, FileReport, Files};
-use super::intake::{Accept, Found, Input, Intake, Settle};
+use super::intake::{Accept, Found, Input, Intake, Settle, StreamPart};
 use super::ops::metrics::Metrics;
 use keys::Keys;
 use queue::Queue;
@@ -336,14 +336,15 @@ impl JobRun {
         let Some(f) = self.files.get_mut(file) else {
             return;
         };
-        if let Some(link) = f.stream() {
+        if let (Some(link), Some(msgs)) = (f.stream(), &batch.stream) {
             let terminated = batch
                 .verdict
                 .as_ref()
                 .is_some_and(|v| v.code == "quarantined");
+            let part = StreamPart::of(msgs);
             let settle = match terminated {
-                true => Settle::Terminated { batch: batch.id },
-                false => Settle::Done { batch: batch.id },
+                true => Settle::Terminated(part),
+                false => Settle::Done(part),
             };
             let _ = link.settle.send(settle);
             if !done.held.is_empty() {
@@ -454,6 +455,9 @@ impl JobRun {
         };
         if orphans.unexpected {
             self.ctx.metrics.worker_restart(&self.cfg.name);
+        }
+        if let Some(f) = orphans.split.and_then(|f| self.files.get_mut(f)) {
+            f.split();
         }
         self.queue.put_back(orphans.batches);
         self.queue.ask_again(orphans.questions);

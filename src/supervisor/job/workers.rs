@@ -1,7 +1,8 @@
 //! A job's worker processes: the slots, starting them when their restart
 //! time comes, choosing the least loaded one, what happens when one dies (its
 //! batches go back, the one it was loading is blamed and quarantined after
-//! `max_batch_attempts`), stopping, killing and reaping them.
+//! `max_batch_attempts`, or for a stream's batch of several messages cut in
+//! halves until the one message is found), stopping, killing and reaping them.
 //!
 //! Owns the slots and the blame; what to send is the job's choice.
 
@@ -17,6 +18,7 @@ use crate::process::ExitCause;
 use crate::protocol::{Batch, ToWorker, Verdict, WorkerSetup};
 use crate::status::WorkerStatus;
 use crate::supervisor::event::{Event, FileId};
+use crate::supervisor::intake::next_id;
 
 use super::slot::{Slot, SlotState};
 
@@ -27,6 +29,8 @@ pub struct Orphans {
     pub questions: Vec<u64>,
     /// Whether the process ended unasked (a crash, a kill).
     pub unexpected: bool,
+    /// The first batch was cut in two (of this input): one more to answer.
+    pub split: Option<FileId>,
 }
 
 /// A batch's answer, as the slots saw it.
@@ -152,21 +156,44 @@ impl Workers {
             );
         }
         self.redelivered.extend(batches.iter().map(|(_, b)| b.id));
-        if let Some((_, b)) = batches.front_mut() {
-            self.blame(b);
+        let mut split = None;
+        if let Some((file, b)) = batches.front_mut()
+            && let Some(halves) = self.blame(b)
+        {
+            let file = *file;
+            batches.pop_front();
+            for h in halves.into_iter().rev() {
+                self.redelivered.insert(h.id);
+                batches.push_front((file, Arc::new(h)));
+            }
+            split = Some(file);
         }
         Some(Orphans {
             batches,
             questions,
             unexpected: !expected,
+            split,
         })
     }
 
-    fn blame(&mut self, b: &mut Arc<Batch>) {
+    /// Counts a worker death against `b`; once it has been fatal
+    /// `max_attempts` times, a stream's batch of several messages is cut in
+    /// halves (returned, each with attempts of its own), anything else is
+    /// quarantined.
+    fn blame(&mut self, b: &mut Arc<Batch>) -> Option<[Batch; 2]> {
         let n = self.attempts.entry(b.id).or_insert(0);
         *n += 1;
         if *n < self.max_attempts || b.verdict.is_some() {
-            return;
+            return None;
+        }
+        let n = *n;
+        if let Some(halves) = b.halves([next_id(), next_id()]) {
+            self.attempts.remove(&b.id);
+            warn!(
+                job = %self.job, stream = %b.file, first = b.start, records = b.records,
+                "{n} workers died while loading a batch: its halves are loaded apart, to find the message that kills them"
+            );
+            return Some(halves);
         }
         error!(
             job = %self.job, file = %b.file, first_line = b.first_line, records = b.records,
@@ -178,6 +205,7 @@ impl Workers {
             reason: format!("{n} worker processes died while loading these records"),
         });
         *b = Arc::new(q);
+        None
     }
 
     /// Asks every worker to finish what it has and exit; none is restarted.

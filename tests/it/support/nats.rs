@@ -247,6 +247,26 @@ impl Client {
         })
     }
 
+    /// Publishes one message with `headers` and waits for its ack; its
+    /// stream sequence.
+    pub fn publish_with_headers(
+        &self,
+        subject: &str,
+        headers: &[(&str, &str)],
+        payload: String,
+    ) -> u64 {
+        let mut map = async_nats::HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, *v);
+        }
+        self.rt.block_on(async {
+            let ack = (self.js)
+                .publish_with_headers(subject.to_string(), map, payload.into())
+                .await;
+            ack.expect("publish").await.expect("publish ack").sequence
+        })
+    }
+
     /// (messages, last sequence) of the stream.
     pub fn stream_state(&self) -> Result<(u64, u64), String> {
         self.rt.block_on(async {

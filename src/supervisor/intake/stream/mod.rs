@@ -22,14 +22,33 @@ use crate::config::NatsSource;
 
 pub(super) use nats::go;
 
-/// What the job tells the reader about one of its batches.
+/// What the job tells the reader about one of its batches, or a part of
+/// one (a batch split to find the message that kills workers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settle {
     /// Committed (or found committed): its messages are acked.
-    Done { batch: u64 },
+    Done(Part),
     /// Recorded as quarantined: its messages are terminated (AckTerm),
     /// never delivered again.
-    Terminated { batch: u64 },
+    Terminated(Part),
+}
+
+/// Messages `first..first + count` of the reader's batch `batch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub batch: u64,
+    pub first: u32,
+    pub count: u32,
+}
+
+impl Part {
+    pub fn of(msgs: &crate::protocol::Messages) -> Part {
+        Part {
+            batch: msgs.origin,
+            first: msgs.first,
+            count: msgs.seqs.len() as u32,
+        }
+    }
 }
 
 /// The reader's figures, for status and metrics.

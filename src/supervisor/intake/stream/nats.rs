@@ -29,7 +29,7 @@ use futures_util::StreamExt;
 use tracing::{debug, info, warn};
 
 use super::{Figures, Link, Settle};
-use crate::config::{NatsAuth, NatsSource};
+use crate::config::{MessageField, NatsAuth, NatsSource};
 use crate::format::Layout;
 use crate::protocol::{Batch, Messages, Verdict};
 use crate::supervisor::event::{CutEvent, FileStart};
@@ -78,10 +78,12 @@ struct Open {
     records: u32,
 }
 
-/// A batch handed to the job and not settled yet.
+/// A batch handed to the job and not settled yet (a part of it may be:
+/// see `Settle`): the replies of its messages not settled yet.
 struct Sent {
     since: Instant,
-    replies: Vec<Subject>,
+    replies: Vec<Option<Subject>>,
+    left: usize,
 }
 
 struct Reader<'r, 'a> {
@@ -120,9 +122,10 @@ impl<'r, 'a> Reader<'r, 'a> {
             warn!(job = %job.name, consumer = %cfg.consumer, max_deliver = info.config.max_deliver,
                 "the consumer gives up on a message after max_deliver deliveries: such a message is neither loaded nor rejected; ingestd creates its consumers without that limit");
         }
+        let columns = job.columns.as_deref().unwrap_or_default();
         let layout = job
             .format
-            .layout(job.columns.as_deref(), None)
+            .layout_with_message(columns, None, &cfg.message_slots(columns.len()))
             .map_err(|e| failed(e.to_string()))?;
         let (settle, settles) = unbounded();
         let figures = Arc::new(Figures::default());
@@ -260,7 +263,7 @@ impl<'r, 'a> Reader<'r, 'a> {
                     job.max_record_bytes
                 ),
             };
-            self.add(seq, reply, payload);
+            self.add(&m, seq, reply);
             return self.flush_as(Some(verdict));
         }
         let o = &self.open;
@@ -270,13 +273,19 @@ impl<'r, 'a> Reader<'r, 'a> {
         if !o.msgs.seqs.is_empty() && (full || !span_ok) {
             self.flush(true)?;
         }
-        self.add(seq, reply, payload);
+        self.add(&m, seq, reply);
         Ok(())
     }
 
-    fn add(&mut self, seq: u64, reply: Subject, payload: &[u8]) {
+    fn add(&mut self, m: &jetstream::Message, seq: u64, reply: Subject) {
+        let payload: &[u8] = &m.message.payload;
         let o = &mut self.open;
         o.since.get_or_insert_with(Instant::now);
+        let fields = &self.cfg.message_fields;
+        o.msgs.values.resize_with(fields.len(), Vec::new);
+        for ((_, f), values) in fields.iter().zip(&mut o.msgs.values) {
+            values.push(message_value(m, seq, f));
+        }
         o.data.extend_from_slice(payload);
         if payload.last() != Some(&b'\n') {
             o.data.push(b'\n');
@@ -306,6 +315,7 @@ impl<'r, 'a> Reader<'r, 'a> {
         in_order(&mut o);
         let id = next_id();
         let (first, last) = (o.msgs.seqs[0], *o.msgs.seqs.last().expect("not empty"));
+        o.msgs.origin = id;
         let batch = Batch {
             id,
             source: self.key.clone(),
@@ -324,7 +334,8 @@ impl<'r, 'a> Reader<'r, 'a> {
             id,
             Sent {
                 since,
-                replies: o.replies,
+                left: o.replies.len(),
+                replies: o.replies.into_iter().map(Some).collect(),
             },
         );
         self.run.send(batch)
@@ -333,15 +344,24 @@ impl<'r, 'a> Reader<'r, 'a> {
     /// Settlements, in-progress acks, the linger, the figures.
     async fn tick(&mut self) -> Result<(), CutError> {
         while let Ok(s) = self.settles.try_recv() {
-            let (id, how): (u64, &'static [u8]) = match s {
-                Settle::Done { batch } => (batch, b"+ACK"),
-                Settle::Terminated { batch } => (batch, b"+TERM"),
+            let (part, how): (_, &'static [u8]) = match s {
+                Settle::Done(part) => (part, b"+ACK"),
+                Settle::Terminated(part) => (part, b"+TERM"),
             };
-            let Some(sent) = self.sent.remove(&id) else {
+            let Some(sent) = self.sent.get_mut(&part.batch) else {
                 continue;
             };
-            let n = sent.replies.len();
-            for r in sent.replies {
+            let (since, from) = (sent.since, part.first as usize);
+            let to = (from + part.count as usize).min(sent.replies.len());
+            let replies: Vec<Subject> = (sent.replies.get_mut(from..to).into_iter().flatten())
+                .filter_map(Option::take)
+                .collect();
+            sent.left -= replies.len();
+            if sent.left == 0 {
+                self.sent.remove(&part.batch);
+            }
+            let n = replies.len();
+            for r in replies {
                 if let Err(e) = self.client.publish(r, Bytes::from_static(how)).await {
                     debug!(
                         "an ack could not be sent ({e}): the message comes again and is found in the ledger"
@@ -356,7 +376,7 @@ impl<'r, 'a> Reader<'r, 'a> {
                 &f.acked
             };
             counter.fetch_add(n as u64, Ordering::Relaxed);
-            let micros = sent.since.elapsed().as_micros() as u64 * n as u64;
+            let micros = since.elapsed().as_micros() as u64 * n as u64;
             f.ack_micros.fetch_add(micros, Ordering::Relaxed);
             f.held.store(self.held as u64, Ordering::Relaxed);
         }
@@ -369,7 +389,7 @@ impl<'r, 'a> Reader<'r, 'a> {
             let replies = self
                 .sent
                 .values()
-                .flat_map(|s| &s.replies)
+                .flat_map(|s| s.replies.iter().flatten())
                 .chain(&self.open.replies);
             for r in replies {
                 let _ = self
@@ -426,13 +446,36 @@ fn in_order(o: &mut Open) {
         Messages::default(),
         Vec::new(),
     );
+    msgs.values = vec![Vec::with_capacity(idx.len()); o.msgs.values.len()];
     for i in idx {
         data.extend_from_slice(o.msgs.payload(&o.data, i));
         msgs.seqs.push(o.msgs.seqs[i]);
         msgs.ends.push(data.len() as u32);
         replies.push(o.replies[i].clone());
+        for (to, from) in msgs.values.iter_mut().zip(&o.msgs.values) {
+            to.push(from[i].clone());
+        }
     }
     (o.data, o.msgs, o.replies) = (data, msgs, replies);
+}
+
+/// What column source `f` takes of message `m` (stream sequence `seq`).
+fn message_value(m: &jetstream::Message, seq: u64, f: &MessageField) -> Option<String> {
+    match f {
+        MessageField::Header(name) => {
+            let headers = m.message.headers.as_ref()?;
+            Some(headers.get(name.as_str())?.as_str().to_string())
+        }
+        MessageField::Subject => Some(m.message.subject.to_string()),
+        MessageField::Sequence => Some(seq.to_string()),
+        MessageField::Published => {
+            let info = m.info().ok()?;
+            Some(
+                info.published
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            )
+        }
+    }
 }
 
 /// The connection's options: its name, credentials and TLS.
@@ -491,7 +534,8 @@ async fn bind(
                 .await
                 .map_err(|e| format!("reading stream {:?}: {e}", cfg.stream))?
                 .created
-                .unix_timestamp_nanos();
+                .timestamp_nanos_opt()
+                .unwrap_or_default();
             let consumer = stream
                 .get_or_create_consumer(
                     &cfg.consumer,
