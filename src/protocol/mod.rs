@@ -188,6 +188,10 @@ pub struct Messages {
     /// workers is settled part by part.
     pub origin: u64,
     pub first: u32,
+    /// Each message's subject, for the supervisor's reject notes only: not
+    /// sent to workers.
+    #[serde(skip)]
+    pub subjects: Vec<std::sync::Arc<str>>,
 }
 
 impl Messages {
@@ -219,6 +223,11 @@ impl Messages {
                 .collect(),
             origin: self.origin,
             first: self.first + range.start as u32,
+            subjects: self
+                .subjects
+                .get(range.clone())
+                .unwrap_or_default()
+                .to_vec(),
         };
         (msgs, data[base as usize..end as usize].to_vec())
     }

@@ -14,7 +14,7 @@
 //! Afterwards: 398 rows, each with its message's values, a NULL `msg_id`
 //! for the message without the header, the record with the bad header
 //! rejected naming its column, the poison message quarantined with its
-//! sequence, and the consumer with nothing pending or unacked.
+//! sequence and subject, and the consumer with nothing pending or unacked.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -149,7 +149,16 @@ fn message_columns_and_a_poison_message_inside_a_full_batch() {
         .flatten()
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
-    let mut got: Vec<(u64, String, Option<String>)> = notes(&files[0])
+    let all = notes(&files[0]);
+    for n in &all {
+        let id = [POISON, BAD_COUNT]
+            .into_iter()
+            .find(|i| n["offset"] == seqs[i]);
+        let id = id.unwrap_or_else(|| panic!("a note of another message: {n}"));
+        assert_eq!(n["subject"], subject(id), "{n}");
+        assert_eq!(n["file"], STREAM, "{n}");
+    }
+    let mut got: Vec<(u64, String, Option<String>)> = all
         .iter()
         .map(|n| {
             let column = n["column"].as_str().map(String::from);

@@ -209,8 +209,9 @@ impl FileState {
                 let bytes = i
                     .filter(|_| last != Some(note.offset))
                     .map(|i| msgs.payload(&batch.data, i));
+                let subject = i.and_then(|i| msgs.subjects.get(i)).map(|s| &**s);
                 last = Some(note.offset);
-                files.append(note, bytes)?;
+                files.append_message(note, bytes, subject)?;
             }
             return files.flush();
         }

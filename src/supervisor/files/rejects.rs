@@ -38,6 +38,9 @@ pub struct RejectLine {
     /// False when the record's bytes could not be kept (larger than the
     /// record limit on standard input).
     pub bytes_saved: bool,
+    /// A stream message's subject (`offset` is then its sequence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 pub struct RejectFiles {
@@ -112,6 +115,16 @@ impl RejectFiles {
 
     /// Appends one note; `bytes` are the records' original bytes when known.
     pub fn append(&mut self, note: &RejectNote, bytes: Option<&[u8]>) -> io::Result<()> {
+        self.append_message(note, bytes, None)
+    }
+
+    /// `append`, for a stream message: its subject goes into the note.
+    pub fn append_message(
+        &mut self,
+        note: &RejectNote,
+        bytes: Option<&[u8]>,
+        subject: Option<&str>,
+    ) -> io::Result<()> {
         if let Some(b) = bytes {
             self.bad.write_all(b)?;
             // Keep one record per line even when the last record of a file had
@@ -120,7 +133,7 @@ impl RejectFiles {
                 self.bad.write_all(b"\n")?;
             }
         }
-        self.note(note, bytes.is_some())
+        self.note(note, bytes.is_some(), subject)
     }
 
     /// Appends one note whose records' bytes are read from the input's
@@ -142,10 +155,15 @@ impl RejectFiles {
         if out.last != b'\n' {
             self.bad.write_all(b"\n")?;
         }
-        self.note(note, true)
+        self.note(note, true, None)
     }
 
-    fn note(&mut self, note: &RejectNote, bytes_saved: bool) -> io::Result<()> {
+    fn note(
+        &mut self,
+        note: &RejectNote,
+        bytes_saved: bool,
+        subject: Option<&str>,
+    ) -> io::Result<()> {
         let line = RejectLine {
             file: self.file.clone(),
             source: self.source.clone(),
@@ -157,6 +175,7 @@ impl RejectFiles {
             code: note.code.clone(),
             reason: note.reason.clone(),
             bytes_saved,
+            subject: subject.map(str::to_string),
         };
         serde_json::to_writer(&mut self.jsonl, &line).map_err(io::Error::other)?;
         self.jsonl.write_all(b"\n")

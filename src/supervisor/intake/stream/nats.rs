@@ -286,6 +286,12 @@ impl<'r, 'a> Reader<'r, 'a> {
         for ((_, f), values) in fields.iter().zip(&mut o.msgs.values) {
             values.push(message_value(m, seq, f));
         }
+        // One allocation per run of messages on the same subject.
+        let subject = m.message.subject.as_str();
+        let same = (o.msgs.subjects.last())
+            .filter(|s| &***s == subject)
+            .cloned();
+        o.msgs.subjects.push(same.unwrap_or_else(|| subject.into()));
         o.data.extend_from_slice(payload);
         if payload.last() != Some(&b'\n') {
             o.data.push(b'\n');
@@ -452,6 +458,7 @@ fn in_order(o: &mut Open) {
         msgs.seqs.push(o.msgs.seqs[i]);
         msgs.ends.push(data.len() as u32);
         replies.push(o.replies[i].clone());
+        msgs.subjects.push(o.msgs.subjects[i].clone());
         for (to, from) in msgs.values.iter_mut().zip(&o.msgs.values) {
             to.push(from[i].clone());
         }
