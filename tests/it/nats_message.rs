@@ -24,7 +24,10 @@ use crate::support::pg::Schema;
 use crate::support::rejects::notes;
 use crate::support::*;
 
-trials![message_columns_and_a_poison_message_inside_a_full_batch[Pg, NatsServer]];
+trials![
+    message_columns_and_a_poison_message_inside_a_full_batch[Pg, NatsServer],
+    run_once_loads_what_the_stream_holds_and_ends[NatsServer],
+];
 
 const RECORDS: u64 = 400;
 const SEED: u64 = 20_261_206;
@@ -190,6 +193,58 @@ fn message_columns_and_a_poison_message_inside_a_full_batch() {
     );
     daemon.signal(15);
     assert_eq!(daemon.wait_exit(Duration::from_secs(30)), Some(0));
+}
+
+/// `run --once` on a stream: it reads until the consumer has nothing
+/// pending, waits for its batches to commit, acks them and exits 0; a
+/// second run finds nothing and ends too; a message published later is
+/// loaded by a third.
+fn run_once_loads_what_the_stream_holds_and_ends() {
+    let server = Server::start();
+    let client = Client::connect(&server.url());
+    client.create_stream();
+    for id in 1..=3_000 {
+        client.publish(&subject(id), payload(SEED, id));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("once.db");
+    let sink = format!("kind = \"sqlite\"\npath = {:?}\n", db.to_str().unwrap());
+    let text = config(&server.url(), &sink)
+        .replace(
+            "workers = 2\nbatch_rows = 50",
+            "workers = 2\nbatch_rows = 500",
+        )
+        .replace(
+            "\n[jobs.events]\n",
+            "\n[jobs.events]\ncreate_table = true\n",
+        );
+    let cfg = dir.path().join("ingestd.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let count = || {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.query_row("SELECT count(*), count(DISTINCT id) FROM events", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })
+        .unwrap()
+    };
+    let once = || {
+        let ran = ingestd(["run", "--once", "--config"])
+            .arg(&cfg)
+            .deadline(Duration::from_secs(60))
+            .run();
+        assert_eq!(ran.code, Some(0), "{}", ran.output());
+        ran
+    };
+    let first = once();
+    assert_eq!(count(), (3_000, 3_000), "{}", first.output());
+    assert!(Client::connect(&server.url()).consumer().unwrap().settled());
+    once();
+    assert_eq!(count(), (3_000, 3_000));
+    client.publish(&subject(3_001), payload(SEED, 3_001));
+    once();
+    assert_eq!(count(), (3_001, 3_001));
+    let c = Client::connect(&server.url()).consumer().unwrap();
+    assert!(c.settled() && c.ack_floor == 3_001, "{c:?}");
 }
 
 fn config(url: &str, sink: &str) -> String {

@@ -9,6 +9,9 @@
 //! it holds get `+WPI` (in progress) every third of AckWait, so a slow
 //! database does not make the server hand them to another daemon.
 //!
+//! `run --once` reads until a pull finds nothing and the consumer has no
+//! message pending, then ends the input once its batches are settled.
+//!
 //! A batch's ledger key names the stream and its creation time: a stream
 //! deleted and made again under the same name restarts its sequences, and
 //! must not be taken for the old one.
@@ -22,16 +25,22 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::pull};
-use async_nats::{Client, ConnectOptions, Subject};
+use async_nats::{Client, Subject};
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, unbounded};
 use futures_util::StreamExt;
 use tracing::{debug, info, warn};
 
+mod connect;
+mod open;
+
+use connect::{bind, options};
+use open::{Open, in_order, message_value};
+
 use super::{Figures, Link, Settle};
-use crate::config::{MessageField, NatsAuth, NatsSource};
+use crate::config::NatsSource;
 use crate::format::Layout;
-use crate::protocol::{Batch, Messages, Verdict};
+use crate::protocol::{Batch, Verdict};
 use crate::supervisor::event::{CutEvent, FileStart};
 use crate::supervisor::intake::batcher::next_id;
 use crate::supervisor::intake::cutter::{CutError, Run};
@@ -46,10 +55,14 @@ const TICK: Duration = Duration::from_millis(20);
 /// How long a stopped reader waits for its batches' answers to ack them
 /// (past it, they are redelivered and found in the ledger).
 const DRAIN_MAX: Duration = Duration::from_secs(120);
+/// What `pull` says when a failure cut it short: not a sign that the
+/// stream is read.
+const UNKNOWN: usize = usize::MAX;
 /// How often the consumer's figures are asked for.
 const FIGURES_EVERY: Duration = Duration::from_secs(5);
 
-/// Reads `cfg`'s stream for `run` until it is stopped.
+/// Reads `cfg`'s stream for `run` until it is stopped (`run --once`: until
+/// the consumer has nothing left to deliver and what was read is settled).
 pub fn go(run: &mut Run<'_>, cfg: &NatsSource) -> Result<(), CutError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -66,16 +79,6 @@ fn failed(reason: String) -> CutError {
         reason,
         set_aside: false,
     }
-}
-
-/// A batch being filled.
-#[derive(Default)]
-struct Open {
-    since: Option<Instant>,
-    msgs: Messages,
-    data: Vec<u8>,
-    replies: Vec<Subject>,
-    records: u32,
 }
 
 /// A batch handed to the job and not settled yet (a part of it may be:
@@ -184,16 +187,42 @@ impl<'r, 'a> Reader<'r, 'a> {
                 continue;
             }
             let want = room.min(self.run.cutter.job.batch_rows.max(1) as usize);
-            self.pull(want).await?;
+            let got = self.pull(want).await?;
+            if got == 0 && self.run.cutter.once && self.nothing_pending().await {
+                return self.finish_once().await;
+            }
         }
+    }
+
+    /// Whether the consumer says no message waits to be delivered.
+    async fn nothing_pending(&mut self) -> bool {
+        let info = tokio::time::timeout(Duration::from_secs(2), self.consumer.info()).await;
+        matches!(info, Ok(Ok(i)) if i.num_pending == 0)
+    }
+
+    /// `run --once` read everything: the open batch goes out, and the
+    /// reader acks its batches as they are answered, then ends the input.
+    async fn finish_once(&mut self) -> Result<(), CutError> {
+        self.flush_as(None)?;
+        info!(job = %self.run.cutter.job.name, stream = %self.cfg.stream, "the consumer has no more messages: the stream is read for this run");
+        while !self.sent.is_empty() {
+            if self.stopping() {
+                return self.finish().await;
+            }
+            tokio::time::sleep(TICK).await;
+            self.tick().await?;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.client.flush()).await;
+        Ok(())
     }
 
     fn stopping(&self) -> bool {
         self.run.task.stop.load(Ordering::Relaxed)
     }
 
-    /// One pull request of up to `want` messages, taken in as they come.
-    async fn pull(&mut self, want: usize) -> Result<(), CutError> {
+    /// One pull request of up to `want` messages, taken in as they come;
+    /// how many came.
+    async fn pull(&mut self, want: usize) -> Result<usize, CutError> {
         let batch = self
             .consumer
             .batch()
@@ -203,18 +232,28 @@ impl<'r, 'a> Reader<'r, 'a> {
             .await;
         let mut msgs = match batch {
             Ok(m) => m,
-            Err(e) => return self.trouble(format!("asking for messages: {e}")).await,
+            Err(e) => {
+                self.trouble(format!("asking for messages: {e}")).await?;
+                return Ok(UNKNOWN);
+            }
         };
+        let mut got = 0;
         loop {
             match tokio::time::timeout(TICK, msgs.next()).await {
-                Ok(Some(Ok(m))) => self.take(m)?,
-                Ok(Some(Err(e))) => return self.trouble(format!("receiving messages: {e}")).await,
-                Ok(None) => return Ok(()),
+                Ok(Some(Ok(m))) => {
+                    got += 1;
+                    self.take(m)?
+                }
+                Ok(Some(Err(e))) => {
+                    self.trouble(format!("receiving messages: {e}")).await?;
+                    return Ok(UNKNOWN);
+                }
+                Ok(None) => return Ok(got),
                 Err(_) => {}
             }
             self.tick().await?;
             if self.stopping() {
-                return Ok(());
+                return Ok(got);
             }
         }
     }
@@ -436,142 +475,5 @@ impl<'r, 'a> Reader<'r, 'a> {
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), self.client.flush()).await;
         Err(CutError::Stopped)
-    }
-}
-
-/// Orders a batch's messages by sequence (a redelivered one can come after
-/// later ones): an upsert then applies them in the stream's order.
-fn in_order(o: &mut Open) {
-    if o.msgs.seqs.is_sorted() {
-        return;
-    }
-    let mut idx: Vec<usize> = (0..o.msgs.seqs.len()).collect();
-    idx.sort_by_key(|&i| o.msgs.seqs[i]);
-    let (mut data, mut msgs, mut replies) = (
-        Vec::with_capacity(o.data.len()),
-        Messages::default(),
-        Vec::new(),
-    );
-    msgs.values = vec![Vec::with_capacity(idx.len()); o.msgs.values.len()];
-    for i in idx {
-        data.extend_from_slice(o.msgs.payload(&o.data, i));
-        msgs.seqs.push(o.msgs.seqs[i]);
-        msgs.ends.push(data.len() as u32);
-        replies.push(o.replies[i].clone());
-        msgs.subjects.push(o.msgs.subjects[i].clone());
-        for (to, from) in msgs.values.iter_mut().zip(&o.msgs.values) {
-            to.push(from[i].clone());
-        }
-    }
-    (o.data, o.msgs, o.replies) = (data, msgs, replies);
-}
-
-/// What column source `f` takes of message `m` (stream sequence `seq`).
-fn message_value(m: &jetstream::Message, seq: u64, f: &MessageField) -> Option<String> {
-    match f {
-        MessageField::Header(name) => {
-            let headers = m.message.headers.as_ref()?;
-            Some(headers.get(name.as_str())?.as_str().to_string())
-        }
-        MessageField::Subject => Some(m.message.subject.to_string()),
-        MessageField::Sequence => Some(seq.to_string()),
-        MessageField::Published => {
-            let info = m.info().ok()?;
-            Some(
-                info.published
-                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            )
-        }
-    }
-}
-
-/// The connection's options: its name, credentials and TLS.
-async fn options(cfg: &NatsSource, job: &str) -> Result<ConnectOptions, CutError> {
-    let mut o = ConnectOptions::new()
-        .name(format!("ingestd/{job}/{}", std::process::id()))
-        .retry_on_initial_connect()
-        .connection_timeout(Duration::from_secs(5));
-    let read = |what: &str, r: std::io::Result<String>| {
-        r.map(|s| s.trim().to_string())
-            .map_err(|e| failed(format!("reading the NATS {what}: {e}")))
-    };
-    o = match &cfg.auth {
-        NatsAuth::None => o,
-        NatsAuth::Creds(p) => o
-            .credentials_file(p)
-            .await
-            .map_err(|e| failed(format!("reading the NATS credentials {}: {e}", p.display())))?,
-        NatsAuth::Nkey(p) => o.nkey(read("nkey seed", std::fs::read_to_string(p))?),
-        NatsAuth::Token(s) => o.token(s.read().map_err(|e| failed(e.to_string()))?),
-        NatsAuth::UserPassword { user, password } => o.user_and_password(
-            user.clone(),
-            password.read().map_err(|e| failed(e.to_string()))?,
-        ),
-    };
-    o = o.require_tls(cfg.tls.required);
-    if let Some(ca) = &cfg.tls.ca {
-        o = o.add_root_certificates(ca.clone());
-    }
-    if let Some((cert, key)) = &cfg.tls.client {
-        o = o.add_client_certificate(cert.clone(), key.clone());
-    }
-    Ok(o)
-}
-
-/// The stream's consumer, created when missing, and the ledger key of the
-/// stream. Waits (logging) while the server cannot be reached.
-async fn bind(
-    js: &jetstream::Context,
-    cfg: &NatsSource,
-    run: &Run<'_>,
-) -> Result<(jetstream::consumer::Consumer<pull::Config>, String), CutError> {
-    let job = &run.cutter.job.name;
-    let mut logged = false;
-    loop {
-        if run.task.stop.load(Ordering::Relaxed) {
-            return Err(CutError::Stopped);
-        }
-        let attempt = async {
-            let mut stream = js
-                .get_stream(&cfg.stream)
-                .await
-                .map_err(|e| format!("finding stream {:?}: {e}", cfg.stream))?;
-            let created = stream
-                .info()
-                .await
-                .map_err(|e| format!("reading stream {:?}: {e}", cfg.stream))?
-                .created
-                .timestamp_nanos_opt()
-                .unwrap_or_default();
-            let consumer = stream
-                .get_or_create_consumer(
-                    &cfg.consumer,
-                    pull::Config {
-                        durable_name: Some(cfg.consumer.clone()),
-                        filter_subject: cfg.filter_subject.clone().unwrap_or_default(),
-                        ack_wait: cfg.ack_wait,
-                        ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                        max_deliver: -1,
-                        max_ack_pending: -1,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| format!("binding consumer {:?}: {e}", cfg.consumer))?;
-            Ok::<_, String>((consumer, format!("nats:{}:{created}", cfg.stream)))
-        };
-        match tokio::time::timeout(Duration::from_secs(10), attempt).await {
-            Ok(Ok(found)) => return Ok(found),
-            Ok(Err(e)) if !logged => {
-                warn!(job = %job, "{e}; retrying every 2s");
-                logged = true;
-            }
-            Err(_) if !logged => {
-                warn!(job = %job, servers = %cfg.servers.join(", "), "no answer from the NATS server; retrying every 2s");
-                logged = true;
-            }
-            _ => {}
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
