@@ -306,7 +306,7 @@ impl<'r, 'a> Reader<'r, 'a> {
             return self.flush_as(Some(verdict));
         }
         let o = &self.open;
-        let span_ok = o.msgs.seqs.iter().all(|&s| s.abs_diff(seq) < SPAN_MAX);
+        let span_ok = o.span.is_none_or(|(lo, hi)| seq.max(hi) - seq.min(lo) < SPAN_MAX);
         let full = o.records >= job.batch_rows
             || o.data.len() + payload.len() + 1 > job.batch_bytes as usize;
         if !o.msgs.seqs.is_empty() && (full || !span_ok) {
@@ -320,6 +320,10 @@ impl<'r, 'a> Reader<'r, 'a> {
         let payload: &[u8] = &m.message.payload;
         let o = &mut self.open;
         o.since.get_or_insert_with(Instant::now);
+        o.span = Some(match o.span {
+            Some((lo, hi)) => (lo.min(seq), hi.max(seq)),
+            None => (seq, seq),
+        });
         let fields = &self.cfg.message_fields;
         o.msgs.values.resize_with(fields.len(), Vec::new);
         for ((_, f), values) in fields.iter().zip(&mut o.msgs.values) {

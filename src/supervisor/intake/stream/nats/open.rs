@@ -19,6 +19,8 @@ pub(super) struct Open {
     pub data: Vec<u8>,
     pub replies: Vec<Subject>,
     pub records: u32,
+    /// The lowest and highest sequence in it.
+    pub span: Option<(u64, u64)>,
 }
 
 /// Orders a batch's messages by sequence (a redelivered one can come after
