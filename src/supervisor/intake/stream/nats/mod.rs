@@ -306,7 +306,9 @@ impl<'r, 'a> Reader<'r, 'a> {
             return self.flush_as(Some(verdict));
         }
         let o = &self.open;
-        let span_ok = o.span.is_none_or(|(lo, hi)| seq.max(hi) - seq.min(lo) < SPAN_MAX);
+        let span_ok = o
+            .span
+            .is_none_or(|(lo, hi)| seq.max(hi) - seq.min(lo) < SPAN_MAX);
         let full = o.records >= job.batch_rows
             || o.data.len() + payload.len() + 1 > job.batch_bytes as usize;
         if !o.msgs.seqs.is_empty() && (full || !span_ok) {
