@@ -2,7 +2,9 @@
 //! supervisor and its workers share the destination, so every worker line
 //! carries job, worker and pid (the worker's span).
 //!
-//! When stderr is the systemd journal (`JOURNAL_STREAM`), each line starts
+//! When stderr is the systemd journal (`JOURNAL_STREAM` naming stderr),
+//! text logs go through the journal's native protocol with their fields
+//! (`journal.rs`); if journald cannot be reached that way, each line starts
 //! with its `<N>` priority and has no timestamp (the journal adds its own).
 //! A log file is opened in append mode and reopened on request (SIGUSR1, for
 //! logrotate). Every value of every event is escaped on the way out
@@ -10,6 +12,7 @@
 //! subscriber setup only; what to log is decided where things happen.
 
 mod escape;
+mod journal;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -52,7 +55,7 @@ impl LogSetup {
         LogSetup {
             filter: std::env::var("INGESTD_LOG").unwrap_or_else(|_| "info".to_string()),
             format,
-            journal: std::env::var_os("JOURNAL_STREAM").is_some(),
+            journal: journal::stderr_is(std::env::var("JOURNAL_STREAM").ok().as_deref()),
             ansi: format == LogFormat::Text && std::io::stderr().is_terminal(),
             file: None,
         }
@@ -72,7 +75,12 @@ impl LogSetup {
 /// Where lines go; shared by every event writer.
 enum Target {
     Stderr,
-    File { path: PathBuf, file: File },
+    File {
+        path: PathBuf,
+        file: File,
+    },
+    /// journald's native socket: each line is an entry with its fields.
+    Journal(std::os::unix::net::UnixDatagram),
 }
 
 /// Lets the owner reopen the log file (logrotate moved it away).
@@ -126,6 +134,27 @@ pub fn init(setup: &LogSetup) -> (LogHandle, Option<io::Error>) {
         json: setup.format == LogFormat::Json,
     };
     let filter = EnvFilter::try_new(&setup.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let native = setup.journal && setup.file.is_none() && setup.format == LogFormat::Text;
+    if let Some(socket) = native.then(journal::connect).flatten() {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        *handle.target.lock().unwrap_or_else(|p| p.into_inner()) = Target::Journal(socket);
+        // The entry's PRIORITY says the level, the journal the time.
+        let lines = tracing_subscriber::fmt::layer()
+            .fmt_fields(escape::EscapedFields)
+            .without_time()
+            .with_level(false)
+            .with_ansi(false)
+            .with_target(false)
+            .with_writer(writer);
+        let installed = tracing_subscriber::registry()
+            .with(filter)
+            .with(journal::Fields)
+            .with(lines)
+            .try_init();
+        drop(installed);
+        return (handle, failed);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
@@ -165,6 +194,7 @@ impl<'a> MakeWriter<'a> for Lines {
         Line {
             lines: self,
             prefix: None,
+            level: Level::INFO,
             buf: Vec::new(),
         }
     }
@@ -174,6 +204,7 @@ impl<'a> MakeWriter<'a> for Lines {
         Line {
             lines: self,
             prefix,
+            level: *meta.level(),
             buf: Vec::new(),
         }
     }
@@ -192,6 +223,7 @@ fn priority(level: Level) -> &'static str {
 struct Line<'a> {
     lines: &'a Lines,
     prefix: Option<&'static str>,
+    level: Level,
     buf: Vec<u8>,
 }
 
@@ -211,13 +243,22 @@ impl Write for Line<'_> {
             false => None,
         };
         let body = escaped.as_ref().map_or(&event[..], |s| s.as_bytes());
+        let mut t = self.lines.target.lock().unwrap_or_else(|p| p.into_inner());
+        if let Target::Journal(socket) = &*t {
+            if socket.send(&journal::entry(body, self.level)).is_ok() {
+                return Ok(());
+            }
+            // journald went away: the stream still takes `<N>` lines.
+            *t = Target::Stderr;
+        }
+        drop(t);
         let mut line = Vec::with_capacity(body.len() + 3);
         line.extend_from_slice(self.prefix.unwrap_or("").as_bytes());
         line.extend_from_slice(body);
         let mut t = self.lines.target.lock().unwrap_or_else(|p| p.into_inner());
         // One write per line: with O_APPEND, lines of several processes do not mix.
         match &mut *t {
-            Target::Stderr => io::stderr().lock().write_all(&line),
+            Target::Stderr | Target::Journal(_) => io::stderr().lock().write_all(&line),
             Target::File { file, .. } => file.write_all(&line),
         }
     }

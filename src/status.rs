@@ -104,12 +104,79 @@ pub fn socket_path(runtime_dir: &Path) -> PathBuf {
     runtime_dir.join("ingestd.sock")
 }
 
+/// The runtime directory of the shipped unit (`RuntimeDirectory=ingestd`).
+pub const UNIT_RUNTIME_DIR: &str = "/run/ingestd";
+
+/// Where `ingestd status` looks for the daemon of a configuration, in
+/// order: its runtime directory as this process sees it, its state
+/// directory (the daemon links its socket there when it lives elsewhere,
+/// as under systemd), then the shipped unit's runtime directory.
+pub fn socket_candidates(daemon: &crate::config::Daemon) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let dirs = [
+        daemon.runtime_dir.as_path(),
+        daemon.state_dir.as_path(),
+        Path::new(UNIT_RUNTIME_DIR),
+    ];
+    for dir in dirs {
+        let p = socket_path(dir);
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Asks the first of `sockets` that answers; the error of the first one
+/// when none does, naming every place tried.
+pub fn query_any(sockets: &[PathBuf]) -> Result<StatusReport, StatusError> {
+    let mut first = None;
+    for s in sockets {
+        match query(s) {
+            Ok(r) => return Ok(r),
+            // A daemon that answered badly is the one: say what it said.
+            Err(e @ (StatusError::Read(_) | StatusError::Decode(_))) => return Err(e),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    match first {
+        Some(StatusError::Connect { path, source }) if sockets.len() > 1 => {
+            Err(StatusError::NoneAnswers {
+                tried: (sockets.iter())
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                path,
+                source,
+            })
+        }
+        Some(e) => Err(e),
+        None => Err(StatusError::NoneAnswers {
+            tried: String::new(),
+            path: PathBuf::new(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        }),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
     #[error(
         "cannot reach the daemon at {path}: {source} (is `ingestd run` running with this configuration?)"
     )]
     Connect {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot reach the daemon: no status socket answers (tried {tried}; {path}: {source}); \
+         is `ingestd run` running with this configuration?"
+    )]
+    NoneAnswers {
+        tried: String,
         path: PathBuf,
         #[source]
         source: std::io::Error,

@@ -5,6 +5,7 @@
 
 mod check;
 mod describe;
+mod docs;
 mod run;
 mod status;
 
@@ -93,6 +94,15 @@ pub enum Command {
     /// Internal: a worker process, started by the supervisor.
     #[command(hide = true)]
     Worker,
+    /// Print shell completions (for packaging).
+    #[command(hide = true)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, ingestd(1), in roff (for packaging).
+    #[command(hide = true)]
+    Manpage,
 }
 
 /// Process exit codes (also documented in the README).
@@ -187,6 +197,8 @@ pub fn main() -> ExitCode {
             status::status(config, *json)
         }
         Command::Worker => return ExitCode::from(crate::worker::run() as u8),
+        Command::Completions { shell } => docs::completions(*shell),
+        Command::Manpage => docs::manpage(),
     };
     ExitCode::from(code)
 }

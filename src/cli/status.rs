@@ -10,8 +10,8 @@ pub(super) fn status(config_path: &Path, json: bool) -> u8 {
     let Some(cfg) = load_config(config_path) else {
         return exit::CONFIG;
     };
-    let socket = crate::status::socket_path(&cfg.daemon.runtime_dir);
-    match crate::status::query(&socket) {
+    let sockets = crate::status::socket_candidates(&cfg.daemon);
+    match crate::status::query_any(&sockets) {
         Ok(report) if json => {
             println!(
                 "{}",

@@ -132,6 +132,7 @@ pub fn run(config: Config, opts: RunOptions) -> Result<RunReport, SupervisorErro
     let _socket = match opts.daemon {
         true => Some(ops::status_socket::serve(
             &config.daemon.runtime_dir,
+            &config.daemon.state_dir,
             events_tx.clone(),
         )?),
         false => None,

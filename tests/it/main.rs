@@ -34,6 +34,7 @@ mod ledger_target;
 mod long_rejects;
 mod messages;
 mod nats;
+mod nats_auth;
 mod nats_message;
 mod nats_sqlite;
 mod oracle_chaos;
@@ -68,6 +69,7 @@ fn main() {
     // around them instead of leaving two long ones for the end.
     let trials = [
         nats::trials(),
+        nats_auth::trials(),
         nats_message::trials(),
         nats_sqlite::trials(),
         stray_quote::trials(),

@@ -70,6 +70,12 @@ impl FileReport {
             Outcome::SetAside { reason } => {
                 warn!(job = %r.job, file = %r.file, loaded = r.loaded, rejected = r.rejected, seconds, "file set aside: {reason}")
             }
+            // Nothing of it was answered in this run (the stop came before
+            // its ledger answer, or before its first batch): nothing to look
+            // at, so not a warning.
+            Outcome::Unfinished { reason } if r.loaded + r.rejected == 0 => {
+                info!(job = %r.job, file = %r.file, "file left for the next start, nothing of it loaded in this run: {reason}")
+            }
             Outcome::Unfinished { reason } => {
                 warn!(job = %r.job, file = %r.file, loaded = r.loaded, rejected = r.rejected, "file not finished: {reason}")
             }

@@ -1,8 +1,11 @@
 //! The status socket: `<runtime_dir>/ingestd.sock`, mode 0600. Each
 //! connection gets one JSON `StatusReport`, built by the event loop (asked
-//! through an event), then the connection is closed.
+//! through an event), then the connection is closed. When the runtime
+//! directory is not the state directory (under systemd: `/run/ingestd`),
+//! `<state_dir>/ingestd.sock` is a symbolic link to it, so that `ingestd
+//! status` run by hand, without the unit's `$RUNTIME_DIRECTORY`, finds it.
 //!
-//! Owns the socket file's life and the accept thread.
+//! Owns the socket file's and the link's life, and the accept thread.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -17,13 +20,19 @@ use crate::status::socket_path;
 
 use crate::supervisor::event::Event;
 
-/// Removes the socket file when dropped.
+/// Removes the socket file (and its link) when dropped.
 pub struct StatusSocket {
     path: PathBuf,
+    link: Option<PathBuf>,
 }
 
 impl Drop for StatusSocket {
     fn drop(&mut self) {
+        if let Some(link) = &self.link
+            && std::fs::read_link(link).is_ok_and(|to| to == self.path)
+        {
+            let _ = std::fs::remove_file(link);
+        }
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -40,7 +49,11 @@ pub enum StatusSocketError {
     InUse(PathBuf),
 }
 
-pub fn serve(runtime_dir: &Path, events: Sender<Event>) -> Result<StatusSocket, StatusSocketError> {
+pub fn serve(
+    runtime_dir: &Path,
+    state_dir: &Path,
+    events: Sender<Event>,
+) -> Result<StatusSocket, StatusSocketError> {
     let path = socket_path(runtime_dir);
     let err = |source| StatusSocketError::Bind {
         path: path.clone(),
@@ -71,7 +84,17 @@ pub fn serve(runtime_dir: &Path, events: Sender<Event>) -> Result<StatusSocket, 
             }
         })
         .map_err(err)?;
-    Ok(StatusSocket { path })
+    let link = (runtime_dir != state_dir).then(|| socket_path(state_dir));
+    if let Some(l) = &link {
+        // A link or socket left there by an earlier run answers no one.
+        if std::fs::symlink_metadata(l).is_ok() && UnixStream::connect(l).is_err() {
+            let _ = std::fs::remove_file(l);
+        }
+        if let Err(e) = std::os::unix::fs::symlink(&path, l) {
+            warn!(link = %l.display(), "cannot link the status socket into the state directory ({e}): `ingestd status` finds it only through $RUNTIME_DIRECTORY or runtime_dir");
+        }
+    }
+    Ok(StatusSocket { path, link })
 }
 
 /// One request; false once the event loop is gone.

@@ -32,15 +32,23 @@ pub struct Server {
     dir: tempfile::TempDir,
     child: Option<Child>,
     starts: usize,
+    /// More arguments (`--auth TOKEN`, `--user U --pass P`).
+    extra: Vec<String>,
 }
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// A server started with `extra` arguments as well.
+    pub fn start_with(extra: &[&str]) -> Server {
         let mut s = Server {
             port: free_port(),
             dir: tempfile::tempdir().unwrap(),
             child: None,
             starts: 0,
+            extra: extra.iter().map(|a| a.to_string()).collect(),
         };
         s.spawn();
         s
@@ -92,6 +100,7 @@ impl Server {
                 "-sd",
             ])
             .arg(&store)
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -208,12 +217,16 @@ pub struct Client {
 
 impl Client {
     pub fn connect(url: &str) -> Client {
+        Client::connect_with(url, async_nats::ConnectOptions::new())
+    }
+
+    /// Connects with `opts` (credentials).
+    pub fn connect_with(url: &str, opts: async_nats::ConnectOptions) -> Client {
         let rt = runtime();
         // Inside the runtime: the context starts a task of its own.
         let js = rt.block_on(async {
-            let client = async_nats::connect(url)
-                .await
-                .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+            let client =
+                (opts.connect(url).await).unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
             context(client)
         });
         Client { js, rt }
