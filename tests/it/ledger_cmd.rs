@@ -3,7 +3,8 @@
 //! target table, `forget --yes` followed by a run reloads exactly that
 //! file once (its rows twice in the table, the other file's once, its
 //! ledger entry back), `forget` refuses without `--yes` when standard input
-//! is not a terminal, and a file the ledger does not hold is a clear error.
+//! is not a terminal and asks on one (a pseudo-terminal from util-linux's
+//! `script`), and a file the ledger does not hold is a clear error.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +15,7 @@ trials![
     sqlite_listing_and_forget_reload_exactly_that_file,
     postgres_listing_and_forget_reload_exactly_that_file[Pg],
     forget_of_an_unknown_file_or_job_is_a_clear_error,
+    forget_asks_on_a_terminal_and_only_yes_forgets,
 ];
 
 /// Counts in the job's target database.
@@ -266,4 +268,61 @@ fn forget_of_an_unknown_file_or_job_is_a_clear_error() {
     let held = sqlite_count(&s.db, "SELECT count(DISTINCT source) FROM ingestd_ledger");
     assert_eq!(held, 2);
     assert_eq!(sqlite_rows(&s.db, "orders"), 498);
+}
+
+/// `ingestd ledger --config C ARGS...` on a pseudo-terminal (util-linux's
+/// `script`, Essential in Debian), `answer` typed in: its exit code and
+/// what the terminal showed.
+fn on_a_terminal(s: &Setup, args: &[&str], answer: &str) -> (Option<i32>, String) {
+    let quote = |a: &str| format!("'{}'", a.replace('\'', r"'\''"));
+    let mut line = format!("{} ledger --config {}", quote(bin()), quote(s.cfg()));
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    let mut child = std::process::Command::new("timeout")
+        .args(["60", "script", "-qec", &line, "/dev/null"])
+        .env("INGESTD_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    (out.status.code(), shown)
+}
+
+fn forget_asks_on_a_terminal_and_only_yes_forgets() {
+    let s = Setup::new("batch_rows = 100", "", KEEP);
+    drop_orders(&s.landing, "b.csv", 200, 1001, 6);
+    cli::run_once(&s.config).expect(0);
+    let held = || sqlite_count(&s.db, "SELECT count(*) FROM ingestd_ledger");
+    assert_eq!(held(), 2);
+    let file = s.landing.join("b.csv");
+    let args = ["forget", "--job", "orders", file.to_str().unwrap()];
+    for no in ["n\n", "\n", "maybe\n"] {
+        let (code, shown) = on_a_terminal(&s, &args, no);
+        assert_eq!(code, Some(1), "{no:?}: {shown}");
+        assert!(
+            shown.contains("Forget these 2 ledger row(s)? [y/N] "),
+            "{shown}"
+        );
+        assert!(shown.contains("nothing forgotten"), "{shown}");
+        assert_eq!(held(), 2, "{no:?} forgets nothing");
+    }
+    let (code, shown) = on_a_terminal(&s, &args, "y\n");
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(
+        shown.contains("forgot 2 ledger row(s) of b.csv:"),
+        "{shown}"
+    );
+    assert_eq!(held(), 0);
 }
