@@ -98,7 +98,9 @@ pub(super) fn forget(
     let Some(held) = mine.into_iter().next() else {
         let what = match path {
             true => format!(
-                "the file {file:?} (ledger key {key:?}) is not in the ledger of table {}",
+                "the file {file:?} (ledger key {key:?}) is not in the ledger of table {} (a \
+                 file is known by its name, size and content: other bytes under the same name \
+                 are another source; `ingestd ledger` lists the keys it holds)",
                 listed.target
             ),
             false => format!(
@@ -127,6 +129,13 @@ pub(super) fn forget(
         return exit::FAILURE;
     };
     print!("{}", render_forget(job, &held, file, path));
+    if held.stream {
+        println!(
+            "  Note: this is a stream: forgetting does not make the server send its messages \
+             again; those it redelivers (or a consumer made again to replay them) are loaded \
+             again."
+        );
+    }
     for rest in ledger::rests_of(job, &key) {
         println!(
             "  Note: {} is a .rest file of it: what it loaded stays in the ledger under its own \

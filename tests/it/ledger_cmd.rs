@@ -239,7 +239,8 @@ fn forget_of_an_unknown_file_or_job_is_a_clear_error() {
             && ran.stderr.contains("c.csv")
             && ran
                 .stderr
-                .contains("is not in the ledger of table orders: nothing to forget"),
+                .contains("is not in the ledger of table orders (a file is known by")
+            && ran.stderr.contains("): nothing to forget"),
         "{}",
         ran.stderr
     );
