@@ -1,4 +1,4 @@
-//! The command line: `run`, `load`, `check`, `status`, and the hidden
+//! The command line: `run`, `load`, `check`, `status`, `ledger`, and the hidden
 //! `worker` that the supervisor execs. Owns the argument definitions, the
 //! exit codes and the choice of subcommand; each subcommand's work is in its
 //! own file (`run` and `load` in `run.rs`).
@@ -6,6 +6,7 @@
 mod check;
 mod describe;
 mod docs;
+mod ledger;
 mod run;
 mod status;
 
@@ -91,6 +92,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What each job's ledger holds: per source, the ranges committed,
+    /// rows loaded and rejected, when. `forget` reloads a file on purpose.
+    Ledger {
+        /// Configuration file (TOML).
+        #[arg(short, long, global = true)]
+        config: Option<PathBuf>,
+        /// Only this job (required by `forget`).
+        #[arg(short, long, global = true)]
+        job: Option<String>,
+        /// The listing as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<LedgerAction>,
+    },
     /// Internal: a worker process, started by the supervisor.
     #[command(hide = true)]
     Worker,
@@ -103,6 +119,21 @@ pub enum Command {
     /// Print the man page, ingestd(1), in roff (for packaging).
     #[command(hide = true)]
     Manpage,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerAction {
+    /// Delete one source's ledger rows so that the next load loads that
+    /// file again, once (the rows already in the table stay).
+    Forget {
+        /// A landing file's path, or a ledger source key as `ingestd
+        /// ledger` prints it.
+        file: String,
+        /// Do not ask for confirmation (needed when standard input is not
+        /// a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// Process exit codes (also documented in the README).
@@ -196,11 +227,49 @@ pub fn main() -> ExitCode {
             crate::process::default_sigpipe();
             status::status(config, *json)
         }
+        Command::Ledger {
+            config,
+            job,
+            json,
+            action,
+        } => {
+            crate::process::default_sigpipe();
+            ledger_command(config.as_deref(), job.as_deref(), *json, action, format)
+        }
         Command::Worker => return ExitCode::from(crate::worker::run() as u8),
         Command::Completions { shell } => docs::completions(*shell),
         Command::Manpage => docs::manpage(),
     };
     ExitCode::from(code)
+}
+
+/// `ingestd ledger` and `ingestd ledger forget`, once the options that
+/// clap cannot require (they are global to both) are there.
+fn ledger_command(
+    config: Option<&Path>,
+    job: Option<&str>,
+    json: bool,
+    action: &Option<LedgerAction>,
+    format: logging::LogFormat,
+) -> u8 {
+    let Some(config) = config else {
+        eprintln!("ingestd ledger: --config FILE is required");
+        return exit::USAGE;
+    };
+    match action {
+        None => ledger::list(config, job, json, format),
+        Some(LedgerAction::Forget { file, yes }) => {
+            let Some(job) = job else {
+                eprintln!("ingestd ledger forget: --job NAME is required (whose ledger)");
+                return exit::USAGE;
+            };
+            if json {
+                eprintln!("ingestd ledger forget: --json is for the listing only");
+                return exit::USAGE;
+            }
+            ledger::forget(config, job, file, *yes, format)
+        }
+    }
 }
 
 fn init_logging(log: &LogSetup) -> logging::LogHandle {

@@ -7,6 +7,8 @@
 //!      | <-------------------------------- Ready ------ |  pool open
 //!      | --- Batch / Ledger / Shutdown ----------------> |
 //!      | <-- Done / Refused / LedgerPart.. Ledger / Fatal |
+//!      | --- LedgerList / Forget (`ingestd ledger`) ---> |
+//!      | <-- LedgerListPart.. LedgerList / Forgotten --- |
 //!
 //!  frame:  +----------------+---------------------------+
 //!          | u32 LE length  | postcard payload (length) |
@@ -29,9 +31,11 @@ use crate::config::{Sink, WriteMode};
 use crate::format::{Format, Layout};
 
 mod frame;
+pub mod ledger;
 pub mod notes;
 
 pub use frame::{FrameError, FrameReader, FrameWriter, MAX_FRAME};
+pub use ledger::{Forgot, LedgerSource};
 
 /// How a failure is handled; every sink error is classified once, in the sink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -300,6 +304,21 @@ pub enum ToWorker {
     Check {
         columns: Vec<crate::format::ColumnSpec>,
     },
+    /// `ingestd ledger`: what the ledger holds for the job (every target
+    /// table), per source; only `source` when given. Answered by
+    /// `LedgerListPart`... and `LedgerList`.
+    LedgerList {
+        query: u64,
+        source: Option<String>,
+    },
+    /// `ingestd ledger forget`: delete the job's ledger rows of `source`
+    /// for its table, in one transaction, if there are exactly `batches`
+    /// of them (what the summary showed). Answered by `Forgotten`.
+    Forget {
+        query: u64,
+        source: String,
+        batches: u64,
+    },
     /// Finish, close the pool, exit 0.
     Shutdown,
 }
@@ -341,6 +360,25 @@ pub enum FromWorker {
     LedgerPart {
         query: u64,
         ranges: Vec<LedgerRange>,
+    },
+    /// Sources of the answer to `LedgerList` that come before the rest, in
+    /// parts of about `notes::bound::LEDGER_PART` bytes like `LedgerPart`.
+    LedgerListPart {
+        query: u64,
+        sources: Vec<LedgerSource>,
+    },
+    /// The last (often only) part of the answer to `LedgerList`, with the
+    /// `target` the job's table is in the ledger (as the database tells
+    /// table names apart): what `Forget` deletes the rows of.
+    LedgerList {
+        query: u64,
+        target: String,
+        sources: Vec<LedgerSource>,
+    },
+    /// The answer to `Forget`.
+    Forgotten {
+        query: u64,
+        outcome: Forgot,
     },
 }
 

@@ -12,6 +12,7 @@
 //!  reload       what SIGHUP changes
 //!  ops/         what operators see: sd_notify, status socket, metrics, rates
 //!  probe        `check --connect`: one worker asked about its table
+//!  ledger       `ingestd ledger`: one worker lists or forgets ledger rows
 //! ```
 //!
 //! This file owns starting and ending a run.
@@ -23,6 +24,7 @@ mod files;
 mod fixtures;
 mod intake;
 mod job;
+pub mod ledger;
 mod ops;
 pub mod probe;
 mod reload;

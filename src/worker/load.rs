@@ -15,7 +15,9 @@ use super::retry::{Pause, RetryError, retrying};
 use super::sink::{Sink, SinkError, WriteOutcome, WriteRequest};
 use crate::config::WriteMode;
 use crate::format::{self, ColumnSpec, Format, Parsed, Rows};
-use crate::protocol::{Batch, BatchDone, ErrorClass, LedgerRange, RejectNote, WorkerSetup, notes};
+use crate::protocol::{
+    Batch, BatchDone, ErrorClass, Forgot, LedgerRange, LedgerSource, RejectNote, WorkerSetup, notes,
+};
 
 pub struct Loader {
     job: String,
@@ -93,6 +95,40 @@ impl Loader {
             info!(rows, table = %table, "ledger rows written before the ledger recorded targets now count for the job's table");
         }
         Ok(())
+    }
+
+    /// What the ledger holds for the job, per source (only `source`, when
+    /// given): `ingestd ledger`. Each attempt folds the rows afresh.
+    pub fn list_ledger(
+        &mut self,
+        source: Option<&str>,
+        pause: &mut dyn Pause,
+    ) -> Result<Vec<LedgerSource>, RetryError> {
+        let (sink, job) = (&mut self.sink, &self.job);
+        retrying(self.give_up, pause, || {
+            let mut lister = super::sink::ledger::list::Lister::default();
+            sink.list_ledger(job, source, &mut |row| lister.push(row))?;
+            Ok(lister.finish())
+        })
+    }
+
+    /// The `target` the ledger names the job's table by.
+    pub fn target(&self) -> String {
+        self.sink.target(&self.table)
+    }
+
+    /// Deletes the job's ledger rows of `source` for its table if there are
+    /// `expected` of them: `ingestd ledger forget`.
+    pub fn forget(
+        &mut self,
+        source: &str,
+        expected: u64,
+        pause: &mut dyn Pause,
+    ) -> Result<Forgot, RetryError> {
+        let (sink, job, table) = (&mut self.sink, &self.job, &self.table);
+        retrying(self.give_up, pause, || {
+            sink.forget(job, table, source, expected)
+        })
     }
 
     /// Checks the table and columns without creating the table.

@@ -251,6 +251,19 @@ fn answer<W: Write>(
             let ranges = loader.committed(&source, pause)?;
             reply::ledger(tx, query, &source, ranges)?;
         }
+        ToWorker::LedgerList { query, source } => {
+            let sources = loader.list_ledger(source.as_deref(), pause)?;
+            reply::ledger_list(tx, query, loader.target(), sources)?;
+        }
+        ToWorker::Forget {
+            query,
+            source,
+            batches,
+        } => {
+            let outcome = loader.forget(&source, batches, pause)?;
+            let what = || format!("forgetting {source:?}");
+            reply::send(tx, &FromWorker::Forgotten { query, outcome }, what)?;
+        }
         ToWorker::Check { columns } => {
             let problem = loader.check(&columns).err().map(|e| e.to_string());
             reply::send(tx, &reply::checked(problem), || "the table check".into())?;

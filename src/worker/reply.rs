@@ -1,7 +1,9 @@
 //! Sending answers to the supervisor so that each one fits a frame: a
 //! batch's answer is bounded already (its notes are fitted, see
 //! `protocol::notes::bound`); a ledger answer is cut into parts of about
-//! `LEDGER_PART` bytes, whole ranges each; texts of `Fatal` and `Checked`
+//! `LEDGER_PART` bytes, whole ranges each, and so is the listing of
+//! `ingestd ledger` (one source's ranges, when they alone are over, cut into
+//! summaries of the same source that the supervisor joins); texts of `Fatal` and `Checked`
 //! are cut to `MESSAGE_MAX`, the reason of `Refused` to a reject's.
 //!
 //! An answer that still does not fit is a bug. It must not kill the worker:
@@ -17,7 +19,7 @@
 use std::io::Write;
 
 use crate::protocol::notes::{self, bound::LEDGER_PART};
-use crate::protocol::{ErrorClass, FrameError, FrameWriter, FromWorker, LedgerRange};
+use crate::protocol::{ErrorClass, FrameError, FrameWriter, FromWorker, LedgerRange, LedgerSource};
 
 /// Longest text of a `Fatal` or `Checked` answer (a database message can
 /// quote a whole row).
@@ -88,6 +90,72 @@ pub fn ledger<W: Write>(
         },
         what,
     )
+}
+
+/// Merged ranges of one source per summary sent: `LEDGER_PART` bytes of
+/// ranges at their widest (two 10-byte varints each).
+const RANGES_PER_PART: usize = LEDGER_PART / 20;
+
+/// Answers `LedgerList` question `query` with `sources`: summaries in parts
+/// of about `LEDGER_PART` bytes, `LedgerListPart` frames and a last
+/// `LedgerList` naming the job's `target`. A source with more than `RANGES_PER_PART` ranges goes as
+/// several summaries of it, its counts on the first (see
+/// `protocol::ledger::join_parts`).
+pub fn ledger_list<W: Write>(
+    tx: &mut FrameWriter<W>,
+    query: u64,
+    target: String,
+    sources: Vec<LedgerSource>,
+) -> Result<(), ReplyError> {
+    let what = || "the ledger listing".to_string();
+    let mut part = Vec::new();
+    let mut size = 0;
+    for piece in sources.into_iter().flat_map(split) {
+        let len = postcard::serialize_with_flavor(&piece, postcard::ser_flavors::Size::default())
+            .map_err(|e| ReplyError::Write(FrameError::Encode(e)))?;
+        if !part.is_empty() && size + len > LEDGER_PART {
+            let sources = std::mem::take(&mut part);
+            send(tx, &FromWorker::LedgerListPart { query, sources }, what)?;
+            size = 0;
+        }
+        size += len;
+        part.push(piece);
+    }
+    let sources = part;
+    send(
+        tx,
+        &FromWorker::LedgerList {
+            query,
+            target,
+            sources,
+        },
+        what,
+    )
+}
+
+/// `s` as summaries of at most `RANGES_PER_PART` ranges, its counts and
+/// times on the first.
+fn split(mut s: LedgerSource) -> Vec<LedgerSource> {
+    if s.ranges.len() <= RANGES_PER_PART {
+        return vec![s];
+    }
+    let rest: Vec<(u64, u64)> = s.ranges.split_off(RANGES_PER_PART);
+    let mut out = Vec::with_capacity(rest.len() / RANGES_PER_PART + 2);
+    let more = rest.chunks(RANGES_PER_PART).map(|c| LedgerSource {
+        ranges: c.to_vec(),
+        batches: 0,
+        loaded: 0,
+        rejected: 0,
+        first_commit: String::new(),
+        last_commit: String::new(),
+        target: s.target.clone(),
+        source: s.source.clone(),
+        stream: s.stream,
+    });
+    let more: Vec<LedgerSource> = more.collect();
+    out.push(s);
+    out.extend(more);
+    out
 }
 
 /// A `Fatal` answer with its message cut to `MESSAGE_MAX`.

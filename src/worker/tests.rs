@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::logging::{LogFormat, LogSetup};
-use crate::protocol::{Batch, RejectNote};
+use crate::protocol::{Batch, Forgot, RejectNote};
 
 /// Waits no time: these batches never fail for a reason worth retrying.
 struct NoWait;
@@ -266,4 +266,91 @@ fn configured_columns_that_do_not_fit_the_table_stop_the_job() {
     };
     assert_eq!(class, ErrorClass::Config);
     assert_eq!(message, "table j: missing column(s) c (the table has a, b)");
+}
+
+/// The frames written to `out`, decoded.
+fn answers(out: &[u8]) -> Vec<FromWorker> {
+    let mut rx = FrameReader::new(out);
+    std::iter::from_fn(|| rx.read::<FromWorker>().expect("a frame")).collect()
+}
+
+#[test]
+fn the_ledger_is_listed_and_a_source_forgotten_only_while_it_is_as_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut loader = loader(dir.path());
+    let mut out = Vec::new();
+    answer(
+        &mut loader,
+        ToWorker::Batch(batch()),
+        &mut FrameWriter::new(&mut out),
+        &mut NoWait,
+    )
+    .expect("loaded");
+    let list = |loader: &mut Loader| {
+        let mut out = Vec::new();
+        let ask = ToWorker::LedgerList {
+            query: 4,
+            source: None,
+        };
+        answer(loader, ask, &mut FrameWriter::new(&mut out), &mut NoWait).expect("listed");
+        answers(&out)
+    };
+    let [
+        FromWorker::LedgerList {
+            query: 4,
+            target,
+            sources,
+        },
+    ] = &list(&mut loader)[..]
+    else {
+        panic!("one frame");
+    };
+    assert_eq!(target, "j");
+    assert_eq!(sources.len(), 1);
+    let s = &sources[0];
+    assert_eq!(
+        (s.source.as_str(), s.batches, s.loaded, s.rejected),
+        ("src", 1, 0, 300)
+    );
+    assert_eq!(s.ranges, [(0, 600)]);
+    assert!(
+        s.first_commit.ends_with('Z') && s.first_commit == s.last_commit,
+        "{s:?}"
+    );
+    let forget = |loader: &mut Loader, batches| {
+        let mut out = Vec::new();
+        let ask = ToWorker::Forget {
+            query: 5,
+            source: "src".into(),
+            batches,
+        };
+        answer(loader, ask, &mut FrameWriter::new(&mut out), &mut NoWait).expect("answered");
+        answers(&out)
+    };
+    // Not the rows the summary showed: nothing is deleted.
+    let changed = Forgot::Changed {
+        expected: 2,
+        found: 1,
+    };
+    assert_eq!(
+        forget(&mut loader, 2),
+        [FromWorker::Forgotten {
+            query: 5,
+            outcome: changed
+        }]
+    );
+    assert_eq!(loader.committed("src", &mut NoWait).unwrap().len(), 1);
+    let deleted = Forgot::Deleted { rows: 1 };
+    assert_eq!(
+        forget(&mut loader, 1),
+        [FromWorker::Forgotten {
+            query: 5,
+            outcome: deleted
+        }]
+    );
+    assert!(loader.committed("src", &mut NoWait).unwrap().is_empty());
+    let [FromWorker::LedgerList { sources, .. }] = &list(&mut loader)[..] else {
+        panic!("one frame");
+    };
+    assert!(sources.is_empty());
 }

@@ -30,6 +30,7 @@ mod hostile_landing;
 mod jsonl;
 mod jsonl_keys;
 mod jsonl_suite;
+mod ledger_cmd;
 mod ledger_target;
 mod long_rejects;
 mod messages;
@@ -106,6 +107,7 @@ fn main() {
         jsonl::trials(),
         jsonl_keys::trials(),
         jsonl_suite::trials(),
+        ledger_cmd::trials(),
         ledger_target::trials(),
         oracle_rejects::trials(),
         oracle_rules::trials(),

@@ -164,6 +164,14 @@ impl Input {
     }
 }
 
+/// The ledger key of the file at `path` as `Input::open` gives it (name,
+/// size, content hash), with that hash and size: for `ingestd ledger
+/// forget`, which names a file by its path.
+pub fn ledger_key(path: &Path) -> io::Result<(String, [u8; 16], u64)> {
+    let f = identity::open_file(path)?;
+    Ok((f.key, f.snapshot.hash, f.snapshot.seen.size))
+}
+
 /// Where the committed ranges `sorted` (by start) that begin at `from`
 /// without a gap end; `from` when none begins there.
 pub fn committed_prefix(sorted: impl IntoIterator<Item = (u64, u64)>, from: u64) -> u64 {

@@ -308,7 +308,11 @@ impl JobRun {
                 self.queue.answer(query, ranges);
             }
             FromWorker::Fatal { class, message } => self.fail(class, message),
-            FromWorker::Checked { .. } => {} // only `check --connect` asks
+            // Only `check --connect` and `ingestd ledger` ask these.
+            FromWorker::Checked { .. }
+            | FromWorker::LedgerListPart { .. }
+            | FromWorker::LedgerList { .. }
+            | FromWorker::Forgotten { .. } => {}
         }
         self.dispatch();
     }

@@ -123,3 +123,70 @@ fn messages_are_cut_to_their_limit() {
     assert!(p.len() <= MESSAGE_MAX);
     assert_eq!(checked(None), FromWorker::Checked { problem: None });
 }
+
+fn listed(source: &str, ranges: usize) -> LedgerSource {
+    LedgerSource {
+        target: "t".into(),
+        source: source.into(),
+        stream: false,
+        // Offsets at their widest: each range encodes in 20 bytes.
+        ranges: (0..ranges as u64)
+            .map(|i| (u64::MAX / 2 + i * 10, u64::MAX / 2 + i * 10 + 5))
+            .collect(),
+        batches: ranges as u64,
+        loaded: 7,
+        rejected: 1,
+        first_commit: "2026-01-01T00:00:00.000Z".into(),
+        last_commit: "2026-01-02T00:00:00.000Z".into(),
+    }
+}
+
+#[test]
+fn a_long_listing_comes_in_parts_that_join_back_into_the_sources() {
+    // One source with ranges enough for three summaries, and small ones.
+    let many = 2 * RANGES_PER_PART + 5;
+    let sources = vec![listed("a", 3), listed("b", many), listed("c", 1)];
+    let mut out = Vec::new();
+    ledger_list(
+        &mut FrameWriter::new(&mut out),
+        9,
+        "t".into(),
+        sources.clone(),
+    )
+    .unwrap();
+    let got = frames(&out);
+    let n = got.len();
+    assert!(n >= 2, "{n} frames");
+    let mut parts = Vec::new();
+    for (i, (len, msg)) in got.into_iter().enumerate() {
+        // A part is full at LEDGER_PART, plus at most one summary over it.
+        assert!(len <= 2 * LEDGER_PART, "frame {i}: {len} bytes");
+        match msg {
+            FromWorker::LedgerListPart { query: 9, sources } if i + 1 < n => parts.extend(sources),
+            FromWorker::LedgerList {
+                query: 9,
+                target,
+                sources,
+            } if i + 1 == n && target == "t" => parts.extend(sources),
+            other => panic!("frame {i}: {other:?}"),
+        }
+    }
+    assert!(parts.len() >= 5, "b was cut in three: {}", parts.len());
+    assert_eq!(crate::protocol::ledger::join_parts(parts), sources);
+}
+
+#[test]
+fn an_empty_listing_is_one_frame() {
+    let mut out = Vec::new();
+    ledger_list(&mut FrameWriter::new(&mut out), 1, "t".into(), Vec::new()).unwrap();
+    let got = frames(&out);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].1,
+        FromWorker::LedgerList {
+            query: 1,
+            target: "t".into(),
+            sources: Vec::new()
+        }
+    );
+}

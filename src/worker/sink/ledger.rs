@@ -19,6 +19,7 @@
 
 use std::fmt::Write as _;
 
+pub mod list;
 pub mod runs;
 
 use crate::protocol::notes::{self, wire};

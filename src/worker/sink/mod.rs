@@ -18,7 +18,8 @@ pub mod sqlite;
 
 use crate::config::{self, WriteMode};
 use crate::format::{ColumnSpec, Rows};
-use crate::protocol::{ErrorClass, LedgerRange, RejectNote};
+use crate::protocol::{ErrorClass, Forgot, LedgerRange, RejectNote};
+use ledger::list::ListedRow;
 
 /// Who is connecting, for session tags (application_name, client identifier).
 #[derive(Clone, Debug)]
@@ -209,6 +210,30 @@ pub trait Sink {
     /// a target (`ledger::LEGACY_TARGET`) the target `table`: the table the
     /// job names when it first starts after the upgrade. Returns how many.
     fn claim_legacy(&mut self, job: &str, table: &str) -> Result<u64, SinkError>;
+
+    /// The `target` the ledger names `table` by (`columns::Limits::identity`).
+    fn target(&self, table: &str) -> String;
+
+    /// `ingestd ledger`: every ledger row of `job` (of `source` only, when
+    /// given), in `ledger::list::list_sql`'s order, handed to `each`; an
+    /// error from `each` (a row that cannot be a ledger row) stops it.
+    fn list_ledger(
+        &mut self,
+        job: &str,
+        source: Option<&str>,
+        each: &mut dyn FnMut(ListedRow) -> Result<(), String>,
+    ) -> Result<(), SinkError>;
+
+    /// `ingestd ledger forget`: deletes the ledger rows of `source` for
+    /// `job` into `table`, in one transaction, only if there are `expected`
+    /// of them (else nothing is deleted: `Forgot::Changed`).
+    fn forget(
+        &mut self,
+        job: &str,
+        table: &str,
+        source: &str,
+        expected: u64,
+    ) -> Result<Forgot, SinkError>;
 
     /// Writes the rows and the ledger row in one transaction, unless the ledger
     /// already holds this range. Data errors on single rows become rejects; the

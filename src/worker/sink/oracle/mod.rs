@@ -26,6 +26,7 @@ mod bind;
 mod classify;
 mod connect;
 mod dictionary;
+mod listing;
 mod session;
 mod sql;
 mod steps;
@@ -45,12 +46,13 @@ use self::session::Tags;
 use self::steps::Tx;
 use self::target::TargetColumn;
 use self::write::step_err;
+use super::ledger::list::ListedRow;
 use super::sql::Placeholder;
 use super::{Session, Sink, SinkError, WriteOutcome, WriteRequest};
 use super::{deliver, ledger};
 use crate::config::{OracleSink, WriteMode};
 use crate::format::ColumnSpec;
-use crate::protocol::{ErrorClass, LedgerRange};
+use crate::protocol::{ErrorClass, Forgot, LedgerRange};
 
 /// A worker's pool on one Oracle database.
 pub struct OracleTarget {
@@ -304,6 +306,46 @@ impl Sink for OracleTarget {
             self.after_error(&e);
             e
         })
+    }
+
+    fn target(&self, table: &str) -> String {
+        table::LIMITS.identity(table)
+    }
+
+    fn list_ledger(
+        &mut self,
+        job: &str,
+        source: Option<&str>,
+        each: &mut dyn FnMut(ListedRow) -> Result<(), String>,
+    ) -> Result<(), SinkError> {
+        let err = ledger::list::list_err(job);
+        let result = match self.session() {
+            Ok(conn) => listing::list(conn, job, source, each),
+            Err(e) => Err(fail(&e, &err)),
+        };
+        if let Err(e) = &result {
+            self.after_error(e);
+        }
+        result
+    }
+
+    fn forget(
+        &mut self,
+        job: &str,
+        table: &str,
+        source: &str,
+        expected: u64,
+    ) -> Result<Forgot, SinkError> {
+        let target = table::LIMITS.identity(table);
+        let err = ledger::list::forget_err(job, source);
+        let result = match self.session() {
+            Ok(conn) => listing::forget(conn, job, &target, source, expected),
+            Err(e) => Err(fail(&e, &err)),
+        };
+        if let Err(e) = &result {
+            self.after_error(e);
+        }
+        result
     }
 
     fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {

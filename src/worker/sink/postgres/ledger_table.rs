@@ -4,17 +4,20 @@
 //! `ledger::LEGACY_TARGET` and the primary key replaced by one with it, in
 //! one transaction under the advisory lock that also serialises creation
 //! (the job's workers start together; the others wait, then find it done).
-//! Also the claim of the legacy rows by their job. Must not touch any other
-//! table.
+//! Also the claim of the legacy rows by their job, and `ingestd ledger`'s
+//! listing and forgetting. Must not touch any other table.
 
 use postgres::Client;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
 use tracing::info;
 
 use super::classify::Fail;
 use super::{LEDGER_TYPES, connect};
 use crate::config::PostgresSink;
-use crate::protocol::ErrorClass;
+use crate::protocol::{ErrorClass, Forgot};
 use crate::worker::sink::SinkError;
+use crate::worker::sink::ledger::list::{self, ListedRow};
 use crate::worker::sink::ledger::{self, KEY, LEGACY_TARGET, TABLE};
 use crate::worker::sink::sql::{Placeholder, quote_ident};
 
@@ -131,4 +134,77 @@ pub fn claim(client: &mut Client, job: &str, target: &str) -> Result<u64, SinkEr
             let f = Fail::from_pg(&e);
             ledger::claim_err(job, target)(f.class, f.describe())
         })
+}
+
+/// `committed_at` (timestamptz) as UTC ISO 8601 text, as SQLite stores it.
+const COMMITTED_TEXT: &str =
+    "to_char(committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+
+/// `Sink::list_ledger`, rows read as they come (a long ledger is not held
+/// whole in memory).
+pub fn list(
+    client: &mut Client,
+    job: &str,
+    source: Option<&str>,
+    each: &mut dyn FnMut(ListedRow) -> Result<(), String>,
+) -> Result<(), SinkError> {
+    let err = list::list_err(job);
+    let db_err = |e: postgres::Error| {
+        let f = Fail::from_pg(&e);
+        err(f.class, f.describe())
+    };
+    let sql = list::list_sql(
+        Placeholder::Dollar,
+        COMMITTED_TEXT,
+        "runs",
+        source.is_some(),
+    );
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&job];
+    if let Some(s) = &source {
+        params.push(s);
+    }
+    let mut rows = client
+        .query_raw(&sql, params.iter().copied())
+        .map_err(db_err)?;
+    while let Some(r) = rows.next().map_err(db_err)? {
+        let row = ListedRow {
+            target: r.get(0),
+            source: r.get(1),
+            start: r.get(2),
+            end: r.get(3),
+            loaded: r.get(4),
+            rejected: r.get(5),
+            runs: r.get(6),
+            committed_at: r.get(7),
+        };
+        each(row).map_err(|m| err(ErrorClass::Config, m))?;
+    }
+    Ok(())
+}
+
+/// `Sink::forget`: one transaction, rolled back when the rows deleted are
+/// not the `expected` ones.
+pub fn forget(
+    client: &mut Client,
+    job: &str,
+    target: &str,
+    source: &str,
+    expected: u64,
+) -> Result<Forgot, SinkError> {
+    let done = client.transaction().and_then(|mut tx| {
+        let found = tx.execute(
+            &list::forget_sql(Placeholder::Dollar),
+            &[&job, &target, &source],
+        )?;
+        if found != expected {
+            tx.rollback()?;
+            return Ok(Forgot::Changed { expected, found });
+        }
+        tx.commit()?;
+        Ok(Forgot::Deleted { rows: found })
+    });
+    done.map_err(|e| {
+        let f = Fail::from_pg(&e);
+        list::forget_err(job, source)(f.class, f.describe())
+    })
 }

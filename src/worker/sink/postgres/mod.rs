@@ -34,12 +34,13 @@ use self::encode::{Encoder, Target};
 use self::table::Plan;
 use self::write::{LedgerStmts, Tx, read_range};
 use super::deliver;
+use super::ledger::list::ListedRow;
 use super::ledger::{self, LedgerTypes};
 use super::sql::Placeholder;
 use super::{Session, Sink, SinkError, WriteOutcome, WriteRequest};
 use crate::config::{PostgresSink, WriteMode};
 use crate::format::ColumnSpec;
-use crate::protocol::{ErrorClass, LedgerRange};
+use crate::protocol::{ErrorClass, Forgot, LedgerRange};
 
 const LEDGER_TYPES: LedgerTypes = LedgerTypes {
     key_text: "text",
@@ -218,6 +219,36 @@ impl Sink for PgTarget {
         let r = self
             .conn()
             .and_then(|conn| ledger_table::claim(&mut conn.client, job, &target));
+        self.after(r)
+    }
+
+    fn target(&self, table: &str) -> String {
+        table::LIMITS.identity(table)
+    }
+
+    fn list_ledger(
+        &mut self,
+        job: &str,
+        source: Option<&str>,
+        each: &mut dyn FnMut(ListedRow) -> Result<(), String>,
+    ) -> Result<(), SinkError> {
+        let r = self
+            .conn()
+            .and_then(|conn| ledger_table::list(&mut conn.client, job, source, each));
+        self.after(r)
+    }
+
+    fn forget(
+        &mut self,
+        job: &str,
+        table: &str,
+        source: &str,
+        expected: u64,
+    ) -> Result<Forgot, SinkError> {
+        let target = table::LIMITS.identity(table);
+        let r = self.conn().and_then(|conn| {
+            ledger_table::forget(&mut conn.client, job, &target, source, expected)
+        });
         self.after(r)
     }
 

@@ -5,14 +5,17 @@
 //! dropped, the new one renamed, all in one IMMEDIATE transaction (a crash
 //! leaves the old ledger whole; the other workers opening the file wait
 //! for the lock and find it upgraded). Also the claim of those rows by
-//! their job. Must not touch any other table.
+//! their job, and `ingestd ledger`'s listing and forgetting. Must not
+//! touch any other table.
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use tracing::info;
 
 use super::LEDGER_TYPES;
 use super::classify::{classify, describe};
+use crate::protocol::{ErrorClass, Forgot};
 use crate::worker::sink::SinkError;
+use crate::worker::sink::ledger::list::{self, ListedRow};
 use crate::worker::sink::ledger::{self, TABLE};
 use crate::worker::sink::sql::Placeholder;
 
@@ -86,4 +89,69 @@ pub fn claim(conn: &Connection, job: &str, target: &str) -> Result<u64, SinkErro
         })
         .map(|n| n as u64)
         .map_err(|e| ledger::claim_err(job, target)(classify(&e), describe(&e)))
+}
+
+/// `Sink::list_ledger` (`committed_at` is ISO 8601 text already).
+pub fn list(
+    conn: &Connection,
+    job: &str,
+    source: Option<&str>,
+    each: &mut dyn FnMut(ListedRow) -> Result<(), String>,
+) -> Result<(), SinkError> {
+    let err = list::list_err(job);
+    let db_err = |e: rusqlite::Error| err(classify(&e), describe(&e));
+    let sql = list::list_sql(
+        Placeholder::Question,
+        "committed_at",
+        "runs",
+        source.is_some(),
+    );
+    let mut stmt = conn.prepare(&sql).map_err(db_err)?;
+    let read = |r: &rusqlite::Row<'_>| {
+        Ok(ListedRow {
+            target: r.get(0)?,
+            source: r.get(1)?,
+            start: r.get(2)?,
+            end: r.get(3)?,
+            loaded: r.get(4)?,
+            rejected: r.get(5)?,
+            runs: r.get(6)?,
+            committed_at: r.get(7)?,
+        })
+    };
+    let rows = match source {
+        Some(s) => stmt.query_map(params![job, s], read),
+        None => stmt.query_map(params![job], read),
+    }
+    .map_err(db_err)?;
+    for row in rows {
+        each(row.map_err(db_err)?).map_err(|m| err(ErrorClass::Config, m))?;
+    }
+    Ok(())
+}
+
+/// `Sink::forget`: one IMMEDIATE transaction, rolled back when the rows
+/// deleted are not the `expected` ones.
+pub fn forget(
+    conn: &Connection,
+    job: &str,
+    target: &str,
+    source: &str,
+    expected: u64,
+) -> Result<Forgot, SinkError> {
+    let err = list::forget_err(job, source);
+    let db_err = |e: rusqlite::Error| err(classify(&e), describe(&e));
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(db_err)?;
+    let found = tx
+        .execute(
+            &list::forget_sql(Placeholder::Question),
+            params![job, target, source],
+        )
+        .map_err(db_err)? as u64;
+    if found != expected {
+        tx.rollback().map_err(db_err)?;
+        return Ok(Forgot::Changed { expected, found });
+    }
+    tx.commit().map_err(db_err)?;
+    Ok(Forgot::Deleted { rows: found })
 }

@@ -31,12 +31,13 @@ pub use self::classify::{classify, describe};
 use self::insert::Plan;
 use self::steps::Tx;
 use super::deliver;
+use super::ledger::list::ListedRow;
 use super::ledger::{self, LedgerTypes};
 use super::sql::Placeholder;
 use super::{Session, Sink, SinkError, WriteOutcome, WriteRequest};
 use crate::config::{SqliteSink, SqliteSynchronous, WriteMode};
 use crate::format::ColumnSpec;
-use crate::protocol::{ErrorClass, LedgerRange};
+use crate::protocol::{ErrorClass, Forgot, LedgerRange};
 
 const LEDGER_TYPES: LedgerTypes = LedgerTypes {
     key_text: "TEXT",
@@ -201,6 +202,30 @@ impl Sink for SqliteTarget {
 
     fn claim_legacy(&mut self, job: &str, table: &str) -> Result<u64, SinkError> {
         ledger_table::claim(&self.conn, job, &table::LIMITS.identity(table))
+    }
+
+    fn target(&self, table: &str) -> String {
+        table::LIMITS.identity(table)
+    }
+
+    fn list_ledger(
+        &mut self,
+        job: &str,
+        source: Option<&str>,
+        each: &mut dyn FnMut(ListedRow) -> Result<(), String>,
+    ) -> Result<(), SinkError> {
+        ledger_table::list(&self.conn, job, source, each)
+    }
+
+    fn forget(
+        &mut self,
+        job: &str,
+        table: &str,
+        source: &str,
+        expected: u64,
+    ) -> Result<Forgot, SinkError> {
+        let target = table::LIMITS.identity(table);
+        ledger_table::forget(&self.conn, job, &target, source, expected)
     }
 
     fn write(&mut self, req: &WriteRequest<'_>) -> Result<WriteOutcome, SinkError> {
