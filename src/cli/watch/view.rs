@@ -75,7 +75,8 @@ pub enum Row {
     },
 }
 
-/// Width of a row's label column (`rows/s` and file names).
+/// Least width of a row's label column (`rows/s` and file names): wider
+/// when a name needs it, up to half the screen.
 const LABEL: u16 = 28;
 /// Width of a progress bar with its percentage.
 const BAR: u16 = 34;
@@ -243,6 +244,19 @@ fn file_row(f: &FileStatus) -> Row {
 impl Widget for &Model {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let rows = rows(self);
+        // One column for every label, so that the bars line up.
+        let longest = rows
+            .iter()
+            .filter_map(|r| match r {
+                Row::Bar { name, .. } => Some(Line::raw(name.as_str()).width()),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let label = u16::try_from(longest)
+            .unwrap_or(u16::MAX)
+            .min(area.width / 2)
+            .max(LABEL);
         let height = usize::from(area.height);
         // Rows that do not fit are counted on the last line rather than
         // cut off without a word.
@@ -257,7 +271,7 @@ impl Widget for &Model {
                 height: 1,
                 ..area
             };
-            render_row(row, line, buf);
+            render_row(row, label, line, buf);
         }
         if hidden > 0 {
             let line = Rect {
@@ -274,12 +288,13 @@ impl Widget for &Model {
     }
 }
 
-fn render_row(row: &Row, area: Rect, buf: &mut Buffer) {
+fn render_row(row: &Row, label_width: u16, area: Rect, buf: &mut Buffer) {
     match row {
         Row::Text(line) => line.render(area, buf),
         Row::Rate { label, data } => {
             let [l, spark] =
-                Layout::horizontal([Constraint::Length(LABEL), Constraint::Min(0)]).areas(area);
+                Layout::horizontal([Constraint::Length(label_width), Constraint::Min(0)])
+                    .areas(area);
             Line::raw(label.as_str()).render(l, buf);
             // The newest samples that fit, drawn left to right so that the
             // latest is at the end; scaled to the minute's peak.
@@ -296,7 +311,7 @@ fn render_row(row: &Row, area: Rect, buf: &mut Buffer) {
             figures,
         } => {
             let [n, bar, fig] = Layout::horizontal([
-                Constraint::Length(LABEL),
+                Constraint::Length(label_width),
                 Constraint::Length(BAR),
                 Constraint::Min(0),
             ])

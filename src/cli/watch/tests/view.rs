@@ -240,3 +240,26 @@ fn rows_that_do_not_fit_are_counted() {
     assert!(file.contains("size unknown"), "{file:?}");
     assert!(file.contains("250 bytes; loaded 1"), "{file:?}");
 }
+
+#[test]
+fn a_long_name_widens_the_label_column_up_to_half_the_screen() {
+    let mut j = job(1);
+    let long = format!("{}.csv", "n".repeat(36));
+    j.files.push(FileStatus {
+        file: long.clone(),
+        ..j.files[0].clone()
+    });
+    let mut m = Model::new("s".into());
+    m.update(at(0), Ok(report(1.0, vec![j.clone()])));
+    let s = screen(&m, 160, 20);
+    // Both bars start after the longest name, which is whole.
+    let name = format!("  file {long}");
+    let at_bar = |l: &str| l.chars().position(|c| c == '%').unwrap();
+    let (a, b) = (line_with(&s, "file big.csv"), line_with(&s, &name));
+    assert_eq!(at_bar(a), at_bar(b), "{a:?}\n{b:?}");
+    assert_eq!(at_bar(b), name.chars().count() + 4, "{b:?}");
+    // On a narrow screen the names are cut at half its width.
+    let s = screen(&m, 80, 20);
+    let b = line_with(&s, "  file nnnn");
+    assert_eq!(at_bar(b), 40 + 4, "{b:?}");
+}
