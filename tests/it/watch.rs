@@ -202,7 +202,7 @@ fn a_terminal_shows_a_load_in_progress_as_the_table_has_it_and_q_restores_it() {
     });
 
     // q: the process ends, the shell's screen is back, the cursor shown
-    // and the line discipline as it was.
+    // and the line discipline as it was (echo, canonical input, signals).
     term.key("q");
     let screen = term.wait_screen("the watch ended", Duration::from_secs(5), |sc| {
         line_with(sc, "watch exited 0").is_some()
@@ -220,6 +220,22 @@ fn a_terminal_shows_a_load_in_progress_as_the_table_has_it_and_q_restores_it() {
     for flag in ["icanon", "echo", "isig", "icrnl", "opost"] {
         assert!(flags.contains(&flag), "{flag} after the view: {screen:?}");
     }
+
+    // Ctrl-C (a key in raw mode, not a signal) quits the same way, as
+    // `top` does.
+    term.type_line("clear");
+    term.type_line(&format!(
+        "{} top --config {cfg}; echo \"top exited $?\"",
+        bin()
+    ));
+    term.wait_screen("top", Duration::from_secs(10), |sc| {
+        line_with(sc, &pid2).is_some()
+    });
+    term.key("C-c");
+    term.wait_screen("top ended", Duration::from_secs(5), |sc| {
+        line_with(sc, "top exited 0").is_some()
+    });
+    assert_eq!(term.pane("#{alternate_on} #{cursor_flag}"), "0 1");
     drop(counts);
 }
 
