@@ -117,7 +117,7 @@ fn a_terminal_shows_a_load_in_progress_as_the_table_has_it_and_q_restores_it() {
     // A first small file makes the table; then inserts are slowed down and
     // the big one dropped in.
     drop_orders(&s.landing, "small.csv", 10, 1, 1);
-    let d = Daemon::start(&["run", "--config", cfg], &s.path("d.log"));
+    let mut d = Daemon::start(&["run", "--config", cfg], &s.path("d.log"));
     d.expect_log("file done", 1, Duration::from_secs(60));
     slow_down_inserts(&s.db, 3_000);
     let counts = Counts::start(&s.db);
@@ -163,6 +163,8 @@ fn a_terminal_shows_a_load_in_progress_as_the_table_has_it_and_q_restores_it() {
     let size_on_disk = std::fs::metadata(s.landing.join("big.csv")).unwrap().len();
     assert_eq!(size, size_on_disk, "{file}");
     assert!(0 < done && done < size, "{file}");
+    // Of the same report as the job's figures: all but the small file.
+    assert_eq!(figure(file, "bytes; loaded "), shown - 10, "{all}");
     let percent = digits_before(file.split('%').next().unwrap());
     let exact = done as f64 * 100.0 / size as f64;
     assert!(
@@ -190,7 +192,6 @@ fn a_terminal_shows_a_load_in_progress_as_the_table_has_it_and_q_restores_it() {
     });
 
     // The daemon goes away: said, retried, and a new daemon shown.
-    let mut d = d;
     d.stop(Duration::from_secs(30));
     term.wait_screen("the daemon gone", Duration::from_secs(5), |sc| {
         line_with(sc, "daemon not answering: cannot reach the daemon").is_some()
