@@ -294,7 +294,7 @@ pub fn render(r: &StatusReport) -> String {
     out
 }
 
-fn human_duration(s: f64) -> String {
+pub(crate) fn human_duration(s: f64) -> String {
     let s = s as u64;
     match s {
         0..60 => format!("{s}s"),

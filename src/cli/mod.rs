@@ -1,7 +1,8 @@
-//! The command line: `run`, `load`, `check`, `status`, `ledger`, and the hidden
-//! `worker` that the supervisor execs. Owns the argument definitions, the
-//! exit codes and the choice of subcommand; each subcommand's work is in its
-//! own file (`run` and `load` in `run.rs`).
+//! The command line: `run`, `load`, `check`, `status` (and its live view,
+//! `status --watch` or `top`), `ledger`, and the hidden `worker` that the
+//! supervisor execs. Owns the argument definitions, the exit codes and the
+//! choice of subcommand; each subcommand's work is in its own file (`run`
+//! and `load` in `run.rs`, the live view in `watch/`).
 
 mod check;
 mod describe;
@@ -9,6 +10,7 @@ mod docs;
 mod ledger;
 mod run;
 mod status;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -89,8 +91,18 @@ pub enum Command {
         #[arg(short, long)]
         config: PathBuf,
         /// The report as JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         json: bool,
+        /// A live view, refreshed every second (as `ingestd top`): full
+        /// screen on a terminal (`q` quits), else one line per job per
+        /// second.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// The live view of `status --watch`.
+    Top {
+        #[arg(short, long)]
+        config: PathBuf,
     },
     /// What each job's ledger holds: per source, the ranges committed,
     /// rows loaded and rejected, when. `forget` reloads a file on purpose.
@@ -223,7 +235,11 @@ pub fn main() -> ExitCode {
             crate::process::default_sigpipe();
             check::check(config, *connect, *sample, format)
         }
-        Command::Status { config, json } => {
+        Command::Status {
+            config,
+            json,
+            watch: false,
+        } => {
             crate::process::default_sigpipe();
             status::status(config, *json)
         }
@@ -235,6 +251,17 @@ pub fn main() -> ExitCode {
         } => {
             crate::process::default_sigpipe();
             ledger_command(config.as_deref(), job.as_deref(), *json, action, format)
+        }
+        Command::Status {
+            config,
+            watch: true,
+            ..
+        }
+        | Command::Top { config } => {
+            // The plain lines go to a pipe: a reader that goes away ends
+            // the view as it ends any filter.
+            crate::process::default_sigpipe();
+            watch::watch(config)
         }
         Command::Worker => return ExitCode::from(crate::worker::run() as u8),
         Command::Completions { shell } => docs::completions(*shell),

@@ -63,6 +63,7 @@ mod tail;
 mod tail_chaos;
 mod tail_pg;
 mod upsert_pg;
+mod watch;
 
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
@@ -121,6 +122,7 @@ fn main() {
         stdin::trials(),
         systemd_unit::trials(),
         upsert_pg::trials(),
+        watch::trials(),
     ]
     .into_iter()
     .flatten()

@@ -4,7 +4,7 @@
 //! trial *ignored*, with the reason, in the run's output and its closing
 //! `test result:` line: never a pass that tested nothing. Where CI requires
 //! the thing (`INGESTD_REQUIRE_PG=1`, or `CI` for the tools `.ci/run`
-//! installs: systemd's analyzer, logrotate, nats-server), the trial fails
+//! installs: systemd's analyzer, logrotate, nats-server, tmux), the trial fails
 //! instead.
 //!
 //! Each need is looked into once per run, by the first trial that has it.
@@ -41,6 +41,9 @@ pub enum Need {
     /// `nats-server` with JetStream, for a server of the test's own
     /// (`.ci/run` installs Debian's).
     NatsServer,
+    /// `tmux`, a real terminal for the live view (`.ci/run` installs
+    /// Debian's).
+    Tmux,
 }
 
 /// Why a need is not met, and whether that fails the trial.
@@ -64,6 +67,7 @@ impl Need {
         static LOGROTATE: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static EXT4: OnceLock<Result<(), Unmet>> = OnceLock::new();
         static NATS: OnceLock<Result<(), Unmet>> = OnceLock::new();
+        static TMUX: OnceLock<Result<(), Unmet>> = OnceLock::new();
         let require_pg = |reason: String| Unmet {
             reason,
             required: super::pg::required(),
@@ -134,18 +138,28 @@ impl Need {
             Need::Logrotate => LOGROTATE.get_or_init(|| {
                 tool(
                     "logrotate",
+                    "--version",
                     "logrotate is not installed (.ci/run installs Debian's)",
                 )
             }),
             Need::NatsServer => NATS.get_or_init(|| {
                 tool(
                     "nats-server",
+                    "--version",
                     "nats-server is not installed (.ci/run installs Debian's)",
+                )
+            }),
+            Need::Tmux => TMUX.get_or_init(|| {
+                tool(
+                    "tmux",
+                    "-V",
+                    "tmux is not installed (.ci/run installs Debian's)",
                 )
             }),
             Need::SystemdAnalyze => ANALYZE.get_or_init(|| {
                 tool(
                     "systemd-analyze",
+                    "--version",
                     "systemd-analyze is not installed (.ci/run installs Debian's systemd)",
                 )
             }),
@@ -153,10 +167,11 @@ impl Need {
     }
 }
 
-/// Whether `command --version` runs; CI must have it (`.ci/run` installs it).
-fn tool(command: &str, missing: &str) -> Result<(), Unmet> {
+/// Whether `command version_flag` runs (tmux has no `--version`); CI must
+/// have it (`.ci/run` installs it).
+fn tool(command: &str, version_flag: &str, missing: &str) -> Result<(), Unmet> {
     let found = std::process::Command::new(command)
-        .arg("--version")
+        .arg(version_flag)
         .output()
         .is_ok_and(|o| o.status.success());
     match found {

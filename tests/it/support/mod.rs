@@ -3,7 +3,8 @@
 //! checksums), `logs` (access logs, Java logs and a line-format job), `mount` (a small tmpfs of a test's own), `config` (config text and a test folder), `cli` (one command
 //! of the real binary), `daemon` (the binary running as a daemon, and its
 //! processes seen from outside), `rejects` (reading reject files), `chaos`
-//! (killing workers and the supervisor under load), `tail` (a followed log,
+//! (killing workers and the supervisor under load), `tmux` (a real
+//! terminal for the live view), `tail` (a followed log,
 //! its writer and logrotate), `nats` and `nats_publisher` (a nats-server
 //! of the test's own, its stream and consumer, a steady publisher, daemons
 //! sharing a consumer), `worker` (one worker process driven over its
@@ -24,6 +25,7 @@ pub mod orders;
 pub mod pg;
 pub mod rejects;
 pub mod tail;
+pub mod tmux;
 pub mod worker;
 
 pub use cli::{Ran, ingestd};
