@@ -133,7 +133,14 @@ pub fn init(setup: &LogSetup) -> (LogHandle, Option<io::Error>) {
         journal: setup.journal,
         json: setup.format == LogFormat::Json,
     };
-    let filter = EnvFilter::try_new(&setup.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // The NATS client logs each failed reconnect itself, as often as it
+    // retries; the stream's reader says what matters, once. A filter that
+    // names async_nats decides for itself.
+    let directive = match setup.filter.contains("async_nats") {
+        true => setup.filter.clone(),
+        false => format!("{},async_nats=off", setup.filter),
+    };
+    let filter = EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info"));
     let native = setup.journal && setup.file.is_none() && setup.format == LogFormat::Text;
     if let Some(socket) = native.then(journal::connect).flatten() {
         use tracing_subscriber::layer::SubscriberExt;

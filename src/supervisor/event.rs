@@ -69,6 +69,8 @@ pub enum CutEvent {
         reason: String,
         set_aside: bool,
         batches: u64,
+        /// A configuration error of the job: it stops.
+        config: bool,
     },
 }
 

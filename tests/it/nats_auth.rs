@@ -1,7 +1,8 @@
 //! Credentials for a nats source against a real `nats-server` that demands
 //! them: a token from a file and from the environment, a user with a
-//! password file; a wrong token is a clear failure of `run --once`, never a
-//! silent wait, and the secret itself is never printed.
+//! password file; a wrong token is a configuration error (`run --once` ends
+//! with 78, the job stopped), never a silent wait, and the secret itself is
+//! never printed.
 
 use std::path::Path;
 use std::time::Duration;
@@ -35,7 +36,12 @@ fn a_token_from_a_file_or_the_environment() {
     assert_eq!(rows(dir.path()), 200, "nothing loaded twice");
 
     let ran = once(&cfg, &[("TEST_NATS_TOKEN", "not-the-token")]);
-    assert_ne!(ran.code, Some(0), "{}", ran.output());
+    assert_eq!(
+        ran.code,
+        Some(78),
+        "a configuration error: {}",
+        ran.output()
+    );
     let out = ran.output();
     assert!(out.to_lowercase().contains("authorization"), "{out}");
     assert!(

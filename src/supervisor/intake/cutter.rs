@@ -62,6 +62,9 @@ pub(super) enum CutError {
     Stopped,
     /// The file cannot be loaded.
     Failed { reason: String, set_aside: bool },
+    /// The source refuses this job's settings (a stream server refusing
+    /// its credentials): a configuration error that stops the job.
+    Refused { reason: String },
 }
 
 impl From<io::Error> for CutError {
@@ -131,6 +134,13 @@ impl Cutter {
                 reason,
                 set_aside,
                 batches: run.sent,
+                config: false,
+            },
+            Err(CutError::Refused { reason }) => CutEvent::Failed {
+                reason,
+                set_aside: false,
+                batches: run.sent,
+                config: true,
             },
             Err(CutError::Abandoned) => return false,
         };

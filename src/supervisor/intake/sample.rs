@@ -76,7 +76,9 @@ enum SampleError {
 impl From<CutError> for SampleError {
     fn from(e: CutError) -> Self {
         match e {
-            CutError::Failed { reason, .. } => SampleError::Preamble(reason),
+            CutError::Failed { reason, .. } | CutError::Refused { reason } => {
+                SampleError::Preamble(reason)
+            }
             CutError::Abandoned | CutError::Stopped => SampleError::Preamble("stopped".into()),
         }
     }

@@ -441,12 +441,16 @@ impl JobRun {
                 reason,
                 set_aside,
                 batches,
+                config,
             } => {
                 if let Some(f) = self.files.get_mut(file) {
                     error!(job = %self.cfg.name, file = %f.name(), "{reason}");
-                    f.cut_failed(reason, set_aside, batches);
+                    f.cut_failed(reason.clone(), set_aside, batches);
                 }
                 self.check_complete(file);
+                if config {
+                    self.fail(ErrorClass::Config, reason);
+                }
             }
         }
     }

@@ -6,19 +6,58 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use async_nats::ConnectOptions;
 use async_nats::jetstream::{self, consumer::pull};
+use async_nats::{Client, ConnectOptions};
 use tracing::warn;
 
 use super::failed;
 use crate::config::{NatsAuth, NatsSource};
 use crate::supervisor::intake::cutter::{CutError, Run};
 
+/// Connects to the servers. A server that refuses the credentials (or a
+/// TLS setup that cannot work) is a configuration error of the job
+/// (`Refused`); a server that cannot be reached yet is waited for, the
+/// client retrying by itself.
+pub(super) async fn connect(cfg: &NatsSource, job: &str) -> Result<Client, CutError> {
+    use async_nats::ConnectErrorKind as Kind;
+    let servers = cfg.servers.join(", ");
+    let e = match options(cfg, job).await?.connect(cfg.servers.clone()).await {
+        Ok(client) => return Ok(client),
+        Err(e) => e,
+    };
+    let what = match cfg.auth {
+        NatsAuth::None => {
+            "the server asks for credentials: set creds_file, nkey_file, token_file/token_env or user with password_file/password_env"
+        }
+        _ => "check the credentials the source names",
+    };
+    match e.kind() {
+        Kind::AuthorizationViolation | Kind::Authentication => {
+            return Err(CutError::Refused {
+                reason: format!(
+                    "the NATS server ({servers}) refused this job's credentials ({e}): {what}"
+                ),
+            });
+        }
+        Kind::Tls | Kind::ServerParse => {
+            return Err(CutError::Refused {
+                reason: format!(
+                    "connecting to the NATS server ({servers}): {e}: check the tls_* keys and the URLs"
+                ),
+            });
+        }
+        _ => warn!(job = %job, servers = %servers, "cannot reach the NATS server ({e}); retrying"),
+    }
+    (options(cfg, job).await?.retry_on_initial_connect())
+        .connect(cfg.servers.clone())
+        .await
+        .map_err(|e| failed(format!("connecting to {servers}: {e}")))
+}
+
 /// The connection's options: its name, credentials and TLS.
-pub(super) async fn options(cfg: &NatsSource, job: &str) -> Result<ConnectOptions, CutError> {
+async fn options(cfg: &NatsSource, job: &str) -> Result<ConnectOptions, CutError> {
     let mut o = ConnectOptions::new()
         .name(format!("ingestd/{job}/{}", std::process::id()))
-        .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(5));
     let read = |what: &str, r: std::io::Result<String>| {
         r.map(|s| s.trim().to_string())

@@ -34,7 +34,7 @@ use tracing::{debug, info, warn};
 mod connect;
 mod open;
 
-use connect::{bind, options};
+use connect::{bind, connect};
 use open::{Open, in_order, message_value};
 
 use super::{Figures, Link, Settle};
@@ -112,11 +112,15 @@ struct Reader<'r, 'a> {
 impl<'r, 'a> Reader<'r, 'a> {
     async fn connect(run: &'r mut Run<'a>, cfg: &'r NatsSource) -> Result<Self, CutError> {
         let job = run.cutter.job.clone();
-        let opts = options(cfg, &job.name).await?;
-        let client = opts
-            .connect(cfg.servers.clone())
-            .await
-            .map_err(|e| failed(format!("connecting to {}: {e}", cfg.servers.join(", "))))?;
+        let stop = run.task.stop.clone();
+        let client = tokio::select! {
+            c = connect(cfg, &job.name) => c?,
+            _ = async {
+                while !stop.load(Ordering::Relaxed) {
+                    tokio::time::sleep(TICK).await;
+                }
+            } => return Err(CutError::Stopped),
+        };
         let js = jetstream::new(client.clone());
         let (consumer, created) = bind(&js, cfg, run).await?;
         let info = consumer.cached_info();
