@@ -369,7 +369,7 @@ fn journal_lines_carry_their_priority_and_no_timestamp() {
     let err = ingestd(["load", "--config", s.cfg(), "--job", "orders"])
         .arg(&file)
         .arg(s.path("bad.csv"))
-        .env("JOURNAL_STREAM", "8:12345")
+        .journal_stderr()
         .run()
         .expect(3)
         .stderr;
@@ -390,6 +390,21 @@ fn journal_lines_carry_their_priority_and_no_timestamp() {
     assert!(
         err.lines()
             .any(|l| l.starts_with("<4>") && l.contains("file done with rejects")),
+        "{err}"
+    );
+    // Inherited but naming another stream (stderr redirected): not the
+    // journal, plain lines with their time.
+    let s = Setup::new("workers = 1\n", "", "");
+    let file = s.path("y.csv");
+    write_orders(&file, 10, 1, 1);
+    let err = ingestd(["load", "--config", s.cfg(), "--job", "orders"])
+        .arg(&file)
+        .env("JOURNAL_STREAM", "8:12345")
+        .run()
+        .expect(0)
+        .stderr;
+    assert!(
+        !err.is_empty() && err.lines().all(|l| l.starts_with("20")),
         "{err}"
     );
 }

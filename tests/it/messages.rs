@@ -86,7 +86,7 @@ fn control_characters_in_file_names_are_escaped_in_every_log_format() {
     let s = Setup::new("workers = 1\n", "", "");
     drop_with_a_reject(&s.landing, "evil\n<3>forged.csv");
     let ran = cli::ingestd(["run", "--once", "--config", s.cfg()])
-        .env("JOURNAL_STREAM", "8:1234")
+        .journal_stderr()
         .run()
         .expect(3);
     for line in ran.stderr.lines() {

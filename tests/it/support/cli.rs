@@ -107,6 +107,26 @@ impl Ingestd {
         self
     }
 
+    /// Runs it with `JOURNAL_STREAM` naming its stderr (the pipe the test
+    /// reads), as systemd names the journal's stream: ingestd then writes
+    /// for the journal. Where journald's native socket does not answer (no
+    /// systemd here), that is `<N>`-prefixed lines on stderr.
+    pub fn journal_stderr(mut self) -> Self {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(r#"JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec "$0" "$@""#)
+            .arg(bin())
+            .args(self.cmd.get_args());
+        for (k, v) in self.cmd.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        self.cmd = cmd;
+        self
+    }
+
     /// Gives it `deadline` instead of two minutes.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
