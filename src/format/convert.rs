@@ -43,27 +43,29 @@ pub(crate) fn field(
         Raw::Text(v) => v,
         Raw::Absent => match &col.default {
             Some(d) => return convert_value(col, d.as_bytes(), text),
-            None => return null_cell(col, "is absent from the record (no default)"),
+            None => return null_cell(col, || "is absent from the record (no default)".into()),
         },
-        Raw::Null => return null_cell(col, "is null"),
+        Raw::Null => return null_cell(col, || "is null".into()),
     };
     let is_null = match &col.null_if {
         Some(list) => list.iter().any(|n| n.as_bytes() == v),
         None => null == Some(v),
     };
     if is_null {
-        return null_cell(col, &format!("{} means NULL", show(v)));
+        // The reason is written only for a NOT NULL column: a NULL in a
+        // nullable one is the common case, once per empty field.
+        return null_cell(col, || format!("{} means NULL", show(v)));
     }
     convert_value(col, v, text)
 }
 
-fn null_cell(col: &ColumnSpec, what: &str) -> Result<Cell, Bad> {
+fn null_cell(col: &ColumnSpec, what: impl FnOnce() -> String) -> Result<Cell, Bad> {
     if col.nullable {
         Ok(Cell::Null)
     } else {
         Err(Bad {
             code: "not_null",
-            reason: format!("{}: {what}, and the column is NOT NULL", col.name),
+            reason: format!("{}: {}, and the column is NOT NULL", col.name, what()),
         })
     }
 }

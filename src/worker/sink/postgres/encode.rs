@@ -133,6 +133,8 @@ pub struct Encoder {
     text: String,
     digits: Vec<u8>,
     groups: Vec<u16>,
+    /// The last batch's `Encoded`, given back: its buffers are reused.
+    spare: Option<Encoded>,
 }
 
 /// What the encoder needs to know about one target column.
@@ -143,16 +145,23 @@ pub struct Target<'a> {
 }
 
 impl Encoder {
+    /// Takes back a batch's `Encoded` once it is written, for the next.
+    pub fn recycle(&mut self, done: Encoded) {
+        self.spare = Some(done);
+    }
+
     /// Encodes every row of `rows` for `targets` (one per cell of a row);
     /// with `ordinal`, each tuple gets one more int4 field: its own index
     /// among the encoded tuples (the upsert's "last one wins" order).
     pub fn encode(&mut self, rows: &Rows, targets: &[Target<'_>], ordinal: bool) -> Encoded {
-        let mut out = Encoded {
-            buf: Vec::with_capacity(rows.text.len() + rows.cells.len() * 8),
-            ends: Vec::with_capacity(rows.len()),
-            rows: Vec::with_capacity(rows.len()),
-            rejects: Vec::new(),
-        };
+        let mut out = self.spare.take().unwrap_or_default();
+        out.buf.clear();
+        out.ends.clear();
+        out.rows.clear();
+        out.rejects.clear();
+        out.buf.reserve(rows.text.len() + rows.cells.len() * 8);
+        out.ends.reserve(rows.len());
+        out.rows.reserve(rows.len());
         let fields = (targets.len() + usize::from(ordinal)) as i16;
         for (i, origin) in rows.origins.iter().enumerate() {
             let start = out.buf.len();

@@ -305,6 +305,8 @@ impl PgTarget {
             enc: &enc,
             pid,
         };
-        deliver::run(&mut tx, &batch)
+        let done = deliver::run(&mut tx, &batch);
+        self.encoder.recycle(enc);
+        done
     }
 }

@@ -123,6 +123,8 @@ impl StreamSink for PgStream<'_> {
             enc: &enc,
             pid,
         };
-        stream::attempt(&mut tx, req, key, part, INT)
+        let tried = stream::attempt(&mut tx, req, key, part, INT);
+        t.encoder.recycle(enc);
+        tried
     }
 }
