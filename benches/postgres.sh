@@ -101,3 +101,7 @@ peak_of() { # log files -> "sup X MiB, workers: a b c"
   echo "supervisor ${sup:-?} MiB; workers ${workers:-?}(MiB each)"
 }
 echo "peak RSS per ingestd process, N=$N: $(peak_of "$BENCH_WORK"/logs/ingestd_pg-"$N"-*.log)"
+RESULTS=$(ls -t "$BENCH_WORK"/results-pg-"$N"-*.jsonl 2>/dev/null | head -1)
+# shellcheck disable=SC2046
+python3 benches/cpu_split.py "$N" $(seq -f "$BENCH_WORK/logs/ingestd_pg-$N-%g.log" 1 "$RUNS") \
+  ${RESULTS:+--results "$RESULTS" --tool ingestd_pg}

@@ -70,6 +70,8 @@ peak_of() { # log files -> "sup X MiB, workers: a b c"
   echo "supervisor ${sup:-?} MiB; workers ${workers:-?}(MiB each)"
 }
 echo "peak RSS per ingestd process, N=$N: $(peak_of "$BENCH_WORK"/logs/ingestd_sqlite-"$N"-*.log)"
+# shellcheck disable=SC2046
+python3 benches/cpu_split.py "$N" $(seq -f "$BENCH_WORK/logs/ingestd_sqlite-$N-%g.log" 1 "$RUNS")
 
 if [ "$BIG" != 0 ]; then
   python3 "$BENCH/gen.py" "$BIG" --out "$BENCH_WORK/data" --name "orders-$BIG" --no-jsonl >/dev/null 2>&1 \

@@ -21,6 +21,16 @@ pub fn kill(pid: u32, signal: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal);
 }
 
+/// CPU seconds (user + system) this process used itself, its children
+/// not counted: for the exit log lines, from which the benchmarks tell the
+/// supervisor's share from the workers'.
+pub fn cpu_seconds() -> Option<f64> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let u = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    Some(((secs(u.user_time()) + secs(u.system_time())) * 1000.0).round() / 1000.0)
+}
+
 /// This process's peak resident set size in MiB (`VmHWM`), for the exit log
 /// lines that the benchmarks and operators read.
 pub fn peak_rss_mib() -> Option<f64> {

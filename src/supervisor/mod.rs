@@ -181,6 +181,7 @@ pub fn run(config: Config, opts: RunOptions) -> Result<RunReport, SupervisorErro
     info!(
         pid = std::process::id(),
         peak_rss_mib = process::peak_rss_mib(),
+        cpu_s = process::cpu_seconds(),
         "supervisor stopped"
     );
     if report.interrupted && !report.failed_jobs.is_empty() {

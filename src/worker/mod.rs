@@ -194,7 +194,11 @@ fn serve(
     // Close the pool whatever happened: never leave sessions behind.
     let closed = loader.into_sink().close();
     match &closed {
-        Ok(()) => info!(peak_rss_mib = process::peak_rss_mib(), "pool closed"),
+        Ok(()) => info!(
+            peak_rss_mib = process::peak_rss_mib(),
+            cpu_s = process::cpu_seconds(),
+            "pool closed"
+        ),
         Err(e) => warn!("pool closed with an error: {e}"),
     }
     served?;
