@@ -92,9 +92,6 @@ cat >"$PY" <<'PYEOF'
 """Poller, CPU readings, timed command and report of benches/nats.sh."""
 import argparse, json, os, resource, socket, statistics, subprocess, sys, time
 
-TCK = os.sysconf("SC_CLK_TCK")
-
-
 def waitcount(a):
     """Polls a count through one psql until it reaches `target`; prints the
     seconds since `start` (None when it stalled for `stall` seconds)."""
@@ -122,32 +119,6 @@ def waitcount(a):
             print(json.dumps({"seconds": None, "value": v}))
             return 1
         time.sleep(a.interval)
-
-
-def ticks(pid):
-    """utime+stime (+ reaped children's) of pid, and its parent."""
-    with open("/proc/%s/stat" % pid) as f:
-        s = f.read()
-    r = s[s.rindex(")") + 2:].split()
-    return r[1], [int(x) for x in r[11:15]]
-
-
-def cpu(a):
-    """CPU seconds of the given pids (reaped children included) and of their
-    live children."""
-    pids, total = set(a.pids), 0
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            ppid, t = ticks(d)
-        except (OSError, ValueError, IndexError):
-            continue
-        if d in pids:
-            total += sum(t)
-        elif ppid in pids:
-            total += t[0] + t[1]
-    print("%.2f" % (total / TCK))
 
 
 def run(a):
@@ -216,15 +187,15 @@ w = sp.add_parser("waitcount")
 w.add_argument("--pg", required=True); w.add_argument("--sql", required=True)
 w.add_argument("--target", type=int, required=True); w.add_argument("--start", type=float, required=True)
 w.add_argument("--stall", type=float, default=60); w.add_argument("--interval", type=float, default=0.05)
-c = sp.add_parser("cpu"); c.add_argument("pids", nargs="*")
 r = sp.add_parser("run"); r.add_argument("--log", required=True); r.add_argument("cmd", nargs=argparse.REMAINDER)
 sp.add_parser("port")
 p = sp.add_parser("report"); p.add_argument("--results", required=True); p.add_argument("--meta", required=True)
 args = ap.parse_args()
-sys.exit({"waitcount": waitcount, "cpu": cpu, "run": run, "port": port, "report": report}[args.sub](args) or 0)
+sys.exit({"waitcount": waitcount, "run": run, "port": port, "report": report}[args.sub](args) or 0)
 PYEOF
 py() { python3 "$PY" "$@"; }
-pgcpu() { if [ -n "$PM_PID" ]; then py cpu "$PM_PID"; else echo nan; fi; }
+cpu_of() { python3 "$ROOT/benches/proc_cpu.py" "$@"; }
+pgcpu() { if [ -n "$PM_PID" ]; then cpu_of "$PM_PID"; else echo nan; fi; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "nan" || b == "nan") print "nan"; else printf "%.2f", a - b }'; }
 
 # ---------------------------------------------------------------- data and stream
@@ -310,7 +281,7 @@ consumer = \"bench_${v//-/_}_$r\"
 filter_subject = \"bench.orders\""
     done
     srv0=$(pgcpu)
-    nats0=$(py cpu "$NATS_PID")
+    nats0=$(cpu_of "$NATS_PID")
     t0=$(date +%s.%N)
     for h in $(seq 1 "$hosts"); do
       INGESTD_LOG=info "$BIN" run --config "$dir/h$h/ingestd.toml" >>"$dir/h$h/ingestd.log" 2>&1 &
@@ -325,9 +296,9 @@ filter_subject = \"bench.orders\""
       echo "  $v run $r: stalled at $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["value"])' "$res") of $N rows for ${STALL}s; last log lines:" >&2
       tail -5 "$dir"/h*/ingestd.log >&2
     fi
-    cpu=$(py cpu "${pids[@]}")
+    cpu=$(cpu_of "${pids[@]}")
     srv=$(minus "$(pgcpu)" "$srv0")
-    nats=$(minus "$(py cpu "$NATS_PID")" "$nats0")
+    nats=$(minus "$(cpu_of "$NATS_PID")" "$nats0")
     for h in "${pids[@]}"; do kill -TERM "$h" 2>/dev/null || true; done
     for h in "${pids[@]}"; do wait "$h" 2>/dev/null || true; done
     PIDS=()

@@ -270,32 +270,6 @@ def settle(a):
     print(last_v)
 
 
-def cpu(a):
-    """CPU seconds (user+system, reaped children included) of the given pids
-    and of their live children."""
-    tck = os.sysconf("SC_CLK_TCK")
-
-    def stat(pid):
-        with open("/proc/%s/stat" % pid) as f:
-            s = f.read()
-        r = s[s.rindex(")") + 2:].split()
-        return r[1], [int(x) for x in r[11:15]]
-    pids = set(a.pids)
-    ticks = 0
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            ppid, t = stat(d)
-        except (OSError, ValueError, IndexError):
-            continue
-        if d in pids:
-            ticks += sum(t)
-        elif ppid in pids:
-            ticks += t[0] + t[1]
-    print("%.2f" % (ticks / tck))
-
-
 def report(a):
     lat = {}
     for line in open(a.latency) if os.path.exists(a.latency) else []:
@@ -395,18 +369,18 @@ def main():
     s.add_argument("--pg", required=True); s.add_argument("--sql", required=True)
     s.add_argument("--quiet", type=float, default=5); s.add_argument("--timeout", type=float, default=180)
     s.add_argument("--errlog", default=os.devnull)
-    u = sp.add_parser("cpu"); u.add_argument("pids", nargs="*")
     r = sp.add_parser("report")
     for k in ("latency", "throughput", "crash", "meta"):
         r.add_argument("--" + k, required=True)
     a = ap.parse_args()
     sys.exit({"writer": writer, "latency": latency, "waitcount": waitcount, "settle": settle,
-              "cpu": cpu, "report": report}[a.cmd](a) or 0)
+              "report": report}[a.cmd](a) or 0)
 
 
 main()
 PYEOF
 py() { python3 "$PY" "$@"; }
+cpu_of() { python3 "$ROOT/benches/proc_cpu.py" "$@"; }
 
 # ---------------------------------------------------------------- ingestd
 columns() { # JOB SET: the job's [[columns]] (SET: seq | orders)
@@ -596,7 +570,7 @@ throughput_one() { # ingestd|rsyslog RUN
          ELSE (SELECT count(*) FROM $schema.lines) END FROM $schema.lines_id_seq"
   fi
   srv0=nan
-  if [ -n "$PM_PID" ]; then srv0=$(py cpu "$PM_PID"); fi
+  if [ -n "$PM_PID" ]; then srv0=$(cpu_of "$PM_PID"); fi
   t0=$(date +%s.%N)
   if [ "$tool" = ingestd ]; then
     start_ingestd "$dir/ingestd.toml" "$dir/ingestd.log"
@@ -611,12 +585,12 @@ throughput_one() { # ingestd|rsyslog RUN
   fi
   if [ "$tool" = ingestd ]; then
     # shellcheck disable=SC2046
-    cpu=$(py cpu $(ing_pids))
+    cpu=$(cpu_of $(ing_pids))
   else
-    cpu=$(py cpu "$RS_PID")
+    cpu=$(cpu_of "$RS_PID")
   fi
   srv=nan
-  if [ -n "$PM_PID" ]; then srv=$(awk -v a="$(py cpu "$PM_PID")" -v b="$srv0" 'BEGIN{printf "%.2f", a - b}'); fi
+  if [ -n "$PM_PID" ]; then srv=$(awk -v a="$(cpu_of "$PM_PID")" -v b="$srv0" 'BEGIN{printf "%.2f", a - b}'); fi
   if [ "$tool" = ingestd ]; then
     stop_ingestd
     got=$(pgq "SELECT count(*), count(DISTINCT id) FROM $schema.orders")

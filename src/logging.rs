@@ -252,11 +252,14 @@ impl Write for Line<'_> {
         let body = escaped.as_ref().map_or(&event[..], |s| s.as_bytes());
         let mut t = self.lines.target.lock().unwrap_or_else(|p| p.into_inner());
         if let Target::Journal(socket) = &*t {
-            if socket.send(&journal::entry(body, self.level)).is_ok() {
-                return Ok(());
+            match socket.send(&journal::entry(body, self.level)) {
+                Ok(_) => return Ok(()),
+                // One entry too large for a datagram: that line goes to the
+                // stream, the next ones to the journal again.
+                Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {}
+                // journald went away: the stream still takes `<N>` lines.
+                Err(_) => *t = Target::Stderr,
             }
-            // journald went away: the stream still takes `<N>` lines.
-            *t = Target::Stderr;
         }
         drop(t);
         let mut line = Vec::with_capacity(body.len() + 3);

@@ -100,6 +100,27 @@ pub struct TailStatus {
     pub oldest_unloaded_s: f64,
 }
 
+impl StreamStatus {
+    /// One line of its figures, the stream's name escaped: what `status`
+    /// and the live view show.
+    pub fn summary(&self) -> String {
+        use crate::logging::Escaped;
+        format!(
+            "stream {}: consumer pending {}, ack pending {}, redelivered {}; here: received {}, \
+             held {}, acked {}, terminated {}, ack latency {:.3}s",
+            Escaped(&self.stream),
+            self.pending,
+            self.ack_pending,
+            self.redelivered,
+            self.received,
+            self.held,
+            self.acked,
+            self.terminated,
+            self.ack_latency_s
+        )
+    }
+}
+
 pub fn socket_path(runtime_dir: &Path) -> PathBuf {
     runtime_dir.join("ingestd.sock")
 }
@@ -230,20 +251,7 @@ pub fn render(r: &StatusReport) -> String {
             j.backlog_batches
         );
         if let Some(st) = &j.stream {
-            let _ = writeln!(
-                out,
-                "  stream {}: consumer pending {}, ack pending {}, redelivered {}; here: \
-                 received {}, held {}, acked {}, terminated {}, ack latency {:.3}s",
-                Escaped(&st.stream),
-                st.pending,
-                st.ack_pending,
-                st.redelivered,
-                st.received,
-                st.held,
-                st.acked,
-                st.terminated,
-                st.ack_latency_s
-            );
+            let _ = writeln!(out, "  {}", st.summary());
         }
         for w in &j.workers {
             let pid = w.pid.map_or("-".to_string(), |p| p.to_string());

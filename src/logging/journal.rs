@@ -29,8 +29,10 @@ use super::escape::Escaped;
 const SOCKET: &str = "/run/systemd/journal/socket";
 /// Every field ingestd adds starts with this.
 const PREFIX: &str = "INGESTD_";
-/// Longest MESSAGE sent (a datagram must fit the socket's buffer).
+/// Longest MESSAGE, and longest field value, sent: a datagram must fit the
+/// socket's buffer (a larger entry goes to the stream instead).
 const MESSAGE_MAX: usize = 64 * 1024;
+const VALUE_MAX: usize = 8 * 1024;
 
 /// Whether `journal_stream` (`JOURNAL_STREAM`'s value, `DEVICE:INODE`) is
 /// the stream stderr writes to.
@@ -140,13 +142,7 @@ pub fn entry(line: &[u8], level: Level) -> Vec<u8> {
     let fields = CURRENT.with(|c| std::mem::take(&mut *c.borrow_mut()));
     let text = String::from_utf8_lossy(line);
     let mut message = text.trim_end_matches('\n').to_string();
-    if message.len() > MESSAGE_MAX {
-        let mut cut = MESSAGE_MAX;
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        message.truncate(cut);
-    }
+    cut(&mut message, MESSAGE_MAX);
     let mut out = String::with_capacity(message.len() + 64 * (fields.len() + 3));
     // `<N>`: the one table of priorities, the stream's.
     let _ = writeln!(
@@ -157,10 +153,24 @@ pub fn entry(line: &[u8], level: Level) -> Vec<u8> {
     out.push_str("SYSLOG_IDENTIFIER=ingestd\n");
     // Escaped texts hold no newline: the simple `NAME=value` form is enough.
     let _ = writeln!(out, "MESSAGE={}", message.replace('\n', "\\n"));
-    for (name, value) in fields {
+    for (name, mut value) in fields {
+        cut(&mut value, VALUE_MAX);
         let _ = writeln!(out, "{name}={value}");
     }
     out.into_bytes()
+}
+
+/// Shortens `s` to at most `max` bytes, on a character boundary, with `…`.
+fn cut(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let mut at = max - '…'.len_utf8();
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    s.truncate(at);
+    s.push('…');
 }
 
 #[cfg(test)]
@@ -201,6 +211,17 @@ mod tests {
         assert!(lines.contains(&"INGESTD_WORKER=2"), "{e}");
         assert!(lines.contains(&"INGESTD_FILE=a\\nb.csv"), "{e}");
         assert!(lines.contains(&"INGESTD_BATCH=7"), "{e}");
+        // A value from outside as long as a record: cut, the entry stays
+        // small enough for a datagram.
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(Fields), || {
+            tracing::warn!(reason = %"é".repeat(100_000), "rejected");
+        });
+        let big = String::from_utf8(entry(&vec![b'x'; 200_000], Level::WARN)).unwrap();
+        assert!(big.len() < MESSAGE_MAX + VALUE_MAX + 200, "{}", big.len());
+        assert!(
+            big.contains("INGESTD_REASON=éé") && big.contains("…\n"),
+            "cut with a mark"
+        );
         // Taken once: the next entry has only what its own event recorded.
         let next = String::from_utf8(entry(b"x", Level::INFO)).unwrap();
         assert!(!next.contains("INGESTD_"), "{next}");

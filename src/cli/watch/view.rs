@@ -167,19 +167,7 @@ fn job_rows(j: &JobStatus, h: &History, out: &mut Vec<Row>) {
         j.loaded, j.rejected, j.in_flight, j.backlog_files, j.backlog_batches
     )));
     if let Some(st) = &j.stream {
-        out.push(text(format!(
-            "  stream {}: pending {}, ack pending {}, redelivered {}; here: received {}, held {}, \
-             acked {}, terminated {}, ack latency {:.3}s",
-            Escaped(&st.stream),
-            st.pending,
-            st.ack_pending,
-            st.redelivered,
-            st.received,
-            st.held,
-            st.acked,
-            st.terminated,
-            st.ack_latency_s
-        )));
+        out.push(text(format!("  {}", st.summary())));
     }
     for w in &j.workers {
         let pid = w.pid.map_or("-".to_string(), |p| p.to_string());

@@ -314,7 +314,9 @@ impl<'r, 'a> Reader<'r, 'a> {
             .span
             .is_none_or(|(lo, hi)| seq.max(hi) - seq.min(lo) < SPAN_MAX);
         let full = o.records >= job.batch_rows
-            || o.data.len() + payload.len() + 1 > job.batch_bytes as usize;
+            // The values message columns take count too (headers included).
+            || o.data.len() + o.value_bytes + m.message.length.max(payload.len()) + 1
+                > job.batch_bytes as usize;
         if !o.msgs.seqs.is_empty() && (full || !span_ok) {
             self.flush(true)?;
         }
@@ -333,7 +335,9 @@ impl<'r, 'a> Reader<'r, 'a> {
         let fields = &self.cfg.message_fields;
         o.msgs.values.resize_with(fields.len(), Vec::new);
         for ((_, f), values) in fields.iter().zip(&mut o.msgs.values) {
-            values.push(message_value(m, seq, f));
+            let v = message_value(m, seq, f);
+            o.value_bytes += v.as_ref().map_or(0, String::len);
+            values.push(v);
         }
         // One allocation per run of messages on the same subject.
         let subject = m.message.subject.as_str();

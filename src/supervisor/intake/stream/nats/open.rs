@@ -21,6 +21,9 @@ pub(super) struct Open {
     pub records: u32,
     /// The lowest and highest sequence in it.
     pub span: Option<(u64, u64)>,
+    /// Bytes of the values message columns take (`msgs.values`): they go
+    /// to the worker with the payloads, so `batch_bytes` counts them.
+    pub value_bytes: usize,
 }
 
 /// Orders a batch's messages by sequence (a redelivered one can come after
